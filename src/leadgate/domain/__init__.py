@@ -1,0 +1,1 @@
+"""Pure data: Segment events, profiles, lead intents, outcomes and traces. No IO."""

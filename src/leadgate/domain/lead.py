@@ -1,0 +1,61 @@
+"""The lead intent: what the processor hands to a delivery worker on ``leadgate.delivery.outreach``.
+
+It carries everything the worker needs and nothing it must look up again: the normalised email
+(also the record key), the Outreach prospect attributes the preset mapped, the tags, the account
+hint, the consent snapshot (the worker re-checks consent against the latest profile), the
+identities whose profile holds that consent, and the messageIds it came from (so traces join up
+and replays stay idempotent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+LEAD_SCHEMA_VERSION = 1
+
+
+class AccountHint(BaseModel):
+    """What identifies the prospect's company: a corporate domain, and a name if known."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    domain: str | None = None
+    name: str | None = None
+
+
+class LeadIntent(BaseModel):
+    """One lead to upsert into Outreach."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int = LEAD_SCHEMA_VERSION
+    email: str
+    attributes: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    account: AccountHint | None = None
+    consent: dict[str, bool] = Field(default_factory=dict)
+    required_consent: tuple[str, ...] = ()
+    identities: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()
+    event: str = ""
+    preset: str = ""
+    received_at: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON:API prospect document for a create (attributes plus tags)."""
+        attributes = dict(self.attributes)
+        if self.tags:
+            attributes["tags"] = list(self.tags)
+        return {"data": {"type": "prospect", "attributes": attributes}}
+
+    def to_bytes(self) -> bytes:
+        """Serialise for Kafka."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> LeadIntent:
+        """Parse a Kafka record value; raises ``ValueError`` on anything malformed."""
+        return cls.model_validate(orjson.loads(raw))

@@ -1,0 +1,50 @@
+"""The closed sets every part of leadgate speaks in (ARCHITECTURE §3.6).
+
+A reason is at once the metric label, the log field and the inspector's answer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DropReason(StrEnum):
+    """Why an event did not become (or stay) a lead."""
+
+    MALFORMED = "malformed"
+    DUPLICATE_MESSAGE = "duplicate_message"
+    NO_CONSENT = "no_consent"
+    CONSENT_REVOKED = "consent_revoked"
+    NO_IDENTITY = "no_identity"
+    INVALID_EMAIL = "invalid_email"
+    UNMAPPED_EVENT = "unmapped_event"
+    EXCLUDED_DOMAIN = "excluded_domain"
+
+
+class DeadLetterReason(StrEnum):
+    """Why a record went to ``leadgate.deadletter`` (replayable with ``leadgate dlq replay``)."""
+
+    VENDOR_VALIDATION = "vendor_validation"  # 422 other than "email taken", 400
+    VENDOR_CONFLICT = "vendor_conflict"  # 409
+    VENDOR_PERMANENT = "vendor_permanent"  # 413, 501, 505, 3xx, other 4xx
+    EXCLUDED_DOMAIN = "excluded_domain"  # Outreach: "contact is using an excluded email address"
+    RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
+    DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
+    UNSUPPORTED_SCHEMA = "unsupported_schema"
+
+
+class Outcome(StrEnum):
+    """The final outcome of one event, as the inspector shows it."""
+
+    DELIVERED = "delivered"
+    DROPPED = "dropped"
+    DEAD_LETTERED = "dead_lettered"
+    PENDING = "pending"
+
+
+class StageStatus(StrEnum):
+    """How one stage judged an event."""
+
+    PASS = "pass"
+    DROP = "drop"
+    WARN = "warn"

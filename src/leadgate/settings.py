@@ -1,0 +1,193 @@
+"""leadgate's configuration: one frozen pydantic-settings object, the only reader of the environment.
+
+Sources, highest first: keyword arguments (the CLI's flags), environment variables
+(``LEADGATE_`` prefix, ``__`` between levels, e.g. ``LEADGATE_OUTREACH__CLIENT_ID``), the YAML
+file named by ``LEADGATE_CONFIG``, then the defaults below (the embedded dev set-up).
+
+Unknown keys are rejected (a typo must not silently fall back to a default), secrets are
+``SecretStr`` (rendered ``**********``), and inconsistent values fail before anything starts.
+Sub-settings are handed explicitly to the adapter that needs them (``settings.outreach`` to the
+Outreach client, ``settings.kafka`` to the consumers), never read from a global.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+def _no_control_chars(value: str) -> str:
+    """Reject newlines and other control characters (reliability.md C6)."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+class KafkaSettings(BaseModel):
+    """Where the topics live and how leadgate's clients talk to the broker."""
+
+    model_config = _STRICT
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    # The embedded Tansu broker rejects InitProducerId, so idempotence is off by default; turn it
+    # on against a real Kafka cluster (acks is always "all").
+    enable_idempotence: bool = False
+    partitions: int = Field(default=6, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1)
+    events_topic: str = "leadgate.events"
+    delivery_topic: str = "leadgate.delivery.outreach"
+    deadletter_topic: str = "leadgate.deadletter"
+    traces_topic: str = "leadgate.traces"
+    processor_group: str = "leadgate-processor"
+    delivery_group: str = "leadgate-delivery-outreach"
+    request_timeout_ms: int = Field(default=30_000, gt=0)
+    max_poll_interval_ms: int = Field(default=300_000, gt=0)
+    rebalance_timeout_ms: int = Field(default=60_000, gt=0)
+    session_timeout_ms: int = Field(default=30_000, gt=0)
+    max_poll_records: int = Field(default=500, gt=0)
+    drain_timeout_s: float = Field(default=20.0, gt=0)
+
+    _check_servers = field_validator("bootstrap_servers")(_no_control_chars)
+
+    @model_validator(mode="after")
+    def _drain_fits_rebalance(self) -> KafkaSettings:
+        if self.drain_timeout_s * 1000 > self.rebalance_timeout_ms:
+            raise ValueError("drain_timeout_s must fit inside rebalance_timeout_ms")
+        return self
+
+
+class OutreachSettings(BaseModel):
+    """The Outreach API: credentials, budget and retry policy (ARCHITECTURE §4)."""
+
+    model_config = _STRICT
+
+    base_url: str = "http://127.0.0.1:8300"
+    client_id: str = "sandbox-client"
+    client_secret: SecretStr = SecretStr("sandbox-secret")
+    refresh_token: SecretStr | None = SecretStr("sandbox-refresh-token")
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scopes: tuple[str, ...] = ("prospects.read", "prospects.write", "accounts.read", "accounts.write")
+    # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
+    # tools of the same user keep some headroom.
+    budget_per_hour: int = Field(default=10_000, gt=0)
+    budget_share: float = Field(default=1.0, gt=0, le=1.0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    total_timeout_s: float = Field(default=30.0, gt=0)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_cap_s: float = Field(default=60.0, gt=0)
+    retry_after_cap_s: float = Field(default=900.0, gt=0)
+    retry_window_s: float = Field(default=4 * 3600.0, gt=0)
+    refresh_early_s: float = Field(default=60.0, ge=0)
+    link_accounts: bool = True
+    coalesce_window_s: float = Field(default=1.0, ge=0)
+    max_in_flight: int = Field(default=64, gt=0)
+
+    _check_url = field_validator("base_url", "client_id", "redirect_uri")(_no_control_chars)
+
+    @model_validator(mode="after")
+    def _window_exceeds_cap(self) -> OutreachSettings:
+        if self.retry_window_s < self.backoff_cap_s:
+            raise ValueError("retry_window_s must be at least backoff_cap_s")
+        return self
+
+
+class WriteKey(BaseModel):
+    """One source's write key and the browser origins allowed to use it."""
+
+    model_config = _STRICT
+
+    key: SecretStr
+    name: str = "default"
+    origins: tuple[str, ...] = ()
+
+
+class CollectorSettings(BaseModel):
+    """The HTTP collector (Segment Tracking API compatible)."""
+
+    model_config = _STRICT
+
+    write_keys: tuple[WriteKey, ...] = ()
+    max_event_bytes: int = Field(default=32 * 1024, gt=0)
+    max_batch_bytes: int = Field(default=500 * 1024, gt=0)
+    max_batch_events: int = Field(default=500, gt=0)
+    per_ip_rate: float = Field(default=200.0, gt=0, description="requests per second per IP")
+    per_key_rate: float = Field(default=2000.0, gt=0, description="requests per second per key")
+    trusted_proxies: tuple[str, ...] = ()
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+    max_pending_produces: int = Field(default=10_000, gt=0)
+
+
+class InspectorSettings(BaseModel):
+    """The event inspector: who may read it, what it reveals, how much it keeps."""
+
+    model_config = _STRICT
+
+    token: SecretStr | None = None
+    reveal_pii: bool = False
+    max_events: int = Field(default=10_000, gt=0)
+    max_age_hours: float = Field(default=24.0, gt=0)
+
+
+class PipelineSettings(BaseModel):
+    """The pure pipeline's knobs."""
+
+    model_config = _STRICT
+
+    presets: tuple[Path, ...] = (Path("presets/outreach-lead-capture.yaml"),)
+    default_phone_region: str | None = None
+    dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    presets_poll_s: float = Field(default=1.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything leadgate reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    state_dir: Path = Path(".leadgate")
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8400, ge=0, le=65535)
+    kafka: KafkaSettings = KafkaSettings()
+    outreach: OutreachSettings = OutreachSettings()
+    collector: CollectorSettings = CollectorSettings()
+    inspector: InspectorSettings = InspectorSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("LEADGATE_CONFIG")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        sources.append(file_secret_settings)
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; CLI flags come in as ``overrides``."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""IO edge: the state store (profiles, seen messageIds, Outreach ids, OAuth tokens)."""

@@ -1,0 +1,87 @@
+"""The state store's port: one async interface, so SQLite (one machine) and a shared backend
+(Redis, for many machines) are interchangeable.
+
+What lives here: profiles per identity key, seen messageIds (dedupe with a TTL), what leadgate
+knows of each Outreach prospect (id, tags, a hash of the attributes last sent) and account (by
+domain), and the OAuth token set (the rotated refresh token must be persisted before the old one
+is dropped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from leadgate.domain.profile import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class ProspectRecord:
+    """What leadgate remembers of one Outreach prospect, keyed by normalised email."""
+
+    prospect_id: int
+    tags: frozenset[str]
+    attributes_hash: str
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """The OAuth tokens; ``expires_at`` is epoch seconds."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: float
+
+
+class StateStore(Protocol):
+    """Async state shared by the processor, the delivery worker and the CLI."""
+
+    async def get_profile(self, keys: Sequence[str]) -> Profile:
+        """The merged profile of these identity keys (first key wins per field); empty if none."""
+        ...
+
+    async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
+        """Store ``profile`` under every key (so a later event with either id finds it)."""
+        ...
+
+    async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
+        """Remember these messageIds as processed for ``ttl_s`` seconds."""
+        ...
+
+    async def seen(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messageIds were already processed (and not yet expired)."""
+        ...
+
+    async def get_prospect(self, email: str) -> ProspectRecord | None:
+        """What we know of the prospect with this normalised email."""
+        ...
+
+    async def put_prospect(self, email: str, record: ProspectRecord) -> None:
+        """Remember the prospect for this email."""
+        ...
+
+    async def forget_prospect(self, email: str) -> None:
+        """Forget a prospect (e.g. Outreach answered 404 for its id)."""
+        ...
+
+    async def get_account(self, domain: str) -> int | None:
+        """The Outreach account id for this domain, if known."""
+        ...
+
+    async def put_account(self, domain: str, account_id: int) -> None:
+        """Remember the Outreach account id for this domain."""
+        ...
+
+    async def load_tokens(self) -> TokenSet | None:
+        """The persisted OAuth tokens, if any."""
+        ...
+
+    async def save_tokens(self, tokens: TokenSet) -> None:
+        """Persist tokens durably (fsync'd) before the caller drops the old refresh token."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

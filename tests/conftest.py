@@ -1,0 +1,5 @@
+"""Test-suite wiring: each area's fixtures live in tests/plugins/<area>.py."""
+
+pytest_plugins = [
+    "tests.plugins.broker",
+]

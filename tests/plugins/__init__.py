@@ -1,0 +1,1 @@
+"""Shared pytest fixtures, one module per area, loaded from tests/conftest.py."""
