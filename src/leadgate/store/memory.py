@@ -1,0 +1,89 @@
+"""An in-memory ``StateStore``: for tests, ``presets try`` and one-shot commands.
+
+It keeps exactly what the SQLite store keeps, with the same semantics (first identity key wins
+per field, seen messageIds expire after their TTL), so a test written against it holds for the
+durable store too (``tests/store`` runs one contract suite over every store).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from leadgate.domain.profile import Profile
+from leadgate.store.base import ProspectRecord, TokenSet
+
+
+class MemoryStore:
+    """State in dictionaries; nothing survives the process."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._profiles: dict[str, Profile] = {}
+        self._seen: dict[str, float] = {}
+        self._prospects: dict[str, ProspectRecord] = {}
+        self._accounts: dict[str, int] = {}
+        self._tokens: TokenSet | None = None
+        self.token_saves = 0
+
+    async def get_profile(self, keys: Sequence[str]) -> Profile:
+        """The merged profile of these identity keys (first key wins per field); empty if none."""
+        traits: dict[str, object] = {}
+        consent: dict[str, bool] = {}
+        for key in keys:
+            profile = self._profiles.get(key)
+            if profile is None:
+                continue
+            for name, value in profile.traits.items():
+                traits.setdefault(name, value)
+            for category, granted in profile.consent.items():
+                consent.setdefault(category, granted)
+        return Profile(traits=traits, consent=consent)
+
+    async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
+        """Store ``profile`` under every key (so a later event with either id finds it)."""
+        for key in keys:
+            self._profiles[key] = profile
+
+    async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
+        """Remember these messageIds as processed for ``ttl_s`` seconds."""
+        expires = self._clock() + ttl_s
+        for message_id in message_ids:
+            self._seen[message_id] = expires
+
+    async def seen(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messageIds were already processed (and not yet expired)."""
+        now = self._clock()
+        return {m for m in message_ids if self._seen.get(m, 0.0) > now}
+
+    async def get_prospect(self, email: str) -> ProspectRecord | None:
+        """What we know of the prospect with this normalised email."""
+        return self._prospects.get(email)
+
+    async def put_prospect(self, email: str, record: ProspectRecord) -> None:
+        """Remember the prospect for this email."""
+        self._prospects[email] = record
+
+    async def forget_prospect(self, email: str) -> None:
+        """Forget a prospect (e.g. Outreach answered 404 for its id)."""
+        self._prospects.pop(email, None)
+
+    async def get_account(self, domain: str) -> int | None:
+        """The Outreach account id for this domain, if known."""
+        return self._accounts.get(domain)
+
+    async def put_account(self, domain: str, account_id: int) -> None:
+        """Remember the Outreach account id for this domain."""
+        self._accounts[domain] = account_id
+
+    async def load_tokens(self) -> TokenSet | None:
+        """The persisted OAuth tokens, if any."""
+        return self._tokens
+
+    async def save_tokens(self, tokens: TokenSet) -> None:
+        """Keep the tokens (and count the saves, so tests can see a rotation was persisted)."""
+        self._tokens = tokens
+        self.token_saves += 1
+
+    async def close(self) -> None:
+        """Nothing to release."""

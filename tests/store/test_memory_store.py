@@ -1,0 +1,67 @@
+"""The StateStore contract, run against every store in ``conftest.STORE_FACTORIES``."""
+
+from __future__ import annotations
+
+from leadgate.domain.profile import Profile
+from leadgate.store.base import ProspectRecord, StateStore, TokenSet
+from tests.store.conftest import FakeClock
+
+
+async def test_unknown_keys_give_an_empty_profile(store: StateStore) -> None:
+    """A visitor never seen before has no traits and no consent."""
+    profile = await store.get_profile(["user:nobody"])
+    assert profile == Profile()
+
+
+async def test_profile_is_found_under_every_identity(store: StateStore) -> None:
+    """A profile written under userId and anonymousId is found by either id later."""
+    written = Profile(traits={"email": "a@b.example"}, consent={"marketing": True})
+    await store.put_profile(["user:1", "anon:x"], written)
+    assert await store.get_profile(["anon:x"]) == written
+    assert await store.get_profile(["user:1"]) == written
+
+
+async def test_first_key_wins_per_field(store: StateStore) -> None:
+    """When two identities disagree, the first key's value wins and the rest fill gaps."""
+    await store.put_profile(["user:1"], Profile(traits={"title": "CTO"}, consent={"ads": False}))
+    await store.put_profile(
+        ["anon:x"], Profile(traits={"title": "Dev", "city": "Oslo"}, consent={"ads": True})
+    )
+    merged = await store.get_profile(["user:1", "anon:x"])
+    assert merged.traits == {"title": "CTO", "city": "Oslo"}
+    assert merged.consent == {"ads": False}
+
+
+async def test_seen_message_ids_expire_after_their_ttl(store: StateStore, clock: FakeClock) -> None:
+    """A messageId counts as a duplicate only within its TTL."""
+    await store.mark_seen(["m1", "m2"], ttl_s=60)
+    assert await store.seen(["m1", "m3"]) == {"m1"}
+    clock.now += 61
+    assert await store.seen(["m1", "m2"]) == set()
+
+
+async def test_prospects_are_remembered_and_forgotten(store: StateStore) -> None:
+    """The id, tags and attribute hash of a prospect round-trip, and forgetting removes them."""
+    record = ProspectRecord(
+        prospect_id=7, tags=frozenset({"a", "b"}), attributes_hash="h", account_id=3
+    )
+    await store.put_prospect("ada@acme.example", record)
+    assert await store.get_prospect("ada@acme.example") == record
+    await store.forget_prospect("ada@acme.example")
+    assert await store.get_prospect("ada@acme.example") is None
+    await store.forget_prospect("ada@acme.example")
+
+
+async def test_accounts_by_domain(store: StateStore) -> None:
+    """An account id is remembered per domain."""
+    assert await store.get_account("acme.example") is None
+    await store.put_account("acme.example", 42)
+    assert await store.get_account("acme.example") == 42
+
+
+async def test_latest_tokens_win(store: StateStore) -> None:
+    """After a rotation the store returns the newest token set."""
+    assert await store.load_tokens() is None
+    await store.save_tokens(TokenSet("a1", "r1", 100.0))
+    await store.save_tokens(TokenSet("a2", "r2", 200.0))
+    assert await store.load_tokens() == TokenSet("a2", "r2", 200.0)
