@@ -126,6 +126,26 @@ class CollectorSettings(BaseModel):
     trusted_proxies: tuple[str, ...] = ()
     produce_timeout_s: float = Field(default=5.0, gt=0)
     max_pending_produces: int = Field(default=10_000, gt=0)
+    unavailable_retry_after_s: int = Field(default=5, gt=0)
+    max_json_depth: int = Field(default=32, gt=0)
+    max_event_keys: int = Field(default=1_000, gt=0, description="object keys in one event")
+    max_message_id_chars: int = Field(default=100, gt=0)
+    max_event_name_chars: int = Field(default=200, gt=0)
+    # Browsers cannot set headers on sendBeacon, so some sites put the key in the URL; it is off
+    # by default because URLs end up in proxy logs (reliability.md H18).
+    allow_query_write_key: bool = False
+    # The *name* of the write key that /demo embeds in its page; None serves no demo. The key is
+    # public anyway (browser keys are), but an operator should opt in to publishing it.
+    demo_write_key: str | None = None
+
+    @model_validator(mode="after")
+    def _names_resolve(self) -> CollectorSettings:
+        names = [key.name for key in self.write_keys]
+        if len(set(names)) != len(names):
+            raise ValueError("write key names must be unique")
+        if self.demo_write_key is not None and self.demo_write_key not in names:
+            raise ValueError(f"demo_write_key {self.demo_write_key!r} names no write key")
+        return self
 
 
 class InspectorSettings(BaseModel):
