@@ -92,6 +92,10 @@ class OutreachSettings(BaseModel):
     link_accounts: bool = True
     coalesce_window_s: float = Field(default=1.0, ge=0)
     max_in_flight: int = Field(default=64, gt=0)
+    # Responses larger than this are an error, not a memory spike (reliability.md V18).
+    max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    # A lookup that pages further than this is a vendor loop (V19).
+    max_lookup_pages: int = Field(default=5, gt=0)
 
     _check_url = field_validator("base_url", "client_id", "redirect_uri")(_no_control_chars)
 
