@@ -1,0 +1,92 @@
+"""Account linking: a prospect's company becomes an Outreach account, found by domain.
+
+Like Hull's connector (accounts are resolved by domain) and Workbooks' (prospects are linked to
+their organisation): the domain comes from the lead's company hint, else from a *corporate*
+email address. Free-mail domains never become accounts, and a company name without any domain
+links nothing (Outreach does not dedupe accounts, so creating them from free-text names would
+breed duplicates; the name still reaches the prospect's ``company`` attribute). Known domains
+are cached in the state store, so a returning company costs no request.
+"""
+
+from __future__ import annotations
+
+from leadgate.domain.lead import AccountHint
+from leadgate.domain.trace import VendorExchange
+from leadgate.errors import RetriableError
+from leadgate.outreach.classify import Verdict
+from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.freemail import is_freemail
+from leadgate.outreach.jsonapi import collect, resource_id
+from leadgate.outreach.locks import KeyedLocks
+from leadgate.store.base import StateStore
+
+ACCOUNTS = "/api/v2/accounts"
+
+
+def normalize_domain(value: str) -> str:
+    """``https://WWW.Acme.com/about`` -> ``acme.com``."""
+    domain = value.strip().lower()
+    domain = domain.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].rstrip(".")
+    return domain.removeprefix("www.")
+
+
+def account_domain(hint: AccountHint | None, email: str) -> str | None:
+    """The corporate domain to link by, or None (free-mail, no domain at all)."""
+    source = hint.domain if hint is not None and hint.domain else email.rpartition("@")[2]
+    domain = normalize_domain(source)
+    if not domain or "." not in domain or is_freemail(domain):
+        return None
+    return domain
+
+
+class AccountLinker:
+    """Finds (or creates) the Outreach account of a domain, once per domain."""
+
+    def __init__(self, client: OutreachClient, store: StateStore) -> None:
+        self._client = client
+        self._store = store
+        self._locks = KeyedLocks()
+
+    async def resolve(
+        self, hint: AccountHint | None, email: str, exchanges: list[VendorExchange]
+    ) -> int | None:
+        """The account id to link the prospect to, or None when it has no company domain."""
+        domain = account_domain(hint, email)
+        if domain is None:
+            return None
+        known = await self._store.get_account(domain)
+        if known is not None:
+            return known
+        async with self._locks.hold(domain):
+            known = await self._store.get_account(domain)
+            if known is None:
+                known = await self._find_or_create(domain, hint, exchanges)
+                await self._store.put_account(domain, known)
+            return known
+
+    async def _find_or_create(
+        self, domain: str, hint: AccountHint | None, exchanges: list[VendorExchange]
+    ) -> int:
+        params = {"filter[domain]": domain, "page[size]": "50", "count": "false"}
+        found = await collect(
+            self._client,
+            ACCOUNTS,
+            params,
+            exchanges,
+            max_pages=self._client.settings.max_lookup_pages,
+        )
+        ids = sorted(i for i in (resource_id(a) for a in found) if i is not None)
+        if ids:
+            # Outreach allows duplicate accounts; the oldest one is the stable choice.
+            return ids[0]
+        name = hint.name if hint is not None and hint.name else domain
+        document = {"data": {"type": "account", "attributes": {"name": name, "domain": domain}}}
+        response = await self._client.request("POST", ACCOUNTS, exchanges, document=document)
+        account_id = resource_id(response.data)
+        if response.verdict is not Verdict.OK or account_id is None:
+            raise RetriableError(
+                f"POST {ACCOUNTS}: no account id in Outreach's answer ({response.status})",
+                reason=WINDOW_REASON,
+                status=response.status,
+            )
+        return account_id

@@ -1,0 +1,169 @@
+"""OAuth for Outreach: the refresh-token grant, single-flight, early, and persisted.
+
+Outreach access tokens live 7200 s and every refresh returns a *new* refresh token (the old one
+may die at once), and a user+app may mint at most one token per 60 s (outreach-api.md §4). So:
+
+- one refresh at a time (an ``asyncio.Lock``); a caller whose token was rejected asks for a token
+  *newer than the one it used*, so 64 coroutines hitting 401 together cause exactly one refresh;
+- refresh ``refresh_early_s`` before expiry, not after a 401;
+- the rotated pair is saved to the store *before* the old refresh token is dropped (P24);
+- ``invalid_grant`` stops the integration with a message saying what to do, and the manager
+  remembers it: no second call to the token endpoint, never a refresh loop (P25).
+
+Tokens never appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from leadgate.errors import IntegrationStopped, RateLimited, RetriableError
+from leadgate.outreach.backoff import retry_after
+from leadgate.settings import OutreachSettings
+from leadgate.store.base import StateStore, TokenSet
+
+REAUTHORIZE = "run `leadgate auth login` to authorize leadgate again"
+_MAX_TOKEN_RESPONSE = 64 * 1024
+
+
+async def post_token_request(
+    session: aiohttp.ClientSession,
+    settings: OutreachSettings,
+    form: Mapping[str, str],
+) -> dict[str, Any]:
+    """POST to ``/oauth/token``; the parsed JSON on 200, else a leadgate error (no secrets)."""
+    url = settings.base_url.rstrip("/") + "/oauth/token"
+    grant = form.get("grant_type", "?")
+    try:
+        async with session.post(url, data=dict(form), allow_redirects=False) as response:
+            body = await response.content.read(_MAX_TOKEN_RESPONSE)
+            status = response.status
+            headers = dict(response.headers)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetriableError(
+            f"Outreach token endpoint unreachable ({type(exc).__name__})",
+            reason="retry_window_exhausted",
+        ) from None
+    try:
+        doc = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        doc = {}
+    doc = doc if isinstance(doc, dict) else {}
+    if status == 200 and isinstance(doc.get("access_token"), str):
+        return doc
+    error = str(doc.get("error", "")) if isinstance(doc.get("error"), str) else ""
+    if status == 429:
+        wait = retry_after(headers, now=time.time())
+        raise RateLimited("Outreach throttled the token endpoint (429)", retry_after_s=wait)
+    if status >= 500:
+        raise RetriableError(
+            f"Outreach token endpoint answered {status}", reason="retry_window_exhausted"
+        )
+    if error == "invalid_grant":
+        raise IntegrationStopped(
+            f"Outreach rejected the {grant.replace('_', ' ')} (invalid_grant): it was used, "
+            "revoked, expired, or issued to another app",
+            action=REAUTHORIZE,
+        )
+    if error == "invalid_client" or status == 401:
+        raise IntegrationStopped(
+            "Outreach rejected the client credentials (invalid_client)",
+            action="check LEADGATE_OUTREACH__CLIENT_ID and LEADGATE_OUTREACH__CLIENT_SECRET",
+        )
+    raise IntegrationStopped(
+        f"Outreach token endpoint answered {status} {error or 'without an error code'}",
+        action=REAUTHORIZE,
+    )
+
+
+def token_set(doc: Mapping[str, Any], *, previous_refresh: str, now: float) -> TokenSet:
+    """The token set of a token response (keeps the old refresh token if none came back)."""
+    refresh = doc.get("refresh_token")
+    expires_in = doc.get("expires_in")
+    lifetime = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+    return TokenSet(
+        access_token=str(doc["access_token"]),
+        refresh_token=refresh if isinstance(refresh, str) and refresh else previous_refresh,
+        expires_at=now + lifetime,
+    )
+
+
+class TokenManager:
+    """Hands out a valid access token; refreshes it single-flight and persists the rotation."""
+
+    def __init__(
+        self,
+        settings: OutreachSettings,
+        store: StateStore,
+        session: aiohttp.ClientSession,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._session = session
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._tokens: TokenSet | None = None
+        self._loaded = False
+        self._stopped: IntegrationStopped | None = None
+        self.refreshes = 0
+
+    def _fresh(self, tokens: TokenSet | None) -> bool:
+        if tokens is None or not tokens.access_token:
+            return False
+        return tokens.expires_at - self._settings.refresh_early_s > self._clock()
+
+    async def access_token(self) -> str:
+        """A token that is valid for at least ``refresh_early_s`` more seconds."""
+        tokens = self._tokens
+        if self._fresh(tokens) and tokens is not None:
+            return tokens.access_token
+        return await self._refresh_unless_newer(stale=None)
+
+    async def replace(self, rejected: str) -> str:
+        """A token other than ``rejected`` (it got a 401); refreshes unless another caller did."""
+        return await self._refresh_unless_newer(stale=rejected)
+
+    async def _refresh_unless_newer(self, stale: str | None) -> str:
+        async with self._lock:
+            if self._stopped is not None:
+                raise self._stopped
+            if not self._loaded:
+                self._tokens = await self._store.load_tokens()
+                self._loaded = True
+            tokens = self._tokens
+            if tokens is not None and tokens.access_token != stale and self._fresh(tokens):
+                return tokens.access_token
+            try:
+                self._tokens = await self._refresh(tokens)
+            except IntegrationStopped as stop:
+                self._stopped = stop
+                raise
+            return self._tokens.access_token
+
+    async def _refresh(self, current: TokenSet | None) -> TokenSet:
+        refresh_token = current.refresh_token if current is not None else None
+        if not refresh_token and self._settings.refresh_token is not None:
+            refresh_token = self._settings.refresh_token.get_secret_value()
+        if not refresh_token:
+            raise IntegrationStopped("no Outreach refresh token is configured", action=REAUTHORIZE)
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self._settings.client_id,
+            "client_secret": self._settings.client_secret.get_secret_value(),
+            "redirect_uri": self._settings.redirect_uri,
+        }
+        self.refreshes += 1
+        doc = await post_token_request(self._session, self._settings, form)
+        tokens = token_set(doc, previous_refresh=refresh_token, now=self._clock())
+        # Persist before the old pair is dropped: if we die here, the next start uses the new one.
+        await self._store.save_tokens(tokens)
+        return tokens

@@ -1,0 +1,220 @@
+"""Upsert one lead as an Outreach prospect: the Hull connector's identity resolution, race-free.
+
+1. A prospect id we remember for the email -> PATCH it (404: forget it and fall through).
+2. Else ``GET /prospects?filter[emails]=<email>`` -> PATCH the match with what differs.
+3. Else POST; a 422 "email hash has already been taken" (someone created it meanwhile) ->
+   look up and PATCH the match.
+
+Tags merge as a set. Emails are never overwritten (Outreach replaces array attributes wholesale,
+Hull's edge case "Email as an identifier"): a PATCH by remembered id sends no ``emails``; a PATCH of
+a looked-up match appends the lead's address only when it is missing. If the attributes and tags
+are what we last sent, no request is made at all. A create is always preceded by a lookup in the
+same attempt, so an ambiguous create (2xx without an id, connection reset after sending) is
+resolved by the next attempt's lookup instead of a blind second POST (V1-V3). One lock per email
+serialises concurrent upserts of one address within this process (lenient orgs allow duplicate
+emails, so the vendor would not stop a double create).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from leadgate.domain.lead import LeadIntent
+from leadgate.domain.trace import VendorExchange
+from leadgate.errors import RetriableError
+from leadgate.outreach.accounts import AccountLinker
+from leadgate.outreach.classify import Verdict
+from leadgate.outreach.client import WINDOW_REASON, OutreachClient, Response
+from leadgate.outreach.jsonapi import attributes, collect, related_id, resource_id
+from leadgate.outreach.locks import KeyedLocks
+from leadgate.settings import OutreachSettings
+from leadgate.store.base import ProspectRecord, StateStore
+
+PROSPECTS = "/api/v2/prospects"
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What one upsert did."""
+
+    prospect_id: int | None
+    action: Literal["created", "updated", "unchanged"]
+    account_id: int | None
+
+
+def attributes_hash(attrs: dict[str, Any], account_id: int | None) -> str:
+    """A stable digest of what we sent (attributes and account link), to skip no-op updates."""
+    payload = orjson.dumps(
+        {"attributes": attrs, "account": account_id}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class _Wanted:
+    """The lead as Outreach should see it."""
+
+    email: str
+    attributes: dict[str, Any]  # without emails and tags
+    emails: list[str]
+    tags: frozenset[str]
+    account_id: int | None
+    digest: str
+
+
+def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
+    attrs = dict(lead.attributes)
+    extra_tags = attrs.pop("tags", None) or []
+    raw_emails = attrs.pop("emails", None) or []
+    emails = [e for e in raw_emails if isinstance(e, str)]
+    if lead.email.lower() not in (e.lower() for e in emails):
+        emails.insert(0, lead.email)
+    tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
+    return _Wanted(
+        lead.email, attrs, emails, tags, account_id, attributes_hash(lead.attributes, account_id)
+    )
+
+
+def _document(
+    attrs: dict[str, Any], account_id: int | None, prospect_id: int | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": "prospect"}
+    if prospect_id is not None:
+        data["id"] = prospect_id
+    data["attributes"] = attrs
+    if account_id is not None:
+        data["relationships"] = {"account": {"data": {"type": "account", "id": account_id}}}
+    return {"data": data}
+
+
+class Upserter:
+    """Upserts leads through one ``OutreachClient``; remembers what it sent in the store."""
+
+    def __init__(
+        self, client: OutreachClient, store: StateStore, settings: OutreachSettings
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._settings = settings
+        self._accounts = AccountLinker(client, store)
+        self._locks = KeyedLocks()
+
+    async def upsert(self, lead: LeadIntent, exchanges: list[VendorExchange]) -> UpsertResult:
+        """One attempt at the upsert; raises the ``errors`` types on failure."""
+        async with self._locks.hold(lead.email):
+            account_id = None
+            if self._settings.link_accounts:
+                account_id = await self._accounts.resolve(lead.account, lead.email, exchanges)
+            wanted = _wanted(lead, account_id)
+            known = await self._store.get_prospect(lead.email)
+            if known is not None:
+                if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
+                    return UpsertResult(known.prospect_id, "unchanged", known.account_id)
+                result = await self._patch_known(known, wanted, exchanges)
+                if result is not None:
+                    return result
+                await self._store.forget_prospect(lead.email)
+            return await self._lookup_or_create(wanted, exchanges)
+
+    async def _patch_known(
+        self, known: ProspectRecord, wanted: _Wanted, exchanges: list[VendorExchange]
+    ) -> UpsertResult | None:
+        tags = known.tags | wanted.tags
+        attrs = {**wanted.attributes, "tags": sorted(tags)}
+        document = _document(attrs, wanted.account_id, known.prospect_id)
+        path = f"{PROSPECTS}/{known.prospect_id}"
+        response = await self._client.request("PATCH", path, exchanges, document=document)
+        if response.verdict is Verdict.NOT_FOUND:
+            return None  # deleted in Outreach since we last wrote it (V8): resolve again
+        self._expect_written(response, "PATCH", path)
+        return await self._remember(wanted, known.prospect_id, tags, "updated")
+
+    async def _lookup(self, email: str, exchanges: list[VendorExchange]) -> dict[str, Any] | None:
+        params = {"filter[emails]": email, "page[size]": "50", "count": "false"}
+        found = await collect(
+            self._client, PROSPECTS, params, exchanges, max_pages=self._settings.max_lookup_pages
+        )
+        # Several matches only happen in orgs allowing duplicates: the oldest is the stable one.
+        with_ids = [(resource_id(r), r) for r in found]
+        matches = sorted(((i, r) for i, r in with_ids if i is not None), key=lambda p: p[0])
+        return matches[0][1] if matches else None
+
+    async def _lookup_or_create(
+        self, wanted: _Wanted, exchanges: list[VendorExchange]
+    ) -> UpsertResult:
+        match = await self._lookup(wanted.email, exchanges)
+        if match is not None:
+            return await self._patch_match(match, wanted, exchanges)
+        attrs = {**wanted.attributes, "emails": wanted.emails}
+        if wanted.tags:
+            attrs["tags"] = sorted(wanted.tags)
+        response = await self._client.request(
+            "POST", PROSPECTS, exchanges, document=_document(attrs, wanted.account_id)
+        )
+        if response.verdict is Verdict.EMAIL_TAKEN:
+            # Created by someone else between our lookup and our POST (V10).
+            match = await self._lookup(wanted.email, exchanges)
+            if match is None:
+                raise RetriableError(
+                    "Outreach says the email is taken but the lookup finds no prospect",
+                    reason=WINDOW_REASON,
+                    status=response.status,
+                )
+            return await self._patch_match(match, wanted, exchanges)
+        self._expect_written(response, "POST", PROSPECTS)
+        prospect_id = resource_id(response.data)
+        if prospect_id is None:
+            raise RetriableError(
+                "Outreach created no readable prospect",
+                reason=WINDOW_REASON,
+                status=response.status,
+            )
+        return await self._remember(wanted, prospect_id, wanted.tags, "created")
+
+    async def _patch_match(
+        self, match: dict[str, Any], wanted: _Wanted, exchanges: list[VendorExchange]
+    ) -> UpsertResult:
+        prospect_id = resource_id(match)
+        assert prospect_id is not None  # _lookup keeps only resources with ids
+        remote = attributes(match)
+        remote_tags = frozenset(t for t in remote.get("tags") or [] if isinstance(t, str))
+        tags = remote_tags | wanted.tags
+        changes = {k: v for k, v in wanted.attributes.items() if remote.get(k) != v}
+        if tags != remote_tags:
+            changes["tags"] = sorted(tags)
+        remote_emails = [e for e in remote.get("emails") or [] if isinstance(e, str)]
+        if wanted.email.lower() not in (e.lower() for e in remote_emails):
+            changes["emails"] = [*remote_emails, wanted.email]
+        relink = wanted.account_id is not None and related_id(match, "account") != wanted.account_id
+        if not changes and not relink:
+            return await self._remember(wanted, prospect_id, tags, "unchanged")
+        path = f"{PROSPECTS}/{prospect_id}"
+        document = _document(changes, wanted.account_id if relink else None, prospect_id)
+        response = await self._client.request("PATCH", path, exchanges, document=document)
+        self._expect_written(response, "PATCH", path)
+        return await self._remember(wanted, prospect_id, tags, "updated")
+
+    def _expect_written(self, response: Response, method: str, path: str) -> None:
+        if response.verdict in (Verdict.OK, Verdict.NO_CHANGE):
+            return
+        # 404 after a fresh lookup, or "email taken" on a PATCH: the prospect moved under us.
+        raise RetriableError(
+            f"{method} {path.rsplit('/', 1)[0]}: {response.message or response.verdict}",
+            reason=WINDOW_REASON,
+            status=response.status,
+        )
+
+    async def _remember(
+        self,
+        wanted: _Wanted,
+        prospect_id: int,
+        tags: frozenset[str],
+        action: Literal["created", "updated", "unchanged"],
+    ) -> UpsertResult:
+        record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
+        await self._store.put_prospect(wanted.email, record)
+        return UpsertResult(prospect_id, action, wanted.account_id)
