@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from leadgate.store.base import StateStore
 from leadgate.store.memory import MemoryStore
+from leadgate.store.sqlite import SqliteStore
 
 StoreFactory = Callable[[Path, Callable[[], float]], StateStore]
 
@@ -21,7 +22,11 @@ def _memory(tmp_path: Path, clock: Callable[[], float]) -> StateStore:
     return MemoryStore(clock=clock)
 
 
-STORE_FACTORIES: dict[str, StoreFactory] = {"memory": _memory}
+def _sqlite(tmp_path: Path, clock: Callable[[], float]) -> StateStore:
+    return SqliteStore(tmp_path / "state" / "state.sqlite3", clock=clock)
+
+
+STORE_FACTORIES: dict[str, StoreFactory] = {"memory": _memory, "sqlite": _sqlite}
 
 
 class FakeClock:

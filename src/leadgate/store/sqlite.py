@@ -1,0 +1,336 @@
+"""The durable ``StateStore``: one SQLite file under the state dir.
+
+Every statement runs on one dedicated thread that owns the connection, so the event loop never
+blocks on disk and concurrent tasks are serialised without locks of ours. The database is in
+WAL mode: a commit is in the write-ahead log before the call returns, so it survives a kill -9
+of the process (``synchronous=NORMAL`` trades only power-loss durability of the last commits,
+which a redelivered Kafka record repairs). OAuth tokens are the exception: the refresh token
+rotates, and losing the new one to a power cut would lock leadgate out, so ``save_tokens``
+commits with ``synchronous=FULL`` (fsync) before it returns.
+
+Several processes on one machine (processor and delivery workers) may share the file: writers
+take the lock up front (``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` for each other.
+Many machines need a shared backend (Redis) behind the same ``StateStore`` port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from leadgate.domain.profile import Profile
+from leadgate.store.base import ProspectRecord, TokenSet
+
+T = TypeVar("T")
+
+STATE_FILE = "state.sqlite3"
+_BUSY_TIMEOUT_MS = 10_000
+# Expired seen-ids are purged at most this often (a DELETE per mark_seen would be wasted work).
+_PURGE_INTERVAL_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    key TEXT PRIMARY KEY,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    message_id TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
+CREATE TABLE IF NOT EXISTS prospects (
+    email TEXT PRIMARY KEY,
+    prospect_id INTEGER NOT NULL,
+    tags BLOB NOT NULL,
+    attributes_hash TEXT NOT NULL,
+    account_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    domain TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    access_token TEXT NOT NULL,
+    refresh_token TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (it holds tokens and PII)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class SqliteStore:
+    """``StateStore`` on a SQLite file; safe for concurrent tasks and across kill -9."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadgate-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._next_purge = 0.0
+        # Submitted first, so it runs before any call on the single thread; a failure to open
+        # is re-raised by every later call instead of surfacing as an AttributeError.
+        self._opened: Future[None] = self._executor.submit(self._open)
+
+    # -- the thread's side ---------------------------------------------------------------------
+
+    def _open(self) -> None:
+        _create_private(self.path)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        self._conn = conn
+
+    def _connection(self) -> sqlite3.Connection:
+        self._opened.result()
+        assert self._conn is not None, "opened without a connection"
+        return self._conn
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def _modify(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
+        """Run one statement per row in one transaction; the number of rows changed.
+
+        Only plain values leave the thread: a cursor finalised by the garbage collector on the
+        event loop's thread would race with this one (sqlite3 "API misuse").
+        """
+        return self._write(lambda conn: conn.executemany(sql, rows).rowcount)
+
+    async def _call(self, fn: Callable[[], T]) -> T:
+        if self._closed:
+            raise RuntimeError("the state store is closed")
+        return await asyncio.wrap_future(self._executor.submit(fn))
+
+    # -- profiles ------------------------------------------------------------------------------
+
+    async def get_profile(self, keys: Sequence[str]) -> Profile:
+        """The merged profile of these identity keys (first key wins per field); empty if none."""
+        wanted = list(dict.fromkeys(keys))
+
+        def read() -> dict[str, bytes]:
+            if not wanted:
+                return {}
+            marks = ",".join("?" * len(wanted))
+            rows = self._connection().execute(
+                f"SELECT key, body FROM profiles WHERE key IN ({marks})", wanted
+            )
+            return {key: body for key, body in rows}
+
+        bodies = await self._call(read)
+        traits: dict[str, Any] = {}
+        consent: dict[str, bool] = {}
+        for key in wanted:
+            body = bodies.get(key)
+            if body is None:
+                continue
+            profile = Profile.model_validate_json(body)
+            for name, value in profile.traits.items():
+                traits.setdefault(name, value)
+            for category, granted in profile.consent.items():
+                consent.setdefault(category, granted)
+        return Profile(traits=traits, consent=consent)
+
+    async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
+        """Store ``profile`` under every key (so a later event with either id finds it)."""
+        body = profile.model_dump_json().encode()
+        rows = [(key, body) for key in dict.fromkeys(keys)]
+        sql = "INSERT OR REPLACE INTO profiles (key, body) VALUES (?, ?)"
+        await self._call(lambda: self._modify(sql, rows))
+
+    # -- seen messageIds -----------------------------------------------------------------------
+
+    async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
+        """Remember these messageIds as processed for ``ttl_s`` seconds (and now and then purge
+        the expired ones, so the table stays the size of one TTL's traffic)."""
+        now = self._clock()
+        rows = [(message_id, now + ttl_s) for message_id in dict.fromkeys(message_ids)]
+        purge = now >= self._next_purge
+        if purge:
+            self._next_purge = now + _PURGE_INTERVAL_S
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR REPLACE INTO seen (message_id, expires_at) VALUES (?, ?)", rows
+            )
+            if purge:
+                conn.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
+
+        await self._call(lambda: self._write(write))
+
+    async def seen(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messageIds were already processed (and not yet expired)."""
+        wanted = list(dict.fromkeys(message_ids))
+        if not wanted:
+            return set()
+        now = self._clock()
+
+        def read() -> set[str]:
+            marks = ",".join("?" * len(wanted))
+            rows = self._connection().execute(
+                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",
+                [*wanted, now],
+            )
+            return {row[0] for row in rows}
+
+        return await self._call(read)
+
+    async def purge_expired(self) -> int:
+        """Delete the expired seen messageIds now; returns how many rows went."""
+        now = self._clock()
+        return await self._call(
+            lambda: self._modify("DELETE FROM seen WHERE expires_at <= ?", [(now,)])
+        )
+
+    # -- Outreach ids --------------------------------------------------------------------------
+
+    async def get_prospect(self, email: str) -> ProspectRecord | None:
+        """What we know of the prospect with this normalised email."""
+
+        def read() -> tuple[int, bytes, str, int | None] | None:
+            row: tuple[int, bytes, str, int | None] | None = (
+                self._connection()
+                .execute(
+                    "SELECT prospect_id, tags, attributes_hash, account_id FROM prospects "
+                    "WHERE email = ?",
+                    (email,),
+                )
+                .fetchone()
+            )
+            return row
+
+        row = await self._call(read)
+        if row is None:
+            return None
+        prospect_id, tags, attributes_hash, account_id = row
+        return ProspectRecord(
+            prospect_id=prospect_id,
+            tags=frozenset(orjson.loads(tags)),
+            attributes_hash=attributes_hash,
+            account_id=account_id,
+        )
+
+    async def put_prospect(self, email: str, record: ProspectRecord) -> None:
+        """Remember the prospect for this email."""
+        row = (
+            email,
+            record.prospect_id,
+            orjson.dumps(sorted(record.tags)),
+            record.attributes_hash,
+            record.account_id,
+        )
+        sql = (
+            "INSERT OR REPLACE INTO prospects "
+            "(email, prospect_id, tags, attributes_hash, account_id) VALUES (?, ?, ?, ?, ?)"
+        )
+        await self._call(lambda: self._modify(sql, [row]))
+
+    async def forget_prospect(self, email: str) -> None:
+        """Forget a prospect (e.g. Outreach answered 404 for its id)."""
+        await self._call(lambda: self._modify("DELETE FROM prospects WHERE email = ?", [(email,)]))
+
+    async def get_account(self, domain: str) -> int | None:
+        """The Outreach account id for this domain, if known."""
+
+        def read() -> int | None:
+            row = (
+                self._connection()
+                .execute("SELECT account_id FROM accounts WHERE domain = ?", (domain,))
+                .fetchone()
+            )
+            return None if row is None else int(row[0])
+
+        return await self._call(read)
+
+    async def put_account(self, domain: str, account_id: int) -> None:
+        """Remember the Outreach account id for this domain."""
+        sql = "INSERT OR REPLACE INTO accounts (domain, account_id) VALUES (?, ?)"
+        await self._call(lambda: self._modify(sql, [(domain, account_id)]))
+
+    # -- OAuth tokens --------------------------------------------------------------------------
+
+    async def load_tokens(self) -> TokenSet | None:
+        """The persisted OAuth tokens, if any."""
+
+        def read() -> TokenSet | None:
+            row = (
+                self._connection()
+                .execute("SELECT access_token, refresh_token, expires_at FROM tokens WHERE id = 1")
+                .fetchone()
+            )
+            return None if row is None else TokenSet(row[0], row[1], float(row[2]))
+
+        return await self._call(read)
+
+    async def save_tokens(self, tokens: TokenSet) -> None:
+        """Persist tokens durably: this one commit is fsync'd (``synchronous=FULL``) before the
+        call returns, so the caller may drop the old refresh token."""
+        row = (tokens.access_token, tokens.refresh_token, tokens.expires_at)
+
+        def write() -> None:
+            conn = self._connection()
+            conn.execute("PRAGMA synchronous = FULL")
+            try:
+                self._modify(
+                    "INSERT OR REPLACE INTO tokens "
+                    "(id, access_token, refresh_token, expires_at) VALUES (1, ?, ?, ?)",
+                    [row],
+                )
+            finally:
+                conn.execute("PRAGMA synchronous = NORMAL")
+
+        await self._call(write)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the connection and stop the store's thread; later calls raise."""
+        if self._closed:
+            return
+        self._closed = True
+
+        def shut() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.wrap_future(self._executor.submit(shut))
+        self._executor.shutdown(wait=False)
+
+
+async def open_store(state_dir: Path) -> SqliteStore:
+    """Open (creating if needed) the state store under ``state_dir``; fails now, not later, if
+    the file cannot be opened."""
+    store = SqliteStore(Path(state_dir) / STATE_FILE)
+    try:
+        await store._call(store._opened.result)
+    except BaseException:
+        await store.close()
+        raise
+    return store
