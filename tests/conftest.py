@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.plugins.broker",
+    "tests.plugins.sandbox",
 ]

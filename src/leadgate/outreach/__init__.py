@@ -1,0 +1,1 @@
+"""The Outreach edge: JSON:API client, OAuth, rate limiting, upsert, and the local sandbox."""

@@ -1,0 +1,97 @@
+"""Which attributes and relationships each sandbox resource has (OAS tables in
+shared/outreach-api.md §2.1 and §3.1). Writing anything else is a 422 naming the attribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _names(text: str) -> frozenset[str]:
+    """Attribute names written as a whitespace-separated block (easier to compare with the doc)."""
+    return frozenset(text.split())
+
+
+_CUSTOM = frozenset(f"custom{n}" for n in range(1, 151))
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceSchema:
+    """One resource type: names on the wire and what a client may write."""
+
+    kind: str  # JSON:API type, singular ("prospect")
+    plural: str  # path segment and scope prefix ("prospects")
+    writable: frozenset[str]
+    read_only: frozenset[str]
+    arrays: frozenset[str]
+    relationships: dict[str, str]  # writable to-one relationship name -> related plural
+    # Attributes always present in a response (null when unset); custom fields only when set.
+    shown: tuple[str, ...]
+
+
+_PROSPECT_WRITABLE = """
+    addedAt addressCity addressCountry addressState addressStreet addressStreet2 addressZip
+    angelListUrl availableAt callOptedOut callsOptStatus campaignName company dateOfBirth degree
+    emailOptedOut emails emailsOptStatus eventName externalId externalOwner externalSource
+    facebookUrl firstName gender githubUrl githubUsername googlePlusUrl graduationDate homePhones
+    jobStartDate lastName linkedInConnections linkedInId linkedInUrl middleName mobilePhones
+    nickname occupation optedOut otherPhones personalNote1 personalNote2 preferredContact quoraUrl
+    region school score sharingTeamId source specialties stackOverflowId stackOverflowUrl tags
+    timeZone title trashedAt twitterUrl twitterUsername voipPhones websiteUrl1 websiteUrl2
+    websiteUrl3 workPhones
+"""
+_PROSPECT_READ_ONLY = """
+    callsOptedAt clickCount contactHistogram createdAt emailsOptedAt engagedAt engagedScore
+    linkedInSlug name openCount optedOutAt replyCount timeZoneIana timeZoneInferred touchedAt
+    updatedAt
+"""
+_PROSPECT_SHOWN = """
+    addressCity addressCountry addressState company createdAt emails externalSource firstName
+    homePhones lastName mobilePhones name occupation optedOut otherPhones source tags title
+    updatedAt voipPhones workPhones
+"""
+_ACCOUNT_WRITABLE = """
+    annualRevenueRange buyerIntentScore companyType customId description domain externalSource
+    followers foundedAt industry linkedInEmployees linkedInUrl locality naicsCodes name named
+    naturalName numberOfEmployees sharingTeamId sicCodes tags tickerSymbol websiteUrl
+"""
+
+PROSPECT = ResourceSchema(
+    kind="prospect",
+    plural="prospects",
+    writable=_names(_PROSPECT_WRITABLE) | _CUSTOM,
+    read_only=_names(_PROSPECT_READ_ONLY),
+    arrays=_names("emails tags homePhones mobilePhones otherPhones voipPhones workPhones"),
+    relationships={
+        "account": "accounts",
+        "owner": "users",
+        "stage": "stages",
+        "persona": "personas",
+    },
+    shown=tuple(sorted(_names(_PROSPECT_SHOWN))),
+)
+
+ACCOUNT = ResourceSchema(
+    kind="account",
+    plural="accounts",
+    writable=_names(_ACCOUNT_WRITABLE) | _CUSTOM,
+    read_only=_names("createdAt touchedAt updatedAt"),
+    arrays=_names("naicsCodes sicCodes tags"),
+    relationships={"owner": "users"},
+    shown=tuple(sorted(_names("createdAt domain externalSource name named tags updatedAt"))),
+)
+
+USER = ResourceSchema(
+    kind="user",
+    plural="users",
+    writable=_names("email firstName lastName title username phoneNumber locked timeZone"),
+    read_only=_names("createdAt updatedAt name"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
+)
+
+SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER)}
+
+# Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
+CASELESS_FILTERS = frozenset({"emails", "domain", "name"})

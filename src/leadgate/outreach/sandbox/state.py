@@ -1,0 +1,46 @@
+"""Everything one running sandbox holds, in one object the handlers reach through ``SANDBOX``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from leadgate.outreach.sandbox.config import SandboxConfig
+from leadgate.outreach.sandbox.faults import FaultPlan
+from leadgate.outreach.sandbox.ratelimit import FixedWindow
+from leadgate.outreach.sandbox.store import Store
+from leadgate.outreach.sandbox.tokens import TokenBook
+
+
+@dataclass(slots=True)
+class SandboxState:
+    """Data, OAuth, budget, faults and the request log of one sandbox."""
+
+    config: SandboxConfig
+    store: Store = field(init=False)
+    tokens: TokenBook = field(init=False)
+    budget: FixedWindow = field(init=False)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # Writes are serialised: the uniqueness check and the insert are one step.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.config)
+        self.tokens = TokenBook(self.config)
+        self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
+
+    def reset(self, *, oauth: bool = False) -> None:
+        """Clear data, faults, the request log and the budget; OAuth state only when asked."""
+        self.store.reset()
+        self.faults.clear()
+        self.requests.clear()
+        self.budget.clear()
+        if oauth:
+            self.tokens.reset()
+
+
+SANDBOX = web.AppKey("sandbox", SandboxState)

@@ -1,0 +1,117 @@
+"""The Outreach sandbox fixtures: a real sandbox server on 127.0.0.1 per test, and a handle on its
+admin endpoints (``prospects()``, ``accounts()``, ``requests()``, ``faults(**spec)``, ``reset()``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aiohttp
+import pytest_asyncio
+
+from leadgate.outreach.sandbox import SandboxConfig, run_sandbox
+
+MakeSandbox = Callable[..., Awaitable["SandboxHandle"]]
+
+
+@dataclasses.dataclass(slots=True)
+class SandboxHandle:
+    """A running sandbox: its base ``url``, its ``config``, and its admin endpoints."""
+
+    url: str
+    config: SandboxConfig
+    session: aiohttp.ClientSession
+
+    async def _get(self, what: str) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.url}/__sandbox/{what}") as response:
+            response.raise_for_status()
+            body = await response.json(content_type=None)
+        data: list[dict[str, Any]] = body["data"]
+        return data
+
+    async def _post(self, what: str, body: dict[str, Any]) -> Any:
+        async with self.session.post(f"{self.url}/__sandbox/{what}", json=body) as response:
+            if response.status >= 400:
+                raise AssertionError(
+                    f"sandbox admin {what}: {response.status} {await response.text()}"
+                )
+            return await response.json(content_type=None) if response.status != 204 else None
+
+    async def prospects(self) -> list[dict[str, Any]]:
+        """Every stored prospect (JSON:API resource objects, by id)."""
+        return await self._get("prospects")
+
+    async def accounts(self) -> list[dict[str, Any]]:
+        """Every stored account."""
+        return await self._get("accounts")
+
+    async def users(self) -> list[dict[str, Any]]:
+        """Every stored user (user 1 is the token's owner)."""
+        return await self._get("users")
+
+    async def requests(self) -> list[dict[str, Any]]:
+        """The request log: method, path, query, status, body, content_type, time."""
+        return await self._get("requests")
+
+    async def api_requests(self) -> list[dict[str, Any]]:
+        """The request log without OAuth requests: what a client spent on the API."""
+        return [r for r in await self.requests() if r["path"].startswith("/api/")]
+
+    async def faults(self, **spec: Any) -> dict[str, Any]:
+        """Add faults, e.g. ``faults(status=503, count=5)``, ``faults(storm_429={"count": 3,
+        "retry_after": 1})``, ``faults(expire_tokens=True)``; returns the faults in force."""
+        result: dict[str, Any] = await self._post("faults", spec)
+        return result
+
+    async def reset(self, *, oauth: bool = False) -> None:
+        """Clear data, faults, log and budget (OAuth state too with ``oauth=True``)."""
+        await self._post("reset", {"oauth": oauth})
+
+    async def issue_refresh_token(self, *scopes: str) -> str:
+        """A new live refresh token carrying exactly ``scopes``."""
+        body = await self._post("refresh-tokens", {"scopes": list(scopes)})
+        return str(body["refresh_token"])
+
+    async def state(self) -> dict[str, Any]:
+        """Counters: ``mints``, ``live_access_tokens``, ``budget_remaining``, ``faults``."""
+        async with self.session.get(f"{self.url}/__sandbox/state") as response:
+            result: dict[str, Any] = await response.json(content_type=None)
+            return result
+
+    async def access_token(self) -> str:
+        """Mint an access token with the dev refresh token (as a client's first refresh does)."""
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "refresh_token": self.config.first_refresh_token,
+        }
+        async with self.session.post(f"{self.url}/oauth/token", data=form) as response:
+            response.raise_for_status()
+            body = await response.json()
+        return str(body["access_token"])
+
+
+@pytest_asyncio.fixture
+async def make_sandbox() -> AsyncIterator[MakeSandbox]:
+    """Factory: ``await make_sandbox(**SandboxConfig overrides)`` starts a fresh sandbox on a free
+    loopback port and returns its handle; every sandbox stops when the test ends."""
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+
+        async def make(**overrides: Any) -> SandboxHandle:
+            config = dataclasses.replace(SandboxConfig(), **overrides)
+            url = await stack.enter_async_context(run_sandbox(config))
+            return SandboxHandle(url, config, session)
+
+        yield make
+
+
+@pytest_asyncio.fixture
+async def sandbox(make_sandbox: MakeSandbox) -> SandboxHandle:
+    """A fresh sandbox with Outreach's documented defaults (7200 s tokens, one mint per 60 s,
+    10,000 requests per hour, strict email uniqueness)."""
+    return await make_sandbox()
