@@ -45,7 +45,7 @@ async def post_token_request(
             body = await response.content.read(_MAX_TOKEN_RESPONSE)
             status = response.status
             headers = dict(response.headers)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise RetriableError(
             f"Outreach token endpoint unreachable ({type(exc).__name__})",
             reason="retry_window_exhausted",

@@ -182,7 +182,7 @@ class OutreachClient:
                 raw = await _read_capped(response, self.settings.max_response_bytes)
                 status = response.status
                 response_headers = {k: v for k, v in response.headers.items()}
-        except (aiohttp.ClientError, TimeoutError, _TooLarge) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, _TooLarge) as exc:
             message = _transport_message(method, shown, exc)
             exchanges.append(
                 VendorExchange(method, shown, None, _ms(started), attempt, document, error=message)
