@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.plugins.broker",
+    "tests.plugins.events",
     "tests.plugins.sandbox",
 ]

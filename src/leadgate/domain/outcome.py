@@ -1,0 +1,65 @@
+"""What ``process()`` decided about one event: a drop (a value, never an exception) or a lead.
+
+``Outcome`` is the one answer the processor, the inspector's dry run and ``leadgate presets try``
+all read: the decision, the per-stage trace, the normalised fields and the profile update the
+caller must write back to the state store under ``identities``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from leadgate.domain.lead import LeadIntent
+from leadgate.domain.profile import Profile
+from leadgate.domain.reasons import DropReason
+from leadgate.domain.trace import StageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """An event that does not become a lead, and why (``detail`` never holds raw PII)."""
+
+    reason: DropReason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The decision about one event plus everything needed to explain it."""
+
+    message_id: str | None = None
+    event_type: str | None = None
+    event_name: str | None = None
+    identities: tuple[str, ...] = ()
+    drop: DropReason | None = None
+    detail: str | None = None
+    lead: LeadIntent | None = None
+    profile: Profile | None = None
+    stages: tuple[StageRecord, ...] = ()
+    normalized: dict[str, Any] = field(default_factory=dict)
+    received_at: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        """True when the event became a lead intent for the delivery topic."""
+        return self.lead is not None
+
+    def trace_json(self) -> dict[str, Any]:
+        """The processor's trace record for ``leadgate.traces`` (plain JSON types)."""
+        return {
+            "messageId": self.message_id,
+            "stage": "processor",
+            "type": self.event_type,
+            "event": self.event_name,
+            "receivedAt": self.received_at,
+            "stages": [stage.to_json() for stage in self.stages],
+            "normalized": dict(self.normalized),
+            "reason": str(self.drop) if self.drop is not None else None,
+            "detail": self.detail,
+            "outcome": "pending" if self.sent else "dropped",
+            "document": self.lead.document() if self.lead is not None else None,
+        }

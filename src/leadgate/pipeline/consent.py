@@ -1,0 +1,60 @@
+"""The consent gate: every category a preset requires must be granted, and only ``true`` grants.
+
+Consent arrives in ``context.consent`` in one of three shapes, all accepted:
+
+- ``{"categories": {"marketing": true, "analytics": false}}`` (a map) or
+  ``{"categories": ["marketing"]}`` (the list of granted categories);
+- ``{"canonical": {...}}`` (the same two shapes, as some CMP bridges send it);
+- Segment's ``{"categoryPreferences": {"marketing": true}}``.
+
+Fail closed: a missing, unparseable or non-boolean value denies. ``"true"``, ``1`` and ``"yes"``
+are not ``true``. The delivery worker re-checks consent with the same two functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+CONSENT_KEYS = ("categoryPreferences", "categories", "canonical")
+_MAX_CATEGORY_CHARS = 100
+
+
+def _parse_shape(value: object) -> dict[str, bool] | None:
+    if isinstance(value, Mapping):
+        return {
+            key: granted is True
+            for key, granted in value.items()
+            if isinstance(key, str) and 0 < len(key) <= _MAX_CATEGORY_CHARS
+        }
+    if isinstance(value, list):
+        return {
+            item: True
+            for item in value
+            if isinstance(item, str) and 0 < len(item) <= _MAX_CATEGORY_CHARS
+        }
+    return None
+
+
+def parse_consent(context_consent: object) -> dict[str, bool]:
+    """Normalise ``context.consent`` to category -> granted (``{}`` grants nothing).
+
+    Callers tell "no consent on this event" (``None``, so the profile's consent applies) from
+    "consent we cannot read" (which is ``{}`` and replaces what the profile held) themselves.
+    """
+    if not isinstance(context_consent, Mapping):
+        return {}
+    for key in CONSENT_KEYS:
+        if key in context_consent:
+            parsed = _parse_shape(context_consent[key])
+            return parsed if parsed is not None else {}
+    return {}
+
+
+def consent_granted(consent: Mapping[str, bool], required: Iterable[str]) -> bool:
+    """True when every required category is granted with a literal ``True``."""
+    return all(consent.get(category) is True for category in required)
+
+
+def missing_consent(consent: Mapping[str, bool], required: Iterable[str]) -> tuple[str, ...]:
+    """The required categories that are not granted (for the trace's detail)."""
+    return tuple(category for category in required if consent.get(category) is not True)

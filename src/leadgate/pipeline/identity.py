@@ -1,0 +1,104 @@
+"""Identity: remembering what visitors told us (stitching) and finding a usable email.
+
+The caller loads the profile snapshot for an event's identities and writes back the update this
+module returns; nothing here does IO. Merging never overwrites a non-empty trait with an empty
+one. Consent is replaced, not merged: the latest consent a visitor expressed is the one that
+counts, so a revocation on any later event is visible to the delivery worker's re-check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leadgate.domain.outcome import Drop
+from leadgate.domain.profile import Profile
+from leadgate.domain.reasons import DropReason
+from leadgate.pipeline.email import InvalidEmail, normalize_email
+
+_SCALARS = (str, int, float, bool)
+MAX_TRAITS = 200
+
+
+def is_empty(value: object) -> bool:
+    """None, blank text, and empty containers carry no information."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | dict) and not value
+
+
+def merge_traits(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with every non-empty scalar of ``update`` laid over it."""
+    merged = dict(base)
+    for key, value in update.items():
+        if not isinstance(value, _SCALARS) or is_empty(value):
+            continue
+        if key in merged or len(merged) < MAX_TRAITS:
+            merged[key] = value
+    return merged
+
+
+def remember(
+    snapshot: Profile, traits: Mapping[str, Any], consent: dict[str, bool] | None
+) -> Profile | None:
+    """The profile after this event, or None when the event changed nothing."""
+    merged = merge_traits(snapshot.traits, traits) if traits else snapshot.traits
+    new_consent = snapshot.consent if consent is None else consent
+    if merged == snapshot.traits and new_consent == snapshot.consent:
+        return None
+    return Profile.model_construct(traits=merged, consent=new_consent)
+
+
+def merge_profiles(profiles: Iterable[Profile | None]) -> Profile:
+    """One snapshot from the profiles of an event's identities (userId's first).
+
+    Traits: the first non-empty value wins. Consent: the first profile that holds any.
+    """
+    traits: dict[str, Any] = {}
+    consent: dict[str, bool] | None = None
+    for profile in profiles:
+        if profile is None:
+            continue
+        for key, value in profile.traits.items():
+            if key not in traits and not is_empty(value):
+                traits[key] = value
+        if consent is None and profile.consent:
+            consent = dict(profile.consent)
+    return Profile.model_construct(traits=traits, consent=consent or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The normalised email of a lead and where it came from."""
+
+    email: str
+    source: str
+
+
+def find_email(sources: Iterable[tuple[str, Mapping[str, Any]]]) -> Identity | Drop:
+    """The first usable email among ``(source name, traits)`` pairs, in order.
+
+    An unusable address counts as missing (it is never guessed at); if none is usable the
+    event drops as ``invalid_email`` when one was offered, else ``no_identity``.
+    """
+    problems: list[str] = []
+    for source, traits in sources:
+        raw = traits.get("email")
+        if is_empty(raw):
+            continue
+        if not isinstance(raw, str):
+            problems.append(f"{source}.email is not text")
+            continue
+        try:
+            return Identity(email=normalize_email(raw), source=source)
+        except InvalidEmail as exc:
+            problems.append(f"{source}.email: {exc}")
+    if problems:
+        return Drop(DropReason.INVALID_EMAIL, "; ".join(problems))
+    return Drop(
+        DropReason.NO_IDENTITY,
+        "no email in the event or in an earlier identify for this userId/anonymousId",
+    )
