@@ -1,0 +1,135 @@
+"""Traces on ``leadgate.traces``: the workers publish them, every inspector consumes them all.
+
+Publishing is best effort: a trace that cannot be written must never hold up or fail the event
+it describes, so ``publish_trace`` hands the record to the producer and returns (a failure is
+logged and counted). Each inspector instance reads with a consumer group of its own, so that
+every instance sees every event whichever worker handled it; it also reads ``leadgate.events``
+to keep each raw event next to its trace (``leadgate presets diff`` replays them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from leadgate.logging import get_logger
+from leadgate.settings import KafkaSettings, Settings
+from leadgate.store.traces import TraceStore
+
+log = get_logger(__name__)
+
+TRACE_PUBLISH_FAILED = "traces.publish.error"
+
+
+def _kafka(settings: KafkaSettings | Settings) -> KafkaSettings:
+    return settings.kafka if isinstance(settings, Settings) else settings
+
+
+async def publish_trace(
+    producer: Any, settings: KafkaSettings | Settings, message_id: str, record: dict[str, Any]
+) -> None:
+    """Send one trace record keyed by ``message_id``; never raises (a trace is best effort)."""
+    topic = _kafka(settings).traces_topic
+    payload = dict(record)
+    payload.setdefault("messageId", message_id)
+    try:
+        future = await producer.send(topic, key=message_id.encode(), value=orjson.dumps(payload))
+    except (KafkaError, OSError, RuntimeError) as exc:
+        log.warning(TRACE_PUBLISH_FAILED, error=type(exc).__name__, topic=topic)
+        return
+    future.add_done_callback(_report_failure)
+
+
+def _report_failure(future: asyncio.Future[Any]) -> None:
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        log.warning(TRACE_PUBLISH_FAILED, error=type(exc).__name__)
+
+
+def inspector_group(instance: str | None = None) -> str:
+    """A consumer group of this inspector instance's own."""
+    return f"leadgate-inspector-{instance or uuid.uuid4().hex[:12]}"
+
+
+class TraceConsumer:
+    """Feeds a ``TraceStore`` from the traces topic (and raw events from the events topic)."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings | Settings,
+        store: TraceStore,
+        *,
+        group_id: str | None = None,
+        raw_events: bool = True,
+    ) -> None:
+        self._settings = _kafka(settings)
+        self._store = store
+        self.group_id = group_id or inspector_group()
+        self._raw_events = raw_events
+        self.ready = asyncio.Event()
+        self.consumed = 0
+
+    def _topics(self) -> list[str]:
+        topics = [self._settings.traces_topic]
+        if self._raw_events:
+            topics.append(self._settings.events_topic)
+        return topics
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set."""
+        consumer = AIOKafkaConsumer(
+            *self._topics(),
+            bootstrap_servers=self._settings.bootstrap_servers,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            enable_auto_commit=True,
+            session_timeout_ms=self._settings.session_timeout_ms,
+            request_timeout_ms=self._settings.request_timeout_ms,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if consumer.assignment():
+                    self.ready.set()
+                for partition, records in batches.items():
+                    for record in records:
+                        self._take(partition.topic, record.key, record.value)
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+
+    def _take(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            return
+        self.consumed += 1
+        if topic == self._settings.traces_topic:
+            try:
+                record = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                log.warning("traces.record.malformed", topic=topic)
+                return
+            if isinstance(record, dict):
+                self._store.add_trace(record)
+            return
+        message_id = _message_id(value)
+        if message_id is not None:
+            self._store.add_event(message_id, value)
+
+
+def _message_id(value: bytes) -> str | None:
+    try:
+        event = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(event, dict) and isinstance(event.get("messageId"), str):
+        return str(event["messageId"])
+    return None
