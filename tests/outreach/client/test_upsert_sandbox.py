@@ -1,0 +1,229 @@
+"""Upserting leads into the real sandbox: request counts, merges, and identity resolution."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from leadgate.domain.lead import AccountHint
+from leadgate.domain.trace import VendorExchange
+from leadgate.errors import PermanentError
+from leadgate.outreach.upsert import Upserter, _wanted
+from leadgate.store.memory import MemoryStore
+from tests.outreach.client.helpers import make_lead, upserter_for
+from tests.plugins.sandbox import MakeSandbox, SandboxHandle
+
+
+def _calls(exchanges: list[VendorExchange]) -> list[str]:
+    return [f"{e.method} {e.path.partition('?')[0]} {e.status}" for e in exchanges]
+
+
+async def test_new_lead_costs_a_lookup_and_a_create(sandbox: SandboxHandle) -> None:
+    """A free-mail lead (no account) costs exactly 1 lookup + 1 create and makes 1 prospect."""
+    exchanges: list[VendorExchange] = []
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        lead = make_lead("ada@gmail.com", account=None)
+        result = await upserter.upsert(lead, exchanges)
+    assert _calls(exchanges) == ["GET /api/v2/prospects 200", "POST /api/v2/prospects 201"]
+    assert result.action == "created" and result.account_id is None
+    (prospect,) = await sandbox.prospects()
+    assert prospect["id"] == result.prospect_id
+    attributes = prospect["attributes"]
+    assert attributes["emails"] == ["ada@gmail.com"]
+    assert attributes["firstName"] == "Ada" and attributes["title"] == "CTO"
+    assert sorted(attributes["tags"]) == ["Signal", "demo-request"]
+
+
+async def test_new_lead_at_a_new_company_creates_and_links_the_account(
+    sandbox: SandboxHandle,
+) -> None:
+    """A corporate lead costs account lookup + create, prospect lookup + create, and links them;
+    a colleague at the same company then costs only the prospect lookup + create."""
+    store = MemoryStore()
+    first: list[VendorExchange] = []
+    second: list[VendorExchange] = []
+    async with upserter_for(sandbox.url, store) as (_, upserter):
+        result = await upserter.upsert(make_lead("ada@acme.example"), first)
+        colleague = await upserter.upsert(make_lead("bob@acme.example"), second)
+    assert _calls(first) == [
+        "GET /api/v2/accounts 200",
+        "POST /api/v2/accounts 201",
+        "GET /api/v2/prospects 200",
+        "POST /api/v2/prospects 201",
+    ]
+    assert _calls(second) == ["GET /api/v2/prospects 200", "POST /api/v2/prospects 201"]
+    (account,) = await sandbox.accounts()
+    assert account["attributes"]["domain"] == "acme.example"
+    assert account["attributes"]["name"] == "Acme"
+    assert result.account_id == colleague.account_id == account["id"]
+    for prospect in await sandbox.prospects():
+        assert prospect["relationships"]["account"]["data"]["id"] == account["id"]
+
+
+async def test_existing_account_is_found_not_duplicated(sandbox: SandboxHandle) -> None:
+    """With the account already in Outreach, the lead links to it and no account is created."""
+    exchanges: list[VendorExchange] = []
+    async with upserter_for(sandbox.url, MemoryStore()) as (client, upserter):
+        await upserter.upsert(make_lead("ada@acme.example"), [])
+        # Another leadgate with its own (empty) memory, sharing the Outreach user.
+        stranger = Upserter(client, MemoryStore(), client.settings)
+        result = await stranger.upsert(make_lead("eve@acme.example"), exchanges)
+    assert _calls(exchanges)[:2] == ["GET /api/v2/accounts 200", "GET /api/v2/prospects 200"]
+    assert len(await sandbox.accounts()) == 1
+    assert result.account_id == (await sandbox.accounts())[0]["id"]
+
+
+async def test_new_tag_costs_one_patch_with_merged_tags(sandbox: SandboxHandle) -> None:
+    """The same lead with a new tag costs 1 PATCH carrying the union of tags; no new prospect."""
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        await upserter.upsert(make_lead(), [])
+        exchanges: list[VendorExchange] = []
+        result = await upserter.upsert(make_lead(tags=("Signal", "pricing")), exchanges)
+    assert _calls(exchanges) == [f"PATCH /api/v2/prospects/{result.prospect_id} 200"]
+    assert result.action == "updated"
+    (prospect,) = await sandbox.prospects()
+    assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "pricing"]
+    sent = exchanges[0].document
+    assert sent is not None and "emails" not in sent["data"]["attributes"]
+
+
+async def test_unchanged_lead_costs_no_request(sandbox: SandboxHandle) -> None:
+    """Sending the same lead again (same attributes, known tags) makes no request at all."""
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        await upserter.upsert(make_lead(), [])
+        before = len(await sandbox.api_requests())
+        exchanges: list[VendorExchange] = []
+        result = await upserter.upsert(make_lead(tags=("demo-request",)), exchanges)
+    assert result.action == "unchanged"
+    assert exchanges == []
+    assert len(await sandbox.api_requests()) == before
+
+
+async def test_known_prospect_keeps_its_other_emails_and_tags(sandbox: SandboxHandle) -> None:
+    """A prospect found by email keeps addresses and tags someone added in Outreach."""
+    exchanges: list[VendorExchange] = []
+    async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (client, up):
+        document = {
+            "data": {
+                "type": "prospect",
+                "attributes": {
+                    "emails": ["ada.l@home.example", "ada@acme.example"],
+                    "tags": ["vip"],
+                    "firstName": "Ada",
+                },
+            }
+        }
+        await client.request("POST", "/api/v2/prospects", [], document=document)
+        result = await up.upsert(make_lead(), exchanges)
+    assert result.action == "updated"
+    assert [e.method for e in exchanges] == ["GET", "PATCH"]
+    (prospect,) = await sandbox.prospects()
+    assert prospect["attributes"]["emails"] == ["ada.l@home.example", "ada@acme.example"]
+    assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "vip"]
+    assert prospect["attributes"]["title"] == "CTO"
+
+
+async def test_a_new_address_is_appended_not_overwritten(sandbox: SandboxHandle) -> None:
+    """When the lookup finds a prospect lacking the lead's address, it is appended to emails."""
+    async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (_, upserter):
+        await upserter.upsert(make_lead("ada@acme.example"), [])
+        match = (await sandbox.prospects())[0]
+        exchanges: list[VendorExchange] = []
+        await upserter._patch_match(  # the path a lookup by another id would take
+            match,
+            _wanted(make_lead("ada@second.example"), None),
+            exchanges,
+        )
+    (prospect,) = await sandbox.prospects()
+    assert prospect["attributes"]["emails"] == ["ada@acme.example", "ada@second.example"]
+
+
+async def test_deleted_prospect_falls_back_to_lookup_and_create(sandbox: SandboxHandle) -> None:
+    """A remembered id Outreach no longer knows (404) is forgotten and the lead re-created."""
+    store = MemoryStore()
+    async with upserter_for(sandbox.url, store, link_accounts=False) as (_, upserter):
+        created = await upserter.upsert(make_lead(), [])
+        await sandbox.reset()
+        exchanges: list[VendorExchange] = []
+        result = await upserter.upsert(make_lead(tags=("new",)), exchanges)
+    assert _calls(exchanges) == [
+        f"PATCH /api/v2/prospects/{created.prospect_id} 404",
+        "GET /api/v2/prospects 200",
+        "POST /api/v2/prospects 201",
+    ]
+    assert result.action == "created"
+    assert len(await sandbox.prospects()) == 1
+
+
+async def test_email_taken_race_ends_in_a_patch(sandbox: SandboxHandle) -> None:
+    """If the prospect appears between lookup and create, the 422 leads to lookup + PATCH."""
+    async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (client, up):
+        original = client.request
+        raced = False
+
+        async def racing_request(method: str, target: object, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+            nonlocal raced
+            if method == "POST" and not raced:
+                raced = True
+                doc = {"data": {"type": "prospect", "attributes": {"emails": ["ada@acme.example"]}}}
+                await original("POST", "/api/v2/prospects", [], document=doc)
+            return await original(method, target, *args, **kw)  # type: ignore[arg-type]
+
+        client.request = racing_request  # type: ignore[method-assign]
+        exchanges: list[VendorExchange] = []
+        result = await up.upsert(make_lead(), exchanges)
+    assert [f"{e.method} {e.status}" for e in exchanges] == [
+        "GET 200",
+        "POST 422",
+        "GET 200",
+        "PATCH 200",
+    ]
+    assert result.action == "updated"
+    assert len(await sandbox.prospects()) == 1
+
+
+async def test_unknown_attribute_is_permanent_and_sanitised(sandbox: SandboxHandle) -> None:
+    """An attribute Outreach does not know dead-letters as vendor_validation without the email."""
+    lead = make_lead(account=None, attributes={"emails": ["ada@acme.example"], "shoeSize": "9"})
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        with pytest.raises(PermanentError) as error:
+            await upserter.upsert(lead, [])
+    assert error.value.reason == "vendor_validation"
+    assert "shoeSize" in error.value.message
+    assert "ada@acme.example" not in error.value.message
+
+
+async def test_excluded_domain_is_permanent(make_sandbox: MakeSandbox) -> None:
+    """An address on Outreach's exclusion list dead-letters as excluded_domain."""
+    sandbox = await make_sandbox(excluded_domains=("blocked.example",))
+    lead = make_lead("ann@blocked.example", account=None)
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        with pytest.raises(PermanentError) as error:
+            await upserter.upsert(lead, [])
+    assert error.value.reason == "excluded_domain"
+    assert "ann@blocked.example" not in error.value.message
+    assert await sandbox.prospects() == []
+
+
+async def test_concurrent_upserts_of_one_email_make_one_prospect(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """Even where Outreach allows duplicates, 16 concurrent upserts of one email make 1 prospect."""
+    sandbox = await make_sandbox(lenient=True)
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        leads = [make_lead(tags=(f"t{i}",)) for i in range(16)]
+        results = await asyncio.gather(*(upserter.upsert(lead, []) for lead in leads))
+    (prospect,) = await sandbox.prospects()
+    assert {r.prospect_id for r in results} == {prospect["id"]}
+    assert set(prospect["attributes"]["tags"]) >= {f"t{i}" for i in range(16)}
+    assert len(await sandbox.accounts()) == 1
+
+
+async def test_free_mail_never_becomes_an_account(sandbox: SandboxHandle) -> None:
+    """A gmail address with a company name links no account and creates none."""
+    lead = make_lead("ada@gmail.com", account=AccountHint(name="Acme"))
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        result = await upserter.upsert(lead, [])
+    assert result.account_id is None
+    assert await sandbox.accounts() == []
