@@ -1,0 +1,37 @@
+"""The HTTP application of ``leadgate serve`` and ``leadgate dev``: collector, SDK, demo, health.
+
+The caller owns the producer (starts it before, stops it after the app); the app only produces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from leadgate.http.collector import Collector
+from leadgate.http.health import health_routes
+from leadgate.http.pages import page_routes
+from leadgate.http.sink import EventSink
+from leadgate.settings import Settings
+
+COLLECTOR_KEY = web.AppKey("collector", Collector)
+
+
+def build_http_app(settings: Settings, *, producer: Any) -> web.Application:
+    """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all")."""
+    collector_settings = settings.collector
+    # aiohttp's own cap for request.read()/post(); the collector streams with its own caps.
+    app = web.Application(client_max_size=collector_settings.max_batch_bytes)
+    sink = EventSink(
+        producer,
+        settings.kafka.events_topic,
+        timeout_s=collector_settings.produce_timeout_s,
+        max_pending=collector_settings.max_pending_produces,
+    )
+    collector = Collector(collector_settings, sink)
+    app[COLLECTOR_KEY] = collector
+    app.add_routes(collector.routes())
+    app.add_routes(page_routes(collector_settings))
+    app.add_routes(health_routes(sink))
+    return app
