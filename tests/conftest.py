@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.plugins.broker",
+    "tests.plugins.collector",
     "tests.plugins.events",
     "tests.plugins.sandbox",
 ]
