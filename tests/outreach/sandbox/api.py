@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tests.plugins.sandbox import SandboxHandle
@@ -98,8 +97,3 @@ async def token_request(
 async def authed(sandbox: SandboxHandle) -> Api:
     """An Api holding a fresh access token minted with the dev refresh token."""
     return Api(sandbox, await sandbox.access_token())
-
-
-def new_session() -> aiohttp.ClientSession:
-    """A session whose connections are never reused (so a dropped one is not silently retried)."""
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True))

@@ -125,12 +125,19 @@ def _sort_key(schema: ResourceSchema, raw: str | None) -> list[tuple[str, bool]]
     return keys
 
 
+def _comparable(value: Any) -> tuple[bool, bool, Any]:
+    """A sort key that never compares None, numbers and strings with each other."""
+    if value is None:
+        return (True, False, 0)
+    if isinstance(value, (int, float)):
+        return (False, False, value)
+    return (False, True, str(value))
+
+
 def _ordered(records: list[Record], keys: list[tuple[str, bool]]) -> list[Record]:
     ordered = sorted(records, key=lambda r: r.id)
     for name, descending in reversed(keys):
-        ordered.sort(
-            key=lambda r: (_value(r, name) is None, str(_value(r, name))), reverse=descending
-        )
+        ordered.sort(key=lambda r: _comparable(_value(r, name)), reverse=descending)
     return ordered
 
 
