@@ -35,6 +35,9 @@ from leadgate.settings import OutreachSettings
 from leadgate.store.base import ProspectRecord, StateStore
 
 PROSPECTS = "/api/v2/prospects"
+# Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
+# read-only, outreach-api.md §2.1); presets may map a full-name trait to it, so it is not sent.
+COMPUTED_ATTRIBUTES = frozenset({"name"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ class _Wanted:
 
 
 def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
-    attrs = dict(lead.attributes)
+    attrs = {k: v for k, v in lead.attributes.items() if k not in COMPUTED_ATTRIBUTES}
     extra_tags = attrs.pop("tags", None) or []
     raw_emails = attrs.pop("emails", None) or []
     emails = [e for e in raw_emails if isinstance(e, str)]

@@ -1,0 +1,133 @@
+"""``leadgate send EVENTS.jsonl``: run events through the pipeline and deliver them to Outreach now.
+
+The "test your integration" path: no Kafka, no workers. Each event goes through the same
+``process()`` as production (profiles kept in the state store, so an identify followed by a
+track is stitched), and each resulting lead is upserted with retries (``deliver()``). Running the
+same file twice changes nothing in Outreach: the second run finds every prospect unchanged.
+Configuration comes from the settings (``LEADGATE_OUTREACH__BASE_URL`` ... or the config file);
+state lives in ``--state-dir`` (default ``LEADGATE_STATE_DIR``, else ``.leadgate/``).
+
+Exit status: 0 when every lead was delivered (drops are fine), 1 when one was dead-lettered or
+the input is unusable, 2 when the integration stopped (authorisation, scope, media type).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from leadgate.domain.outcome import Outcome
+from leadgate.errors import ConfigError, IntegrationStopped, PresetError
+from leadgate.outreach.client import OutreachClient
+from leadgate.outreach.deliver import Delivery, deliver
+from leadgate.outreach.upsert import Upserter
+from leadgate.pipeline.presets import Preset, load_preset
+from leadgate.pipeline.process import peek_identities, process
+from leadgate.settings import Settings, load_settings
+from leadgate.store.sqlite import open_store
+
+
+def register(subparsers: Any) -> None:
+    """Add ``leadgate send`` to the CLI."""
+    parser = subparsers.add_parser(
+        "send",
+        help="run events through the pipeline and deliver them to Outreach now (no Kafka)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("events", type=Path, metavar="EVENTS.jsonl", help="one event per line")
+    parser.add_argument("--preset", type=Path, default=None, help="preset file (default: config)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per event")
+    parser.add_argument("--state-dir", type=Path, default=None, help="where state is kept")
+    parser.set_defaults(handler=handle_send)
+
+
+def handle_send(args: argparse.Namespace) -> int:
+    """Load settings, the preset and the events, then send them."""
+    overrides: dict[str, Any] = {}
+    if args.state_dir is not None:
+        overrides["state_dir"] = args.state_dir
+    try:
+        settings = load_settings(**overrides)
+        preset = load_preset(args.preset or settings.pipeline.presets[0])
+        lines = [line for line in args.events.read_bytes().splitlines() if line.strip()]
+    except PresetError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    except (ConfigError, ValueError) as exc:
+        print(f"leadgate send: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"leadgate send: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return asyncio.run(send(settings, preset, lines, as_json=args.json, out=sys.stdout))
+
+
+async def send(
+    settings: Settings, preset: Preset, lines: list[bytes], *, as_json: bool, out: TextIO
+) -> int:
+    """Process and deliver ``lines`` in order; print one report per event; the exit status."""
+    store = await open_store(settings.state_dir)
+    status = 0
+    try:
+        async with OutreachClient(settings.outreach, store) as client:
+            upserter = Upserter(client, store, settings.outreach)
+            for line in lines:
+                snapshot = await store.get_profile(peek_identities(line))
+                outcome = process(
+                    line, snapshot, preset, default_region=settings.pipeline.default_phone_region
+                )
+                if outcome.profile is not None:
+                    await store.put_profile(outcome.identities, outcome.profile)
+                delivery = None
+                if outcome.lead is not None:
+                    try:
+                        delivery = await deliver(upserter, outcome.lead, settings.outreach)
+                    except IntegrationStopped as stop:
+                        print(f"leadgate send: {stop.message}\n  what to do: {stop.action}",
+                              file=sys.stderr)  # fmt: skip
+                        return 2
+                    if delivery.outcome != "delivered":
+                        status = 1
+                report = summary(outcome, delivery)
+                print(json.dumps(report, ensure_ascii=False) if as_json else describe(report),
+                      file=out, flush=True)  # fmt: skip
+    finally:
+        await store.close()
+    return status
+
+
+def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
+    """The ``--json`` object of one event."""
+    result = delivery.result if delivery is not None else None
+    return {
+        "messageId": outcome.message_id,
+        "outcome": "dropped" if delivery is None else delivery.outcome,
+        "reason": str(outcome.drop) if delivery is None and outcome.drop else (
+            delivery.reason if delivery is not None else None
+        ),
+        "detail": outcome.detail if delivery is None else (delivery.message or None),
+        "document": outcome.lead.document() if outcome.lead is not None else None,
+        "prospectId": result.prospect_id if result is not None else None,
+        "accountId": result.account_id if result is not None else None,
+        "action": result.action if result is not None else None,
+        "requests": [
+            {"method": e.method, "path": e.path, "status": e.status}
+            for e in (delivery.exchanges if delivery is not None else [])
+        ],
+    }  # fmt: skip
+
+
+def describe(report: dict[str, Any]) -> str:
+    """One human line per event, plus its requests."""
+    head = f"{report['messageId'] or '(no messageId)'}  -> {report['outcome']}"
+    if report["outcome"] == "delivered":
+        head += f": prospect {report['prospectId']} {report['action']}"
+    elif report["reason"]:
+        head += f" ({report['reason']}): {report['detail'] or ''}".rstrip(": ")
+    requests = [f"    {r['method']} {r['path']} -> {r['status']}" for r in report["requests"]]
+    return "\n".join([head, *requests])
