@@ -123,3 +123,27 @@ async def test_admin_endpoints_need_no_token_and_spend_no_budget(
     assert (await api.get("/api/v2/prospects")).headers["X-RateLimit-Remaining"] == "1"
     state = await sandbox.state()
     assert (state["mints"], state["live_access_tokens"]) == (1, 1)
+
+
+async def test_faults_can_target_the_token_endpoint(sandbox: SandboxHandle) -> None:
+    """A 503 aimed at /oauth/token fails a mint without consuming the refresh token."""
+    await sandbox.faults(status=503, count=1, path_prefix="/oauth/token")
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "sandbox-client",
+        "client_secret": "sandbox-secret",
+        "refresh_token": "sandbox-refresh-token",
+    }
+    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
+        assert response.status == 503
+    assert await sandbox.access_token()
+
+
+async def test_request_log_is_bounded(make_sandbox: MakeSandbox) -> None:
+    """The request log keeps only the newest max_logged_requests entries."""
+    sandbox = await make_sandbox(max_logged_requests=3)
+    api = await authed(sandbox)
+    for n in range(5):
+        await api.get(f"/api/v2/prospects/{n}")
+    log = await sandbox.requests()
+    assert [entry["path"] for entry in log] == [f"/api/v2/prospects/{n}" for n in (2, 3, 4)]

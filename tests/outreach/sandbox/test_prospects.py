@@ -187,3 +187,33 @@ async def test_users_and_accounts_have_their_own_ids(sandbox: SandboxHandle) -> 
     assert reply.json["data"]["relationships"]["owner"] == {"data": {"type": "user", "id": 2}}
     assert len(await sandbox.users()) == 2
     assert len(await sandbox.accounts()) == 1
+
+
+async def test_an_address_patched_away_is_free_again(sandbox: SandboxHandle) -> None:
+    """After a PATCH replaces a prospect's emails, its old address may go to a new prospect."""
+    api = await authed(sandbox)
+    await api.create("prospects", {"emails": ["old@acme.com"]})
+    assert (await api.patch("prospects", 1, {"emails": ["new@acme.com"]})).status == 200
+    assert (await api.create("prospects", {"emails": ["old@acme.com"]})).status == 201
+    assert (await api.create("prospects", {"emails": ["NEW@acme.com"]})).status == 422
+    found = await api.get("/api/v2/prospects", **{"filter[emails]": "new@acme.com"})
+    assert [p["id"] for p in found.json["data"]] == [1]
+
+
+async def test_delete_answers_204_and_frees_the_address(sandbox: SandboxHandle) -> None:
+    """DELETE removes the prospect (then 404) and its address can be used again."""
+    api = await authed(sandbox)
+    await api.create("prospects", {"emails": ["gone@acme.com"]})
+    deleted = await api.call("DELETE", "/api/v2/prospects/1")
+    assert (deleted.status, deleted.text) == (204, "")
+    assert (await api.get("/api/v2/prospects/1")).status == 404
+    assert (await api.create("prospects", {"emails": ["gone@acme.com"]})).status == 201
+
+
+async def test_webhook_subscriptions_take_outreach_defaults(sandbox: SandboxHandle) -> None:
+    """A webhook created with only a url gets resource and action '*' and is active."""
+    api = await authed(sandbox)
+    reply = await api.create("webhooks", {"url": "https://example.com/hook"})
+    assert reply.status == 201
+    attributes = reply.json["data"]["attributes"]
+    assert (attributes["resource"], attributes["action"], attributes["active"]) == ("*", "*", True)

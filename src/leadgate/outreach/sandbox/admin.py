@@ -52,7 +52,7 @@ async def resources(request: web.Request) -> web.StreamResponse:
 
 async def requests(request: web.Request) -> web.StreamResponse:
     """The request log."""
-    return json_response({"data": request.app[SANDBOX].requests})
+    return json_response({"data": list(request.app[SANDBOX].requests)})
 
 
 async def faults(request: web.Request) -> web.StreamResponse:

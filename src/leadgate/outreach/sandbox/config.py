@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 # Scopes of the dev refresh token: everything leadgate touches, in Outreach's `<plural>.<verb>`
 # grammar (shared/outreach-api.md §4).
-DEFAULT_SCOPES: tuple[str, ...] = ("prospects.all", "accounts.all", "users.all")
+DEFAULT_SCOPES: tuple[str, ...] = ("prospects.all", "accounts.all", "users.all", "webhooks.all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class SandboxConfig:
     # Outreach documents only vnd.api+json, but production clients send application/json and it
     # works (outreach-api.md §1.2); strict mode turns that into a 415.
     strict_content_type: bool = False
+    max_logged_requests: int = 100_000
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
     seed_user: dict[str, str] = field(

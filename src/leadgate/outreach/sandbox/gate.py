@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from math import ceil
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -63,9 +64,9 @@ def _media_type_ok(request: web.Request, strict: bool, has_body: bool) -> bool:
 
 def _fault_response(state: SandboxState, rule: Rule) -> web.Response:
     now = time.time()
-    retry_after = {"Retry-After": str(round(rule.retry_after))} if rule.retry_after else {}
+    retry_after = {} if rule.retry_after is None else {"Retry-After": str(ceil(rule.retry_after))}
     if rule.storm:
-        until = now + (rule.retry_after or 1)
+        until = now + (rule.retry_after if rule.retry_after is not None else 1)
         state.budget.pinned_until = max(state.budget.pinned_until or 0, until)
         return rate_limit_exceeded(state.budget.limit, until, {**retry_after})
     return forced_status(rule.status, retry_after)

@@ -15,7 +15,7 @@ from leadgate.outreach.sandbox.errors import (
     unauthorized_scope,
 )
 from leadgate.outreach.sandbox.listing import page
-from leadgate.outreach.sandbox.schema import SCHEMAS, ResourceSchema
+from leadgate.outreach.sandbox.schema import PROSPECT, SCHEMAS, ResourceSchema
 from leadgate.outreach.sandbox.state import SANDBOX
 from leadgate.outreach.sandbox.store import Record, render
 from leadgate.outreach.sandbox.tokens import AccessToken
@@ -52,7 +52,13 @@ def _record(request: web.Request, schema: ResourceSchema) -> Record:
 async def list_resources(request: web.Request) -> web.StreamResponse:
     """``GET /api/v2/{plural}``: filtered, sorted, one cursor page."""
     schema = _schema(request, "read")
-    records, links, total = page(schema, request.app[SANDBOX].store.all(schema.plural), request.url)
+    store = request.app[SANDBOX].store
+    emails = request.query.get("filter[emails]")
+    if schema is PROSPECT and emails is not None:
+        records = store.with_emails(emails.split(","))  # the index narrows, the filter decides
+    else:
+        records = store.all(schema.plural)
+    records, links, total = page(schema, records, request.url)
     body: dict[str, object] = {
         "data": [render(schema, r, base_url(request)) for r in records],
         "links": links,
@@ -93,7 +99,7 @@ async def delete_resource(request: web.Request) -> web.StreamResponse:
     schema = _schema(request, "delete")
     record = _record(request, schema)
     async with request.app[SANDBOX].write_lock:
-        del request.app[SANDBOX].store.tables[schema.plural][record.id]
+        request.app[SANDBOX].store.delete(schema, record)
     return web.Response(status=204)
 
 

@@ -4,7 +4,8 @@ shared/outreach-api.md §2.1 and §3.1). Writing anything else is a 422 naming t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 def _names(text: str) -> frozenset[str]:
@@ -27,6 +28,8 @@ class ResourceSchema:
     relationships: dict[str, str]  # writable to-one relationship name -> related plural
     # Attributes always present in a response (null when unset); custom fields only when set.
     shown: tuple[str, ...]
+    # Server-side defaults on create ("outreach-api" is what API-created records say, §2.1).
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 _PROSPECT_WRITABLE = """
@@ -69,6 +72,7 @@ PROSPECT = ResourceSchema(
         "persona": "personas",
     },
     shown=tuple(sorted(_names(_PROSPECT_SHOWN))),
+    defaults={"externalSource": "outreach-api"},
 )
 
 ACCOUNT = ResourceSchema(
@@ -79,6 +83,7 @@ ACCOUNT = ResourceSchema(
     arrays=_names("naicsCodes sicCodes tags"),
     relationships={"owner": "users"},
     shown=tuple(sorted(_names("createdAt domain externalSource name named tags updatedAt"))),
+    defaults={"externalSource": "outreach-api", "named": True},
 )
 
 USER = ResourceSchema(
@@ -91,7 +96,19 @@ USER = ResourceSchema(
     shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
 )
 
-SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER)}
+# Webhook subscriptions are stored and listed; the sandbox does not deliver events.
+WEBHOOK = ResourceSchema(
+    kind="webhook",
+    plural="webhooks",
+    writable=_names("action active payloadVersion resource secret url"),
+    read_only=_names("createdAt updatedAt disabledReason disabledSince disabledUntil"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("action active createdAt payloadVersion resource secret url"))),
+    defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
+)
+
+SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK)}
 
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
 CASELESS_FILTERS = frozenset({"emails", "domain", "name"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ class SandboxState:
     tokens: TokenBook = field(init=False)
     budget: FixedWindow = field(init=False)
     faults: FaultPlan = field(default_factory=FaultPlan)
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: deque[dict[str, Any]] = field(init=False)
     # Writes are serialised: the uniqueness check and the insert are one step.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -32,6 +33,8 @@ class SandboxState:
         self.store = Store(self.config)
         self.tokens = TokenBook(self.config)
         self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
+        # Bounded, so that a long `leadgate dev` or a benchmark does not grow without limit.
+        self.requests = deque(maxlen=self.config.max_logged_requests)
 
     def reset(self, *, oauth: bool = False) -> None:
         """Clear data, faults, the request log and the budget; OAuth state only when asked."""

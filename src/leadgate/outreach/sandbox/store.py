@@ -50,6 +50,8 @@ class Store:
     config: SandboxConfig
     tables: dict[str, dict[int, Record]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
+    # email key -> prospect ids: uniqueness checks and filter[emails] stay O(1) at bench scale.
+    by_email: dict[str, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -58,13 +60,38 @@ class Store:
         """Empty tables, ids from 1 again, and the token's own user (id 1) seeded."""
         self.tables = {plural: {} for plural in SCHEMAS}
         self.next_ids = dict.fromkeys(SCHEMAS, 1)
+        self.by_email = {}
         self.create(USER, Write(dict(self.config.seed_user), {}))
 
     def get(self, plural: str, resource_id: int) -> Record | None:
         return self.tables[plural].get(resource_id)
 
     def all(self, plural: str) -> list[Record]:
-        return sorted(self.tables[plural].values(), key=lambda r: r.id)
+        """Every record of a type, by id (tables keep insertion order, which is id order)."""
+        return list(self.tables[plural].values())
+
+    def with_emails(self, addresses: list[str]) -> list[Record]:
+        """Prospects holding any of these addresses (compared as ``email_key``), by id."""
+        ids = set().union(*(self.by_email.get(email_key(a), set()) for a in addresses))
+        table = self.tables[PROSPECT.plural]
+        return [table[i] for i in sorted(ids)]
+
+    def delete(self, schema: ResourceSchema, record: Record) -> None:
+        """Remove a resource."""
+        self._index(schema, record, add=False)
+        del self.tables[schema.plural][record.id]
+
+    def _index(self, schema: ResourceSchema, record: Record, *, add: bool) -> None:
+        if schema is not PROSPECT:
+            return
+        for key in {email_key(e) for e in record.attributes.get("emails", [])}:
+            ids = self.by_email.setdefault(key, set())
+            if add:
+                ids.add(record.id)
+            else:
+                ids.discard(record.id)
+                if not ids:
+                    del self.by_email[key]
 
     def create(self, schema: ResourceSchema, write: Write) -> Record:
         """A new resource; raises ``ApiError`` on a validation failure."""
@@ -72,12 +99,13 @@ class Store:
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
         self._check_links(write.relationships)
-        attributes.setdefault("externalSource", "outreach-api")
+        attributes = {**schema.defaults, **attributes}
         now = time.time()
         record = Record(self.next_ids[schema.plural], attributes, {}, now, now)
         record.relationships = {k: v for k, v in write.relationships.items() if v is not None}
         self.next_ids[schema.plural] += 1
         self.tables[schema.plural][record.id] = record
+        self._index(schema, record, add=True)
         return record
 
     def update(self, schema: ResourceSchema, record: Record, write: Write) -> Record:
@@ -86,6 +114,7 @@ class Store:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
         self._check_links(write.relationships)
         before = (dict(record.attributes), dict(record.relationships))
+        self._index(schema, record, add=False)
         for name, value in write.attributes.items():
             if value is None:
                 record.attributes.pop(name, None)
@@ -96,6 +125,7 @@ class Store:
                 record.relationships.pop(name, None)
             else:
                 record.relationships[name] = link
+        self._index(schema, record, add=True)
         if (record.attributes, record.relationships) != before:
             record.updated = time.time()
         return record
@@ -108,12 +138,10 @@ class Store:
             domain = key.rpartition("@")[2]
             if key in excluded_emails or domain in excluded_domains:
                 raise ApiError(validation_error(EXCLUDED_EMAIL))
-        if self.config.lenient or not keys:
+        if self.config.lenient:
             return
-        for other in self.tables[PROSPECT.plural].values():
-            if other.id != own_id and keys & {
-                email_key(e) for e in other.attributes.get("emails", [])
-            }:
+        for key in keys:
+            if self.by_email.get(key, set()) - {own_id}:
                 raise ApiError(validation_error(DUPLICATE_EMAIL))
 
     def _check_links(self, links: dict[str, Link]) -> None:
