@@ -9,6 +9,7 @@ Event names match exactly (no patterns, so no regex backtracking and no rule ove
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -98,7 +99,7 @@ class Preset(BaseModel):
     @model_validator(mode="after")
     def _check_mappings(self) -> Preset:
         if self.mappings.get("email") != ("emails",):
-            raise ValueError("mappings.email must be `emails` (Outreach dedupes on email)")
+            raise ValueError("mappings.email: must map to emails (Outreach dedupes on email)")
         seen: set[str] = set()
         for trait, targets in self.mappings.items():
             for target in targets:
@@ -126,27 +127,49 @@ def preset_json_schema() -> dict[str, Any]:
 
 
 _YAML_KINDS = {bool: "a boolean", int: "a number", float: "a number", type(None): "empty"}
+_MODEL_PATH = re.compile(r"(\w+)\.([^:]+): (.*)", re.DOTALL)
+_LIST_TYPES = ("tuple_type", "list_type")
 
 
-def _message(error: ErrorDetails, doc: Document, path: tuple[str | int, ...]) -> str:
-    source = doc.sources.get(path)
-    if error["type"] in ("string_type", "dict_type") and source is not None:
-        kind = _YAML_KINDS.get(type(error["input"]), f"a {type(error['input']).__name__}")
-        return f'expected text, but YAML read {source} as {kind}; write it in quotes: "{source}"'
-    if error["type"] == "extra_forbidden":
+def _yaml_kind(value: object) -> str:
+    return _YAML_KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+def _message(error: ErrorDetails, source: str | None) -> str:
+    kind = error["type"]
+    if kind == "string_type" and source is not None:
+        read = _yaml_kind(error["input"])
+        return f'expected text, but YAML read {source} as {read}; write it in quotes: "{source}"'
+    if kind in _LIST_TYPES:
+        read = f"YAML read {source} as {_yaml_kind(error['input'])}" if source else "got text"
+        return f"expected a list such as [a, b], but {read}"
+    if kind == "extra_forbidden":
         return "unknown field (see presets/schema.json for the allowed ones)"
-    if error["type"] == "literal_error":
-        return f"{error['msg']}"
+    if kind == "string_too_short":
+        return "must not be empty"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _located(error: ErrorDetails) -> tuple[tuple[str | int, ...], bool, str | None]:
+    """The path of an error, whether it is about a mapping key, and a model-level message."""
+    loc = error["loc"]
+    path = tuple(part for part in loc if part != "[key]")
+    if not path and error["type"] == "value_error":
+        # Cross-field checks name their field in the message: "mappings.city: ...".
+        found = _MODEL_PATH.fullmatch(str(error["msg"]).removeprefix("Value error, "))
+        if found:
+            return (found[1], found[2]), False, found[3]
+    return path, "[key]" in loc, None
 
 
 def _errors(source: str, doc: Document, exc: ValidationError) -> list[str]:
     found: list[tuple[int, str]] = []
     for error in exc.errors(include_url=False):
-        is_key = "[key]" in error["loc"]
-        path = tuple(part for part in error["loc"] if part != "[key]")
-        field = ".".join(str(part) for part in path) or "(preset)"
-        message = _message(error, doc, (*path, "[key]") if is_key else path)
+        path, is_key, model_message = _located(error)
+        raw = doc.sources.get((*path, "[key]") if is_key else path)
+        shown = (*path[:-1], raw) if is_key and raw is not None else path
+        field = ".".join(str(part) for part in shown) or "(preset)"
+        message = model_message or _message(error, raw)
         line = doc.line_of(path)
         found.append((line, f"{source}:{line}: {field}: {message}"))
     return [text for _, text in sorted(set(found))]
