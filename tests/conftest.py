@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.plugins.broker",
     "tests.plugins.collector",
     "tests.plugins.events",
+    "tests.plugins.inspector",
     "tests.plugins.sandbox",
 ]

@@ -25,14 +25,16 @@ HIDDEN = "[hidden]"
 # The local part leaves out URL and JSON punctuation so that `?email=jane@x.com` masks as
 # `email=j***@x***.com`; a stranger local part still loses everything next to the "@".
 _EMAIL = re.compile(
-    r"(?P<local>[A-Za-z0-9._%+\-!#$'*^`~]+)"
+    r"(?P<local>[A-Za-z0-9._%+\-!#$'*^`~]*)"
     r"(?:@|%40)"
     r"(?P<domain>(?:[A-Za-z0-9\-_]+\.)+(?P<tld>[A-Za-z0-9\-]{2,}))",
     re.UNICODE,
 )
 # Seven or more digits with the usual separators; not glued to a word, a dash or a dot, so that
 # UUIDs, versions and ISO dates stay readable.
-_PHONE = re.compile(r"(?<![\w\-.:/])(?:\+|00)?\(?\d(?:[\s().\-]{0,2}\d){6,16}(?![\w\-])")
+_PHONE = re.compile(
+    r"(?<![\w\-.:/])(?:\+|%2[Bb]|00)?\(?\d(?:(?:[\s().\-+]|%20){0,2}\d){6,16}(?![\w\-])"
+)
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
 _SECRET_PARAM = re.compile(
@@ -63,6 +65,7 @@ def mask_email(email: str) -> str:
 
 def mask_phone(phone: str) -> str:
     """``+44 20 7946 0123`` -> ``+44******123``; short numbers keep only their last two digits."""
+    phone = phone.replace("%2B", "+").replace("%2b", "+").replace("%20", " ")
     digits = "".join(ch for ch in phone if ch.isdigit())
     plus = "+" if phone.strip().startswith("+") else ""
     if len(digits) < 8:
