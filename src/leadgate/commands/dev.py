@@ -1,0 +1,245 @@
+"""``leadgate dev``: the whole pipeline on one machine, nothing to install or configure.
+
+An embedded Kafka-compatible broker with leadgate's topics, the Outreach sandbox (unless
+``LEADGATE_OUTREACH__BASE_URL`` points at a real, non-loopback Outreach), the processor, the
+delivery worker and the HTTP service (collector, SDK, demo page, inspector, metrics). It prints
+every URL and credential a user needs. Ctrl-C stops everything and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from leadgate.kafka.broker import EmbeddedBroker, topics_of
+from leadgate.kafka.runtime import Role, started_producer, workers
+from leadgate.logging import configure_logging
+from leadgate.outreach.sandbox.config import SandboxConfig
+from leadgate.outreach.sandbox.server import run_sandbox
+from leadgate.settings import Settings, WriteKey, load_settings
+from leadgate.store.base import TokenSet
+from leadgate.store.sqlite import open_store
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    """The flags of ``leadgate dev``."""
+
+    http_port: int = 8400
+    broker_port: int = 19092
+    sandbox_port: int = 8300
+    state_dir: Path | None = None
+    write_key: str | None = None
+    inspector_token: str | None = None
+    partitions: int = 6
+
+
+def register(subparsers: Any) -> None:
+    """Add ``leadgate dev`` to the CLI."""
+    parser = subparsers.add_parser(
+        "dev",
+        help="run everything locally: broker, sandbox, collector, inspector and workers",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--http-port", type=int, default=8400, help="collector/inspector port")
+    parser.add_argument("--broker-port", type=int, default=19092, help="embedded broker port")
+    parser.add_argument("--sandbox-port", type=int, default=8300, help="Outreach sandbox port")
+    parser.add_argument("--state-dir", type=Path, default=None, help="state store directory")
+    parser.add_argument("--write-key", default=None, help="collector write key (default: random)")
+    parser.add_argument("--inspector-token", default=None, help="inspector token (default: random)")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions per topic")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run until Ctrl-C."""
+    options = DevOptions(
+        http_port=args.http_port,
+        broker_port=args.broker_port,
+        sandbox_port=args.sandbox_port,
+        state_dir=args.state_dir,
+        write_key=args.write_key,
+        inspector_token=args.inspector_token,
+        partitions=args.partitions,
+    )
+    return asyncio.run(run_dev(options))
+
+
+def uses_real_outreach(base_url: str) -> bool:
+    """True when Outreach is configured at a non-loopback address (then no sandbox runs)."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def dev_settings(
+    base: Settings, options: DevOptions, *, bootstrap: str, write_key: str, inspector_token: str
+) -> Settings:
+    """The settings of a dev run: the embedded broker, the generated credentials."""
+    update: dict[str, Any] = {
+        "http_port": options.http_port,
+        "kafka": base.kafka.model_copy(
+            update={
+                "bootstrap_servers": bootstrap,
+                "partitions": options.partitions,
+                "enable_idempotence": False,  # Tansu rejects InitProducerId
+            }
+        ),
+        "collector": base.collector.model_copy(
+            update={
+                "write_keys": (
+                    *base.collector.write_keys,
+                    WriteKey(key=SecretStr(write_key), name="dev"),
+                )
+            }
+        ),
+        "inspector": base.inspector.model_copy(update={"token": SecretStr(inspector_token)}),
+    }
+    if options.state_dir is not None:
+        update["state_dir"] = options.state_dir
+    return base.model_copy(update=update)
+
+
+@contextlib.asynccontextmanager
+async def _sandbox(settings: Settings, port: int) -> AsyncIterator[str | None]:
+    """The sandbox's base URL, or None when a real Outreach is configured."""
+    if uses_real_outreach(settings.outreach.base_url):
+        yield None
+        return
+    refresh = settings.outreach.refresh_token
+    config = SandboxConfig(
+        port=port,
+        client_id=settings.outreach.client_id,
+        client_secret=settings.outreach.client_secret.get_secret_value(),
+        first_refresh_token=refresh.get_secret_value() if refresh else "sandbox-refresh-token",
+    )
+    async with run_sandbox(config) as url:
+        yield url
+
+
+async def _seed_sandbox_tokens(settings: Settings) -> None:
+    """A fresh sandbox knows only its first refresh token: forget tokens a previous run rotated."""
+    refresh = settings.outreach.refresh_token
+    store = await open_store(settings.state_dir)
+    try:
+        await store.save_tokens(
+            TokenSet(
+                access_token="",
+                refresh_token=refresh.get_secret_value() if refresh else "sandbox-refresh-token",
+                expires_at=0.0,
+            )
+        )
+    finally:
+        await store.close()
+
+
+async def run_dev(options: DevOptions) -> int:
+    """Start everything, print the banner, wait for Ctrl-C, stop everything."""
+    base = load_settings()
+    write_key = options.write_key or f"wk_{secrets.token_urlsafe(18)}"
+    token = options.inspector_token or secrets.token_urlsafe(24)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    broker = EmbeddedBroker(port=options.broker_port)
+    try:
+        await broker.start()
+        settings = dev_settings(
+            base, options, bootstrap=broker.bootstrap, write_key=write_key, inspector_token=token
+        )
+        configure_logging(settings, fmt="console")
+        await broker.create_topics(settings.kafka)
+        async with contextlib.AsyncExitStack() as stack:
+            sandbox_url = await stack.enter_async_context(_sandbox(settings, options.sandbox_port))
+            if sandbox_url is not None:
+                settings = settings.model_copy(
+                    update={
+                        "outreach": settings.outreach.model_copy(update={"base_url": sandbox_url})
+                    }
+                )
+                await _seed_sandbox_tokens(settings)
+            producer = await stack.enter_async_context(started_producer(settings))
+            http_url = await _serve_http(stack, settings, producer)
+            await stack.enter_async_context(workers(settings, Role.ALL, stop))
+            _print_banner(settings, broker, sandbox_url, http_url, write_key, token)
+            await stop.wait()
+            print("\nleadgate dev: stopping (draining in-flight work)…", file=sys.stderr)
+    finally:
+        broker.stop()
+    return 0
+
+
+async def _serve_http(
+    stack: contextlib.AsyncExitStack, settings: Settings, producer: Any
+) -> str | None:
+    """Serve the HTTP service (collector, inspector, metrics) when it is part of this build."""
+    try:
+        from leadgate.http.app import build_http_app
+    except ImportError:
+        return None
+    app = build_http_app(settings, producer=producer)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, shutdown_timeout=2.0)
+    await site.start()
+    return f"http://{settings.http_host}:{settings.http_port}"
+
+
+def _print_banner(
+    settings: Settings,
+    broker: EmbeddedBroker,
+    sandbox_url: str | None,
+    http_url: str | None,
+    write_key: str,
+    token: str,
+) -> None:
+    lines = ["", "leadgate dev is running. Ctrl-C stops everything.", ""]
+    if http_url is not None:
+        lines += [
+            f"  collector      {http_url}/v1/track   (also /v1/identify, /v1/page, /v1/batch)",
+            f"  write key      {write_key}   (HTTP Basic username, Segment style)",
+            f"  demo page      {http_url}/demo",
+            f"  SDK            {http_url}/sdk/leadgate.js",
+            f"  inspector      {http_url}/inspector   token: {token}",
+            f"  metrics        {http_url}/metrics",
+        ]
+    else:
+        lines += [
+            "  collector      (not in this build)",
+            f"  write key      {write_key}",
+            f"  inspector token {token}",
+        ]
+    if sandbox_url is not None:
+        lines += [
+            f"  Outreach       {sandbox_url}   (sandbox; client id {settings.outreach.client_id})",
+            f"  sandbox admin  {sandbox_url}/__sandbox/prospects",
+            f"                 {sandbox_url}/__sandbox/requests",
+        ]
+    else:
+        lines.append(f"  Outreach       {settings.outreach.base_url}   (real; from your settings)")
+    lines += [
+        f"  Kafka          {broker.bootstrap}   topics: {', '.join(topics_of(settings.kafka))}",
+        f"  state dir      {settings.state_dir.resolve()}",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

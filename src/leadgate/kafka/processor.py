@@ -1,0 +1,226 @@
+"""The processor (consumer group ``leadgate-processor``): events in, lead intents and traces out.
+
+Per record, in partition order: decode, dedupe the messageId, load the profile of the event's
+identities, run the pure ``process()``, write the profile update back, produce the lead intent
+to the delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
+messageId). A batch is finished only when every produce of it was acknowledged; then its
+messageIds are marked seen and its offsets become committable. A crash before that replays the
+batch, and the dedupe skips what was already handed on.
+
+Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
+that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
+of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON object
+that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from leadgate.domain.outcome import Outcome
+from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
+from leadgate.domain.trace import StageRecord
+from leadgate.http.metrics import DEAD_LETTERS, record_event
+from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
+from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.kafka.presets_reload import PresetReloader
+from leadgate.kafka.traces import publish_trace
+from leadgate.logging import get_logger, log_dropped
+from leadgate.pipeline.presets import Preset
+from leadgate.pipeline.process import peek_identities, process
+from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+
+__all__ = ["PresetHolder", "PresetSource", "Processor"]
+
+log = get_logger(__name__)
+
+# The live preset (hot reload, last good version kept on a bad edit) lives in presets_reload.
+PresetHolder = PresetReloader
+
+
+class PresetSource(Protocol):
+    """Where the processor takes the preset for the next event from."""
+
+    @property
+    def current(self) -> Preset: ...
+
+    def reload_if_changed(self) -> bool: ...
+
+
+# The Segment spec's message format version; an event claiming a newer one is not guessed at.
+SUPPORTED_EVENT_VERSION = 2
+
+
+def _decode(value: bytes) -> dict[str, Any] | None:
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _message_id(event: dict[str, Any] | None) -> str | None:
+    message_id = event.get("messageId") if event is not None else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
+    event_type = event.get("type")
+    name = event.get("event")
+    return Outcome(
+        message_id=message_id,
+        event_type=event_type if isinstance(event_type, str) else None,
+        event_name=name if isinstance(name, str) else None,
+        drop=DropReason.DUPLICATE_MESSAGE,
+        detail="messageId already processed",
+        stages=(
+            StageRecord(
+                "dedupe", StageStatus.DROP, str(DropReason.DUPLICATE_MESSAGE), "already processed"
+            ),
+        ),
+        received_at=event.get("receivedAt") if isinstance(event.get("receivedAt"), str) else None,
+    )
+
+
+class Processor:
+    """Runs ``process()`` over the events topic; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        producer: AIOKafkaProducer,
+        presets: PresetSource,
+        dead_letters: DeadLetterWriter,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._producer = producer
+        self.presets = presets
+        self._dead_letters = dead_letters
+        kafka = settings.kafka
+        self.loop = ConsumeLoop(
+            kafka, topic=kafka.events_topic, group=kafka.processor_group, handler=self.handle
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set (then drain and commit); presets reload meanwhile."""
+        watcher = asyncio.create_task(self._watch_presets(stop))
+        try:
+            await self.loop.run(stop)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch_presets(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.pipeline.presets_poll_s)
+            self.presets.reload_if_changed()
+
+    async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
+        """Process one partition's batch; finished only when every output is acknowledged."""
+        acks: list[Awaitable[Any]] = []
+        processed: list[str] = []
+        events = [_decode(r.value) if r.value else None for r in records]
+        ids = [_message_id(e) for e in events]
+        already = await self._store.seen([m for m in ids if m])
+        try:
+            for record, event, message_id in zip(records, events, ids, strict=True):
+                if message_id is not None and message_id in already:
+                    assert event is not None
+                    await self._publish(_duplicate(event, message_id), message_id)
+                    continue
+                acks.extend(await self._one(record, event, message_id))
+                if message_id is not None:
+                    already.add(message_id)  # a repeat later in this batch is a duplicate too
+                    processed.append(message_id)
+            await asyncio.gather(*acks)
+        except KafkaError as exc:
+            log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
+            return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
+        if processed:
+            await self._store.mark_seen(processed, self._settings.pipeline.dedupe_ttl_s)
+        return BatchResult(done=tuple(r.offset for r in records))
+
+    async def _one(
+        self, record: Record, event: dict[str, Any] | None, message_id: str | None
+    ) -> list[Awaitable[Any]]:
+        """Handle one record; returns the acknowledgements the batch must wait for."""
+        value: bytes | None = record.value
+        if not value:
+            record_event("processor", "skipped", "empty_record")  # K3
+            return []
+        if event is None:
+            return [await self._dead_letter(record, DeadLetterReason.DESERIALIZE)]  # K1
+        version = event.get("version")
+        if isinstance(version, int) and version > SUPPORTED_EVENT_VERSION:
+            return [await self._dead_letter(record, DeadLetterReason.UNSUPPORTED_SCHEMA)]  # K2
+        snapshot = await self._store.get_profile(peek_identities(value))
+        outcome = process(
+            value,
+            snapshot,
+            self.presets.current,
+            default_region=self._settings.pipeline.default_phone_region,
+        )
+        if outcome.profile is not None and outcome.identities:
+            await self._store.put_profile(outcome.identities, outcome.profile)
+        acks: list[Awaitable[Any]] = []
+        if outcome.lead is not None:
+            lead = outcome.lead
+            acks.append(
+                await self._producer.send(
+                    self._settings.kafka.delivery_topic,
+                    value=lead.to_bytes(),
+                    key=lead.email.encode(),
+                )
+            )
+        trace_id = outcome.message_id or message_id or f"offset:{record.partition}:{record.offset}"
+        await self._publish(outcome, trace_id)
+        return acks
+
+    async def _publish(self, outcome: Outcome, trace_id: str) -> None:
+        """Count, log and trace one outcome (the trace is best effort, never awaited)."""
+        if outcome.sent:
+            record_event("processor", "pending", None)
+        else:
+            reason = str(outcome.drop) if outcome.drop is not None else "unknown"
+            record_event("processor", "dropped", reason)
+            log_dropped(
+                log,
+                message_id=outcome.message_id,
+                event=outcome.event_name,
+                reason=reason,
+                detail=outcome.detail,
+            )
+        trace = outcome.trace_json()
+        trace["messageId"] = trace_id
+        trace["at"] = time.time()
+        await publish_trace(self._producer, self._settings, trace_id, trace)
+
+    async def _dead_letter(self, record: Record, reason: DeadLetterReason) -> Awaitable[Any]:
+        DEAD_LETTERS.labels(stage="deserialize", reason=str(reason)).inc()
+        log.warning(
+            "incoming.event.dead_lettered",
+            partition=record.partition,
+            offset=record.offset,
+            reason=str(reason),
+        )
+        return await self._dead_letters.send(
+            record,
+            stage="deserialize",
+            reason=str(reason),
+            status=None,
+            attempts=1,
+            first_failure=time.time(),
+        )
