@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.events",
     "tests.plugins.inspector",
     "tests.plugins.sandbox",
+    "tests.plugins.streams",
 ]
