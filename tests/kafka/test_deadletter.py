@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -30,14 +31,14 @@ async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[AIOKafkaProdu
     await made.stop()
 
 
-async def _consume(settings: KafkaSettings, topic: str, count: int) -> list[object]:
+async def _consume(settings: KafkaSettings, topic: str, count: int) -> list[Any]:
     """Read ``count`` records of ``topic`` from the beginning (no group)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        records: list[object] = []
+        records: list[Any] = []
         async with asyncio.timeout(30):
             while len(records) < count:
                 batch = await consumer.getmany(timeout_ms=500)
@@ -90,7 +91,7 @@ async def test_a_dead_letter_keeps_the_record_and_says_why(
     assert (letter.key, letter.value) == (b"k", b'{"x":1}')
     assert letter.original_headers() == [("trace", b"t1")]
     assert letter.summary()["status"] == "409"
-    assert letter.summary()["source_offset"] == str(record.offset)  # type: ignore[attr-defined]
+    assert letter.summary()["source_offset"] == str(record.offset)
 
     (dead,) = await _consume(kafka_settings, kafka_settings.deadletter_topic, 1)
     headers = dead_letter_headers("delivery", "vendor_permanent", 400, 2, 0.0, "x", 0, 0)

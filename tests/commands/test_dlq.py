@@ -1,0 +1,171 @@
+"""``leadgate dlq list`` and ``leadgate dlq replay`` against the embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from leadgate.cli import main
+from leadgate.commands.dlq import ProgressBar
+from leadgate.domain.lead import LeadIntent
+from leadgate.kafka.broker import free_port
+from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.kafka.producer import make_producer
+from leadgate.settings import KafkaSettings
+
+Cli = Callable[..., Awaitable[tuple[int, str, str]]]
+EMAILS = ("ada@acme.example", "grace@navy.example", "linus@kernel.example")
+REASONS = ("vendor_validation", "vendor_validation", "vendor_conflict")
+
+
+async def _read(settings: KafkaSettings, topic: str, count: int) -> list[Any]:
+    """The first ``count`` records of ``topic``, in offset order per partition."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        async with asyncio.timeout(30):
+            while len(records) < count:
+                for part in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def _dead_letter_three(settings: KafkaSettings) -> dict[str, bytes]:
+    """Three leads on the delivery topic, dead-lettered with REASONS; returns value per id."""
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        values: dict[str, bytes] = {}
+        for i, email in enumerate(EMAILS):
+            lead = LeadIntent(
+                email=email, attributes={"emails": [email]}, message_ids=(f"m-{i}",), event="Demo"
+            )
+            values[f"m-{i}"] = lead.to_bytes()
+            await producer.send_and_wait(
+                settings.delivery_topic, values[f"m-{i}"], key=email.encode()
+            )
+        records = await _read(settings, settings.delivery_topic, 3)
+        writer = DeadLetterWriter(producer, settings)
+        by_id = {orjson.loads(r.value)["message_ids"][0]: r for r in records}
+        for i, reason in enumerate(REASONS):
+            ack = await writer.send(
+                by_id[f"m-{i}"],
+                stage="delivery",
+                reason=reason,
+                status=422,
+                attempts=1,
+                first_failure=1_700_000_000.0,
+            )
+            await ack
+        return values
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def cli(
+    kafka_settings: KafkaSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    """Run ``leadgate ARGS`` (in a thread) against this test's topics; returns
+    ``(exit code, stdout, stderr)``."""
+    monkeypatch.setenv("LEADGATE_KAFKA__BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
+    monkeypatch.setenv("LEADGATE_KAFKA__DEADLETTER_TOPIC", kafka_settings.deadletter_topic)
+
+    async def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(main, list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+async def test_list_and_replay_round_trip(kafka_settings: KafkaSettings, cli: Cli) -> None:
+    """Dead letters are listed by reason without PII, and replaying them puts the same records
+    (same keys, same messageIds) back on their original topic."""
+    values = await _dead_letter_three(kafka_settings)
+
+    code, out, _ = await cli("dlq", "list", "--reason", "vendor_validation", "--json")
+    assert code == 0
+    rows = [orjson.loads(line) for line in out.splitlines()]
+    assert sorted(row["message_ids"][0] for row in rows) == ["m-0", "m-1"]
+    assert {row["reason"] for row in rows} == {"vendor_validation"}
+    assert {row["topic"] for row in rows} == {kafka_settings.delivery_topic}
+    assert rows[0]["events"] == ["Demo"] and rows[0]["status"] == "422"
+    assert not any(email in out for email in EMAILS)
+
+    code, out, err = await cli("dlq", "list")
+    assert code == 0 and "3 dead letter(s)" in err
+    assert "REASON" in out and "vendor_conflict" in out and "m-2 / Demo" in out
+    assert not any(email.split("@")[0] in out + err for email in EMAILS)
+
+    code, _, err = await cli("dlq", "replay", "--reason", "vendor_validation")
+    assert code == 0 and "replayed 2 of 3" in err
+    records: list[Any] = await _read(kafka_settings, kafka_settings.delivery_topic, 5)
+    ids = []
+    for record in records:
+        message_id = orjson.loads(record.value)["message_ids"][0]
+        assert record.value == values[message_id]
+        assert record.key == EMAILS[int(message_id[2:])].encode()
+        assert not any(k.startswith("leadgate.error.") for k, _ in record.headers)
+        ids.append(message_id)
+    assert sorted(ids) == ["m-0", "m-0", "m-1", "m-1", "m-2"]
+
+
+async def test_since_in_the_future_replays_nothing(kafka_settings: KafkaSettings, cli: Cli) -> None:
+    """``--since`` after every dead letter replays none of them."""
+    await _dead_letter_three(kafka_settings)
+    code, _, err = await cli("dlq", "replay", "--since", "2999-01-01T00:00:00Z")
+    assert code == 0 and "replayed 0 of 3" in err
+
+
+async def test_a_bad_since_is_a_usage_error(cli: Cli) -> None:
+    """A ``--since`` that is not an ISO time is refused before Kafka is touched."""
+    with pytest.raises(SystemExit) as exit_info:
+        await cli("dlq", "list", "--since", "yesterday")
+    assert exit_info.value.code == 2
+
+
+async def test_unreachable_kafka_is_a_clear_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no broker at the configured address the command says so and exits 1."""
+    monkeypatch.setenv("LEADGATE_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
+    code, _, err = await cli("dlq", "list")
+    assert code == 1
+    assert "LEADGATE_KAFKA__BOOTSTRAP_SERVERS" in err
+
+
+def test_progress_bar_draws_only_for_long_runs() -> None:
+    """Short scans print nothing; long ones redraw one terminal line and end it."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    short = Terminal()
+    bar = ProgressBar(short, "replaying")
+    bar(10, 10)
+    bar.finish()
+    assert short.getvalue() == ""
+
+    long = Terminal()
+    bar = ProgressBar(long, "replaying", interval_s=0)
+    for done in range(0, 1001, 250):
+        bar(done, 1000)
+    bar.finish()
+    assert long.getvalue().count("\r") == 5
+    assert long.getvalue().endswith("] 1000/1000\n")
