@@ -147,3 +147,18 @@ async def test_request_log_is_bounded(make_sandbox: MakeSandbox) -> None:
         await api.get(f"/api/v2/prospects/{n}")
     log = await sandbox.requests()
     assert [entry["path"] for entry in log] == [f"/api/v2/prospects/{n}" for n in (2, 3, 4)]
+
+
+async def test_forced_statuses_look_like_outreachs_own(sandbox: SandboxHandle) -> None:
+    """Forced 401, 422 and 429 answer with the documented shapes for those statuses."""
+    api = await authed(sandbox)
+    await sandbox.faults(status=401, count=1)
+    unauthorised = await api.get("/api/v2/prospects")
+    assert (unauthorised.status, unauthorised.text) == (401, "Invalid access token")
+    await sandbox.faults(status=422, count=1)
+    invalid = await api.get("/api/v2/prospects")
+    assert (invalid.status, invalid.error_id) == (422, "validationError")
+    await sandbox.faults(status=429, count=1, retry_after=2)
+    limited = await api.get("/api/v2/prospects")
+    assert (limited.status, limited.error_id) == (429, "rateLimitExceeded")
+    assert limited.headers["Retry-After"] == "2"

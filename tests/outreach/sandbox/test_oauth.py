@@ -177,3 +177,23 @@ async def test_token_requests_are_logged_without_the_secret(sandbox: SandboxHand
     assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/oauth/token", 200)
     assert entry["body"]["client_secret"] == "***"
     assert entry["body"]["grant_type"] == "refresh_token"
+
+
+async def test_refresh_may_narrow_but_never_widen_scopes(make_sandbox: MakeSandbox) -> None:
+    """A refresh with scope= narrows the new token's scopes; asking for more is invalid_scope."""
+    sandbox = await make_sandbox(mint_interval_s=0)
+    wider = await sandbox.issue_refresh_token("prospects.read", "prospects.write")
+    status, body, _ = await token_request(
+        sandbox, grant_type="refresh_token", refresh_token=wider, scope="prospects.all"
+    )
+    assert (status, body["error"]) == (400, "invalid_scope")
+    status, body, _ = await token_request(
+        sandbox, grant_type="refresh_token", refresh_token=wider, scope="prospects.read"
+    )
+    assert (status, body["scope"]) == (200, "prospects.read")
+    api = Api(sandbox, body["access_token"])
+    assert (await api.create("prospects", {"emails": ["a@acme.com"]})).status == 403
+    _, rotated, _ = await token_request(
+        sandbox, grant_type="refresh_token", refresh_token=body["refresh_token"]
+    )
+    assert rotated["scope"] == "prospects.read"

@@ -123,6 +123,11 @@ def rate_limit_exceeded(limit: int, reset_epoch: float, headers: dict[str, str])
 
 
 _FAULT_IDS: dict[int, tuple[str, str]] = {
+    400: ("badRequest", "Bad Request"),
+    403: ("unauthorizedRequest", "Unauthorized Request"),
+    404: ("resourceNotFound", "Resource Not Found"),
+    409: ("conflict", "Conflict"),
+    422: ("validationError", "Validation Error"),
     500: ("internalServerError", "Internal Server Error"),
     502: ("badGateway", "Bad Gateway"),
     503: ("scheduledServerMaintenance", "Scheduled Server Maintenance"),
@@ -131,9 +136,21 @@ _FAULT_IDS: dict[int, tuple[str, str]] = {
 
 
 def forced_status(status: int, headers: dict[str, str]) -> web.Response:
-    """An injected failure: a plausible error document for the status."""
+    """An injected failure, shaped like Outreach's own answer for that status where one is
+    documented (401 plain text, 415 and 422 documents), else a plausible error document."""
+    if status == 401:
+        response = invalid_access_token()
+        response.headers.update(headers)
+        return response
+    if status == 415:
+        response = unsupported_media_type()
+        response.headers.update(headers)
+        return response
     error_id, title = _FAULT_IDS.get(status, ("sandboxFault", "Sandbox Fault"))
-    return error_response(status, error_id, title, "Injected by the sandbox.", headers=headers)
+    pointer = "/data" if status == 422 else None
+    return error_response(
+        status, error_id, title, "Injected by the sandbox.", pointer=pointer, headers=headers
+    )
 
 
 def oauth_error(

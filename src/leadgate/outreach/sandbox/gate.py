@@ -65,10 +65,12 @@ def _media_type_ok(request: web.Request, strict: bool, has_body: bool) -> bool:
 def _fault_response(state: SandboxState, rule: Rule) -> web.Response:
     now = time.time()
     retry_after = {} if rule.retry_after is None else {"Retry-After": str(ceil(rule.retry_after))}
-    if rule.storm:
+    if rule.status == 429:
+        # A storm also pins the budget headers to "nothing left" until its reset.
         until = now + (rule.retry_after if rule.retry_after is not None else 1)
-        state.budget.pinned_until = max(state.budget.pinned_until or 0, until)
-        return rate_limit_exceeded(state.budget.limit, until, {**retry_after})
+        if rule.storm:
+            state.budget.pinned_until = max(state.budget.pinned_until or 0, until)
+        return rate_limit_exceeded(state.budget.limit, until, retry_after)
     return forced_status(rule.status, retry_after)
 
 
