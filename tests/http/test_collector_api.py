@@ -28,7 +28,9 @@ async def test_identify_with_basic_auth_is_acked_and_produced(
 ) -> None:
     """A Segment-style identify (key as Basic username) gets 200 and lands in Kafka, keyed by
     userId, with a server receivedAt, a generated messageId and the source's name."""
-    async with http.post(f"{collector.url}/v1/identify", json=IDENTIFY, headers=basic(WRITE_KEY)) as r:
+    async with http.post(
+        f"{collector.url}/v1/identify", json=IDENTIFY, headers=basic(WRITE_KEY)
+    ) as r:
         assert r.status == 200
         assert await r.json() == {"success": True}
         message_id = r.headers["X-Leadgate-Message-Id"]

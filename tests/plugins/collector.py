@@ -73,7 +73,10 @@ class CollectorHandle:
 
 async def topic_records(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> list[Record]:
     """Read ``topic`` from the beginning up to its current end offsets."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    # A short fetch wait: offset look-ups queue behind the fetcher's long poll otherwise.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=20
+    )
     await consumer.start()
     try:
         await consumer.topics()  # fetches the metadata partitions_for_topic reads

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from leadgate.http.rejection import RejectCode, Rejection
 
@@ -40,8 +41,8 @@ async def read_capped(request: web.Request, cap: int) -> bytes:
             if size > cap:
                 raise Rejection(RejectCode.PAYLOAD_TOO_LARGE)
             chunks.append(chunk)
-    except HttpProcessingError:
+    except (RequestPayloadError, HttpProcessingError):
         # aiohttp's ContentEncodingError, raised through the payload stream: the bytes are not
-        # the gzip/deflate stream they claim to be.
+        # the gzip/deflate stream they claim to be (or the chunked framing broke).
         raise Rejection(RejectCode.INVALID_ENCODING) from None
     return b"".join(chunks)
