@@ -50,6 +50,7 @@ class Action:
     verdict: Verdict
     reason: DeadLetterReason | None = None
     message: str = ""
+    todo: str = ""  # for STOP: what a person must do
 
 
 def sanitize(text: str) -> str:
@@ -135,7 +136,7 @@ def _forbidden(body: bytes) -> Action:
     else:
         action = "the Outreach user may not do this: check their role and governance settings"
     return Action(
-        Verdict.STOP, message=f"Outreach answered 403 ({summary or 'forbidden'}); {action}"
+        Verdict.STOP, message=f"Outreach answered 403 ({summary or 'forbidden'})", todo=action
     )
 
 
@@ -146,8 +147,8 @@ _CLIENT_ERRORS: dict[int, Action] = {
     413: Action(Verdict.DEAD_LETTER, DeadLetterReason.VENDOR_PERMANENT),
     415: Action(
         Verdict.STOP,
-        message="Outreach refused the request's media type (415): leadgate must send "
-        "application/vnd.api+json; a proxy may be rewriting requests",
+        message="Outreach refused the request's media type (415)",
+        todo="leadgate sends application/vnd.api+json: check that no proxy rewrites requests",
     ),
     423: Action(Verdict.RETRY, message="Outreach reports the resource locked (423)"),
     425: Action(Verdict.RETRY, message="Outreach asked to retry later (425)"),
@@ -164,8 +165,8 @@ def _client_error(status: int, body: bytes) -> Action:
         if "routeNotFound" in summary:
             return Action(
                 Verdict.STOP,
-                message="Outreach does not know this API path (404 routeNotFound): check "
-                "LEADGATE_OUTREACH__BASE_URL",
+                message="Outreach does not know this API path (404 routeNotFound)",
+                todo="check LEADGATE_OUTREACH__BASE_URL",
             )
         return Action(Verdict.NOT_FOUND, message=summary or "not found (404)")
     if status == 422:
@@ -176,7 +177,7 @@ def _client_error(status: int, body: bytes) -> Action:
     summary = error_summary(body)
     if known is not None:
         message = known.message or f"Outreach answered {status}: {summary or 'no detail'}"
-        return Action(known.verdict, known.reason, message)
+        return Action(known.verdict, known.reason, message, known.todo)
     return Action(
         Verdict.DEAD_LETTER,
         DeadLetterReason.VENDOR_PERMANENT,

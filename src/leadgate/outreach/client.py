@@ -149,7 +149,7 @@ class OutreachClient:
         if verdict in _ANSWERS:
             return Response(status, verdict, doc, action.message)
         if verdict is Verdict.STOP:
-            raise IntegrationStopped(action.message, action=action.message.rpartition("; ")[2])
+            raise IntegrationStopped(action.message, action=action.todo or REAUTHORIZE)
         if verdict is Verdict.DEAD_LETTER:
             reason = str(action.reason) if action.reason else "vendor_permanent"
             raise PermanentError(action.message, reason=reason, status=status)

@@ -100,7 +100,8 @@ def test_validation_message_is_sanitised() -> None:
 def test_scope_error_says_what_to_do() -> None:
     """A missing OAuth scope stops the integration with a message naming the fix."""
     action = classify(403, JSON, _error("unauthorizedOauthScope", "needs prospects.write"))
-    assert "leadgate auth login" in action.message
+    assert action.verdict is Verdict.STOP
+    assert "leadgate auth login" in action.todo
 
 
 def test_sanitize_truncates_long_vendor_text() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from leadgate.errors import IntegrationStopped
 from leadgate.outreach.deliver import deliver
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_lead, upserter_for
@@ -123,3 +126,17 @@ async def test_outage_longer_than_the_window_dead_letters(make_sandbox: MakeSand
         delivery = await deliver(upserter, make_lead(account=None), client.settings)
     assert (delivery.outcome, delivery.reason) == ("dead_lettered", "retry_window_exhausted")
     assert delivery.attempts > 1
+
+
+async def test_missing_scope_stops_instead_of_dead_lettering(make_sandbox: MakeSandbox) -> None:
+    """A token without prospects.write stops delivery with a fix to apply; nothing dead-letters."""
+    sandbox = await make_sandbox()
+    read_only = await sandbox.issue_refresh_token("prospects.read", "accounts.read")
+    async with upserter_for(sandbox.url, MemoryStore(), refresh_token=read_only) as (
+        client,
+        upserter,
+    ):
+        with pytest.raises(IntegrationStopped) as stopped:
+            await deliver(upserter, make_lead("ada@gmail.com"), client.settings)
+    assert "leadgate auth login" in stopped.value.action
+    assert await sandbox.prospects() == []
