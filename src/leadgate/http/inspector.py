@@ -275,24 +275,27 @@ def setup_inspector(
 
     Without ``trace_store`` it opens one under ``settings.state_dir`` and (unless ``consume`` is
     False) consumes the traces topic into it while the app runs. Without ``presets_holder`` it
-    loads ``settings.pipeline.presets`` and watches them for edits.
+    loads ``settings.pipeline.presets`` and watches them for edits. Without an inspector token
+    it only adds the routes (every API call answers 401) and touches nothing else.
     """
     _check(settings)
+    # Without a token the API stays closed (401), so nothing is stored, consumed or loaded.
+    enabled = settings.inspector.token is not None
     own_store = trace_store is None
     store = trace_store
     if store is None:  # not `or`: an empty store is falsy
         store = TraceStore(
-            settings.state_dir,
+            settings.state_dir if enabled else None,
             max_events=settings.inspector.max_events,
             max_age_s=settings.inspector.max_age_hours * 3600.0,
         )
     own_presets = presets_holder is None
     holder = presets_holder
-    if holder is None and settings.pipeline.presets:
+    if holder is None and enabled and settings.pipeline.presets:
         holder = PresetsHolder(settings.pipeline.presets)
     inspector = Inspector(settings, store, holder, profile_store)
     app[INSPECTOR] = inspector
-    consume = own_store if consume is None else consume
+    consume = own_store and enabled if consume is None else consume
 
     async def background(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()

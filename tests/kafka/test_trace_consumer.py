@@ -1,0 +1,86 @@
+"""Traces over the real broker: workers publish, every inspector instance sees every event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+import pytest_asyncio
+
+from leadgate.kafka.producer import make_producer
+from leadgate.kafka.traces import TraceConsumer, publish_trace
+from leadgate.settings import KafkaSettings
+from leadgate.store.traces import TraceStore
+from tests.plugins.inspector import delivery_trace, processor_trace
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[object]:
+    """A started producer on the test's topics."""
+    started = make_producer(kafka_settings)
+    await started.start()
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+async def test_every_inspector_instance_folds_every_event(
+    kafka_settings: KafkaSettings, producer: object
+) -> None:
+    """Two inspector instances (own consumer groups) each fold the processor and delivery
+    records and keep the raw event, whichever partition they came through."""
+    stores = [TraceStore(None), TraceStore(None)]
+    consumers = [TraceConsumer(kafka_settings, store) for store in stores]
+    assert consumers[0].group_id != consumers[1].group_id
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(stop)) for c in consumers]
+    try:
+        message_ids = []
+        for n in range(6):
+            lead = processor_trace()
+            mid = lead["messageId"] + f"-{n}-{time.monotonic_ns()}"
+            message_ids.append(mid)
+            raw = orjson.dumps({"type": "track", "messageId": mid, "event": "Demo Requested"})
+            await producer.send_and_wait(  # type: ignore[attr-defined]
+                kafka_settings.events_topic, key=b"anon", value=raw
+            )
+            await publish_trace(producer, kafka_settings, mid, lead)
+            await publish_trace(producer, kafka_settings, mid, delivery_trace(mid))
+        await producer.flush()  # type: ignore[attr-defined]
+
+        def all_delivered() -> bool:
+            return all(
+                (entry := store.get(mid)) is not None
+                and entry.outcome == "delivered"
+                and entry.raw is not None
+                for store in stores
+                for mid in message_ids
+            )
+
+        await _until(all_delivered)
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 15)
+
+
+async def test_publish_trace_never_raises_on_a_stopped_producer(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """A trace that cannot be written does not fail the event it describes."""
+    stopped = make_producer(kafka_settings)
+    await stopped.start()
+    await stopped.stop()
+    await publish_trace(stopped, kafka_settings, "m-1", processor_trace())
