@@ -1,6 +1,8 @@
-"""The HTTP application of ``leadgate serve`` and ``leadgate dev``: collector, SDK, demo, health.
+"""The HTTP application of ``leadgate serve`` and ``leadgate dev``: collector, SDK, demo page,
+inspector, metrics and health probes on one port.
 
 The caller owns the producer (starts it before, stops it after the app); the app only produces.
+The inspector's optional stores pass through to :func:`leadgate.http.inspector.setup_inspector`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,26 @@ from aiohttp import web
 
 from leadgate.http.collector import Collector
 from leadgate.http.health import health_routes
+from leadgate.http.inspector import setup_inspector
+from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
 from leadgate.http.sink import EventSink
+from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+from leadgate.store.traces import TraceStore
 
 COLLECTOR_KEY = web.AppKey("collector", Collector)
 
 
-def build_http_app(settings: Settings, *, producer: Any) -> web.Application:
+def build_http_app(
+    settings: Settings,
+    *,
+    producer: Any,
+    profile_store: StateStore | None = None,
+    trace_store: TraceStore | None = None,
+    presets_holder: PresetsHolder | None = None,
+) -> web.Application:
     """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all")."""
     collector_settings = settings.collector
     # aiohttp's own cap for request.read()/post(); the collector streams with its own caps.
@@ -34,4 +48,12 @@ def build_http_app(settings: Settings, *, producer: Any) -> web.Application:
     app.add_routes(collector.routes())
     app.add_routes(page_routes(collector_settings))
     app.add_routes(health_routes(sink))
+    setup_inspector(
+        app,
+        settings,
+        trace_store=trace_store,
+        presets_holder=presets_holder,
+        profile_store=profile_store,
+    )
+    setup_metrics(app)
     return app

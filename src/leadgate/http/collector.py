@@ -14,20 +14,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from leadgate.http.body import check_content_type, read_capped
 from leadgate.http.cors import cors_headers, origin_allowed, preflight_ok, preflight_response
 from leadgate.http.events import Prepared, prepare_event
+from leadgate.http.metrics import EVENTS
 from leadgate.http.ratelimit import RateLimiter, client_ip, parse_networks, retry_after_seconds
 from leadgate.http.rejection import RejectCode, Rejection, message_of
 from leadgate.http.sink import EventSink, Unavailable
 from leadgate.http.strictjson import loads_strict
 from leadgate.http.writekeys import Source, WriteKeyRing, key_from_headers
+from leadgate.logging import get_logger
 from leadgate.settings import CollectorSettings
 
-log = structlog.get_logger("leadgate.collector")
+log = get_logger("leadgate.collector")
 
 # The Segment endpoints and Datafly's short aliases; the path decides the event type.
 SINGLE_ENDPOINTS: dict[str, str] = {
@@ -39,6 +40,14 @@ SINGLE_ENDPOINTS: dict[str, str] = {
     "/v1/p": "page",
 }
 BATCH_ENDPOINT = "/v1/batch"
+
+
+def count(code: RejectCode | None, events: int = 1) -> None:
+    """Count accepted events (``code`` None) or a refusal in ``leadgate_events``."""
+    if code is None:
+        EVENTS.labels(stage="collector", outcome="accepted", reason="").inc(events)
+    else:
+        EVENTS.labels(stage="collector", outcome="rejected", reason=code.value).inc(events)
 
 
 def utc_now_iso() -> str:
@@ -99,6 +108,7 @@ class Collector:
                 response.force_close()  # do not keep reading an oversized body on this socket
             if rejection.code is RejectCode.ORIGIN_NOT_ALLOWED:
                 origin = None
+            count(rejection.code)
             log.info("collector_rejected", code=rejection.code.value, path=request.path)
         allowed = origin is not None and origin_allowed(origin, self._keys.all_origins, request)
         response.headers.update(cors_headers(origin, allowed))
@@ -132,6 +142,7 @@ class Collector:
             return await self._accept_batch(payload, source)
         prepared = self._prepare(payload, SINGLE_ENDPOINTS[request.path], source)
         await self._publish([prepared])
+        count(None)
         response = web.json_response({"success": True})
         response.headers["X-Leadgate-Message-Id"] = prepared.message_id
         return response
@@ -154,6 +165,9 @@ class Collector:
                 errors.append({"index": index, "code": code.value, "message": message_of(code)})
         if accepted:
             await self._publish(accepted)
+            count(None, len(accepted))
+        for error in errors:
+            count(RejectCode(str(error["code"])))
         body: dict[str, object] = {"success": True, "accepted": len(accepted)}
         if errors:
             body["errors"] = errors
