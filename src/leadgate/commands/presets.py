@@ -52,6 +52,15 @@ def register(subparsers: Any) -> None:
     schema = sub.add_parser("schema", help="print the preset JSON Schema")
     schema.set_defaults(handler=handle_schema)
 
+    diff = sub.add_parser("diff", help="how OLD -> NEW would change recent real events' outcomes")
+    diff.add_argument("old", type=Path, metavar="OLD")
+    diff.add_argument("new", type=Path, metavar="NEW")
+    diff.add_argument("--recent", type=int, default=1000, metavar="N", help="last N events")
+    diff.add_argument("--state-dir", type=Path, default=None, help="where the inspector keeps them")
+    diff.add_argument("--events", type=Path, default=None, help="replay this JSONL file instead")
+    diff.add_argument("--json", action="store_true", help="the report as JSON")
+    diff.set_defaults(handler=handle_diff)
+
 
 def handle_check(args: argparse.Namespace) -> int:
     """Validate every file; report all problems, not just the first file's."""
@@ -133,4 +142,34 @@ def handle_try(args: argparse.Namespace) -> int:
             print(json.dumps(summary(outcome), ensure_ascii=False))
         else:
             print(_describe(outcome))
+    return 0
+
+
+def handle_diff(args: argparse.Namespace) -> int:
+    """Replay the inspector's last N events (or ``--events``) through OLD and NEW; compare."""
+    from leadgate.pipeline.presets_diff import diff_presets, render
+    from leadgate.settings import load_settings
+    from leadgate.store.traces import TraceStore
+
+    try:
+        old, new = load_preset(args.old), load_preset(args.new)
+    except PresetError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    if args.events is not None:
+        events = [line for line in args.events.read_bytes().splitlines() if line.strip()]
+        events = events[-args.recent :]
+    else:
+        state_dir = args.state_dir or load_settings().state_dir
+        if not (state_dir / "traces.sqlite3").exists():
+            print(f"{state_dir}: no recent events (the inspector keeps them)", file=sys.stderr)
+            return 1
+        store = TraceStore(state_dir, max_events=max(args.recent, 1))
+        events = [raw for _, raw in store.recent_events(args.recent)]
+        store.close()
+    report = diff_presets(events, old, new)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(render(report, old_name=str(args.old), new_name=str(args.new)))
     return 0
