@@ -44,7 +44,7 @@ async def doomed_collector() -> AsyncIterator[tuple[CollectorHandle, EmbeddedBro
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield CollectorHandle(f"http://127.0.0.1:{port}", settings, runner.app), broker
     finally:

@@ -125,7 +125,7 @@ async def make_collector(kafka_settings: KafkaSettings) -> AsyncIterator[MakeCol
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            port = runner.addresses[0][1]
             return CollectorHandle(f"http://127.0.0.1:{port}", settings, app)
 
         yield make
