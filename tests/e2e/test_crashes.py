@@ -1,0 +1,207 @@
+"""Crashes and shutdowns of a real ``leadgate run`` process: kill -9 loses nothing and duplicates
+no prospect; SIGTERM drains, exits 0, and a restart delivers the rest with no duplicate work."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from leadgate.settings import Settings
+from tests.e2e.conftest import MakePipeline, Pipeline
+from tests.plugins.streams import (
+    identify,
+    lag,
+    produce_events,
+    prospect_emails,
+    read_topic,
+    spawn_worker,
+    track,
+    wait_for,
+)
+
+TAGS = {"Lead Submitted": "lead", "Form Submitted": "form", "Signed Up": "signup"}
+NAMES = (*TAGS, "Pricing Viewed")
+
+
+def _stream(users: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+    """Per user an identify and four tracks (some unmapped); the prospects they must make."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    expected: dict[str, set[str]] = {}
+    for n in range(users):
+        user, email = f"crash-{n}", f"crash{n}@gmail.com"
+        events.append(identify(user, email))
+        for _ in range(4):
+            name = rng.choice(NAMES)
+            events.append(track(user, name))
+            if name in TAGS:
+                expected.setdefault(email, {"Signal"}).add(TAGS[name])
+    return events, expected
+
+
+async def _produce_slowly(settings: Settings, events: list[dict[str, Any]], chunks: int) -> None:
+    """Produce in ``chunks`` pieces, 0.5 s apart, so that events keep flowing during crashes."""
+    size = -(-len(events) // chunks)
+    for start in range(0, len(events), size):
+        kafka = settings.kafka
+        await produce_events(
+            kafka.bootstrap_servers, kafka.events_topic, events[start : start + size]
+        )
+        await asyncio.sleep(0.5)
+
+
+async def _lags(settings: Settings) -> int:
+    kafka = settings.kafka
+    return await lag(
+        kafka.bootstrap_servers, kafka.processor_group, kafka.events_topic
+    ) + await lag(kafka.bootstrap_servers, kafka.delivery_group, kafka.delivery_topic)
+
+
+async def _delivered(pipeline: Pipeline) -> list[str]:
+    return prospect_emails(await pipeline.sandbox.prospects())
+
+
+async def _drain(pipeline: Pipeline, expected: dict[str, set[str]], timeout_s: float) -> float:
+    """Wait until every expected prospect exists and both groups committed to the end."""
+    started = time.monotonic()
+
+    async def complete() -> bool:
+        return len(set(await _delivered(pipeline))) >= len(expected)
+
+    await wait_for(complete, timeout_s=timeout_s, interval_s=0.5)
+
+    async def committed() -> bool:
+        return await _lags(pipeline.settings) == 0
+
+    await wait_for(committed, timeout_s=60, interval_s=0.5)
+    return time.monotonic() - started
+
+
+async def _assert_exact(pipeline: Pipeline, expected: dict[str, set[str]]) -> Counter[str]:
+    stored = await pipeline.sandbox.prospects()
+    counts = Counter(prospect_emails(stored))
+    assert set(counts) == set(expected), "every qualifying lead delivered, nothing else"
+    for prospect in stored:
+        email = prospect["attributes"]["emails"][0]
+        assert set(prospect["attributes"]["tags"]) == expected[email], email
+    return counts
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), timeout=45)
+
+
+async def test_kill_minus_nine_five_times_loses_nothing_and_duplicates_nothing(
+    make_pipeline: MakePipeline, tmp_path: Path
+) -> None:
+    """5,000 events flow while the worker process is SIGKILLed 5 times at random points and
+    restarted: every qualifying lead is delivered, the lenient sandbox (which would accept a
+    duplicate) holds one prospect per email, and both groups committed up to the end."""
+    pipeline = await make_pipeline(
+        start=False,
+        sandbox={"lenient": True, "rate_limit": 1_000_000},
+        kafka={"session_timeout_ms": 6000},
+        link_accounts=False,
+    )
+    settings = pipeline.settings
+    events, expected = _stream(1000, seed=11)
+    rng = random.Random(5)
+    log = tmp_path / "worker.log"
+    producing = asyncio.create_task(_produce_slowly(settings, events, chunks=20))
+    worker = await spawn_worker(settings, log=log)
+    kills = 0
+    started = time.monotonic()
+    try:
+        for _ in range(5):
+            before = len(await _delivered(pipeline))
+
+            async def progressed(before: int = before) -> bool:
+                return len(await _delivered(pipeline)) > before or producing.done()
+
+            await wait_for(progressed, timeout_s=60, interval_s=0.2)
+            await asyncio.sleep(rng.uniform(0.0, 1.5))
+            worker.kill()  # SIGKILL: no drain, no commit, no goodbye
+            await worker.wait()
+            kills += 1
+            worker = await spawn_worker(settings, log=log)
+        await producing
+        restarted = time.monotonic()
+        drain_s = await _drain(pipeline, expected, timeout_s=180)
+        total_s = time.monotonic() - started
+        counts = await _assert_exact(pipeline, expected)
+        duplicates = sum(n - 1 for n in counts.values())
+        print(
+            f"\nkill -9 run: events={len(events)} kills={kills} delivered={len(counts)} "
+            f"expected={len(expected)} duplicates={duplicates} "
+            f"drain_after_last_restart={time.monotonic() - restarted:.1f}s "
+            f"(wait for lag 0: {drain_s:.1f}s) total={total_s:.1f}s"
+        )
+        assert duplicates == 0
+        assert kills == 5
+        assert await _stop(worker) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+        producing.cancel()
+
+
+async def test_sigterm_under_load_drains_exits_zero_and_restart_delivers_the_rest(
+    make_pipeline: MakePipeline, tmp_path: Path
+) -> None:
+    """SIGTERM while events flow: the worker exits 0 within the drain bound; a restart delivers
+    the rest, and nothing was done twice (no event reprocessed, no lead delivered twice)."""
+    pipeline = await make_pipeline(
+        start=False, sandbox={"lenient": True, "rate_limit": 1_000_000}, link_accounts=False
+    )
+    settings = pipeline.settings
+    events, expected = _stream(400, seed=3)
+    log = tmp_path / "worker.log"
+    kafka = settings.kafka
+    worker = await spawn_worker(settings, log=log)
+    try:
+        producing = asyncio.create_task(_produce_slowly(settings, events, chunks=8))
+
+        async def some_delivered() -> bool:
+            return len(await _delivered(pipeline)) >= len(expected) // 5
+
+        await wait_for(some_delivered, timeout_s=60)
+        asked = time.monotonic()
+        assert await _stop(worker) == 0
+        shutdown_s = time.monotonic() - asked
+        partial = len(await _delivered(pipeline))
+        await producing
+        worker = await spawn_worker(settings, log=log)
+        await _drain(pipeline, expected, timeout_s=120)
+        counts = await _assert_exact(pipeline, expected)
+        assert max(counts.values()) == 1, "no duplicate prospect"
+        traces = [
+            orjson.loads(r.value)
+            for r in await read_topic(kafka.bootstrap_servers, kafka.traces_topic)
+        ]
+        processed = Counter(t["messageId"] for t in traces if t["stage"] == "processor")
+        delivered = Counter(
+            t["messageId"]
+            for t in traces
+            if t["stage"] == "delivery" and t["outcome"] == "delivered"
+        )
+        print(
+            f"\nSIGTERM run: shutdown {shutdown_s:.1f}s, {partial}/{len(expected)} prospects "
+            f"before, {len(counts)} after restart"
+        )
+        assert partial < len(expected), "the SIGTERM came while work remained"
+        assert set(processed.values()) == {1}, "no event processed twice"
+        assert set(delivered.values()) == {1}, "no lead delivered twice"
+        assert await _stop(worker) == 0
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
