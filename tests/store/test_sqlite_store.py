@@ -68,13 +68,18 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 async def test_state_file_is_private_and_in_wal_mode(tmp_path: Path) -> None:
-    """The state file (tokens, PII) is readable by its owner only and uses a write-ahead log."""
+    """The state file and its WAL (tokens, PII) are readable by their owner only."""
     state_dir = tmp_path / "deep" / "state"
     store = await open_store(state_dir)
     try:
         await store.save_tokens(TokenSet("a", "r", 1.0))
         path = state_dir / STATE_FILE
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        for made in (
+            path,
+            path.with_name(STATE_FILE + "-wal"),
+            path.with_name(STATE_FILE + "-shm"),
+        ):
+            assert stat.S_IMODE(made.stat().st_mode) == 0o600, made.name
         assert stat.S_IMODE(state_dir.stat().st_mode) & 0o077 == 0
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
