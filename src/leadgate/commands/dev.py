@@ -24,14 +24,17 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import SecretStr
 
+from leadgate.errors import ConfigError
+from leadgate.http.app import build_http_app
 from leadgate.kafka.broker import EmbeddedBroker, topics_of
+from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.kafka.runtime import Role, started_producer, workers
 from leadgate.logging import configure_logging
 from leadgate.outreach.sandbox.config import SandboxConfig
 from leadgate.outreach.sandbox.server import run_sandbox
 from leadgate.settings import Settings, WriteKey, load_settings
-from leadgate.store.base import TokenSet
-from leadgate.store.sqlite import open_store
+from leadgate.store.base import StateStore, TokenSet
+from leadgate.store.sqlite import SqliteStore, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,11 @@ def handle(args: argparse.Namespace) -> int:
         inspector_token=args.inspector_token,
         partitions=args.partitions,
     )
-    return asyncio.run(run_dev(options))
+    try:
+        return asyncio.run(run_dev(options))
+    except ConfigError as exc:
+        print(f"leadgate dev: {exc.message}", file=sys.stderr)
+        return 2
 
 
 def uses_real_outreach(base_url: str) -> bool:
@@ -135,20 +142,16 @@ async def _sandbox(settings: Settings, port: int) -> AsyncIterator[str | None]:
         yield url
 
 
-async def _seed_sandbox_tokens(settings: Settings) -> None:
+async def _seed_sandbox_tokens(settings: Settings, store: StateStore) -> None:
     """A fresh sandbox knows only its first refresh token: forget tokens a previous run rotated."""
     refresh = settings.outreach.refresh_token
-    store = await open_store(settings.state_dir)
-    try:
-        await store.save_tokens(
-            TokenSet(
-                access_token="",
-                refresh_token=refresh.get_secret_value() if refresh else "sandbox-refresh-token",
-                expires_at=0.0,
-            )
+    await store.save_tokens(
+        TokenSet(
+            access_token="",
+            refresh_token=refresh.get_secret_value() if refresh else "sandbox-refresh-token",
+            expires_at=0.0,
         )
-    finally:
-        await store.close()
+    )
 
 
 async def run_dev(options: DevOptions) -> int:
@@ -168,7 +171,10 @@ async def run_dev(options: DevOptions) -> int:
         )
         configure_logging(settings, fmt="console")
         await broker.create_topics(settings.kafka)
+        presets = PresetsHolder(settings.pipeline.presets)  # a bad preset fails before start
         async with contextlib.AsyncExitStack() as stack:
+            store: SqliteStore = await open_store(settings.state_dir)
+            stack.push_async_callback(store.close)
             sandbox_url = await stack.enter_async_context(_sandbox(settings, options.sandbox_port))
             if sandbox_url is not None:
                 settings = settings.model_copy(
@@ -176,10 +182,12 @@ async def run_dev(options: DevOptions) -> int:
                         "outreach": settings.outreach.model_copy(update={"base_url": sandbox_url})
                     }
                 )
-                await _seed_sandbox_tokens(settings)
+                await _seed_sandbox_tokens(settings, store)
             producer = await stack.enter_async_context(started_producer(settings))
-            http_url = await _serve_http(stack, settings, producer)
-            await stack.enter_async_context(workers(settings, Role.ALL, stop))
+            http_url = await _serve_http(stack, settings, producer, store, presets)
+            await stack.enter_async_context(
+                workers(settings, Role.ALL, stop, store=store, presets=presets)
+            )
             _print_banner(settings, broker, sandbox_url, http_url, write_key, token)
             await stop.wait()
             print("\nleadgate dev: stopping (draining in-flight work)…", file=sys.stderr)
@@ -189,14 +197,14 @@ async def run_dev(options: DevOptions) -> int:
 
 
 async def _serve_http(
-    stack: contextlib.AsyncExitStack, settings: Settings, producer: Any
-) -> str | None:
-    """Serve the HTTP service (collector, inspector, metrics) when it is part of this build."""
-    try:
-        from leadgate.http.app import build_http_app
-    except ImportError:
-        return None
-    app = build_http_app(settings, producer=producer)
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    producer: Any,
+    store: StateStore,
+    presets: PresetsHolder,
+) -> str:
+    """Serve the HTTP service (collector, SDK, demo, inspector, metrics, health)."""
+    app = build_http_app(settings, producer=producer, profile_store=store, presets_holder=presets)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
@@ -209,26 +217,19 @@ def _print_banner(
     settings: Settings,
     broker: EmbeddedBroker,
     sandbox_url: str | None,
-    http_url: str | None,
+    http_url: str,
     write_key: str,
     token: str,
 ) -> None:
     lines = ["", "leadgate dev is running. Ctrl-C stops everything.", ""]
-    if http_url is not None:
-        lines += [
-            f"  collector      {http_url}/v1/track   (also /v1/identify, /v1/page, /v1/batch)",
-            f"  write key      {write_key}   (HTTP Basic username, Segment style)",
-            f"  demo page      {http_url}/demo",
-            f"  SDK            {http_url}/sdk/leadgate.js",
-            f"  inspector      {http_url}/inspector   token: {token}",
-            f"  metrics        {http_url}/metrics",
-        ]
-    else:
-        lines += [
-            "  collector      (not in this build)",
-            f"  write key      {write_key}",
-            f"  inspector token {token}",
-        ]
+    lines += [
+        f"  collector      {http_url}/v1/track   (also /v1/identify, /v1/page, /v1/batch)",
+        f"  write key      {write_key}   (HTTP Basic username, Segment style)",
+        f"  demo page      {http_url}/demo",
+        f"  SDK            {http_url}/sdk/leadgate.js",
+        f"  inspector      {http_url}/inspector   token: {token}",
+        f"  metrics        {http_url}/metrics   health: {http_url}/healthz",
+    ]
     if sandbox_url is not None:
         lines += [
             f"  Outreach       {sandbox_url}   (sandbox; client id {settings.outreach.client_id})",

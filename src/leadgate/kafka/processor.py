@@ -31,7 +31,7 @@ from leadgate.domain.trace import StageRecord
 from leadgate.http.metrics import DEAD_LETTERS, record_event
 from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.kafka.presets_reload import PresetReloader
+from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.kafka.traces import publish_trace
 from leadgate.logging import get_logger, log_dropped
 from leadgate.pipeline.presets import Preset
@@ -44,7 +44,7 @@ __all__ = ["PresetHolder", "PresetSource", "Processor"]
 log = get_logger(__name__)
 
 # The live preset (hot reload, last good version kept on a bad edit) lives in presets_reload.
-PresetHolder = PresetReloader
+PresetHolder = PresetsHolder
 
 
 class PresetSource(Protocol):

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.delivery import DeliveryWorker
-from leadgate.kafka.presets_reload import PresetReloader
+from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.kafka.processor import Processor
 from leadgate.kafka.producer import make_producer
 from leadgate.outreach.client import OutreachClient
@@ -67,8 +67,13 @@ async def workers(
     stop: asyncio.Event,
     *,
     store: StateStore | None = None,
+    presets: PresetsHolder | None = None,
 ) -> AsyncIterator[Workers]:
-    """Start the role's workers as tasks; on exit set ``stop`` and wait for their drain."""
+    """Start the role's workers as tasks; on exit set ``stop`` and wait for their drain.
+
+    ``store`` and ``presets`` may be shared with the HTTP service (``leadgate dev``); by default
+    the SQLite store under ``settings.state_dir`` and the configured preset files are opened.
+    """
     async with contextlib.AsyncExitStack() as stack:
         if store is None:
             opened = await open_store(settings.state_dir)
@@ -78,7 +83,7 @@ async def workers(
         dead_letters = DeadLetterWriter(producer, settings.kafka)
         running = Workers()
         if role in (Role.ALL, Role.PROCESSOR):
-            presets = PresetReloader(settings.pipeline.presets[0])
+            presets = presets or PresetsHolder(settings.pipeline.presets)
             running.processor = Processor(settings, store, producer, presets, dead_letters)
         if role in (Role.ALL, Role.DELIVERY):
             client = await stack.enter_async_context(OutreachClient(settings.outreach, store))
