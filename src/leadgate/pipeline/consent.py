@@ -16,22 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 CONSENT_KEYS = ("categoryPreferences", "categories", "canonical")
-_MAX_CATEGORY_CHARS = 100
 
 
 def _parse_shape(value: object) -> dict[str, bool] | None:
-    if isinstance(value, Mapping):
-        return {
-            key: granted is True
-            for key, granted in value.items()
-            if isinstance(key, str) and 0 < len(key) <= _MAX_CATEGORY_CHARS
-        }
+    if isinstance(value, dict):
+        # JSON object keys are always text; only the value decides, and only True grants.
+        return {str(key): granted is True for key, granted in value.items()}
     if isinstance(value, list):
-        return {
-            item: True
-            for item in value
-            if isinstance(item, str) and 0 < len(item) <= _MAX_CATEGORY_CHARS
-        }
+        return {item: True for item in value if isinstance(item, str) and item}
     return None
 
 
@@ -41,7 +33,7 @@ def parse_consent(context_consent: object) -> dict[str, bool]:
     Callers tell "no consent on this event" (``None``, so the profile's consent applies) from
     "consent we cannot read" (which is ``{}`` and replaces what the profile held) themselves.
     """
-    if not isinstance(context_consent, Mapping):
+    if not isinstance(context_consent, dict):
         return {}
     for key in CONSENT_KEYS:
         if key in context_consent:

@@ -52,16 +52,26 @@ def remember(
     return Profile.model_construct(traits=merged, consent=new_consent)
 
 
+EMPTY_PROFILE = Profile()
+
+
 def merge_profiles(profiles: Iterable[Profile | None]) -> Profile:
     """One snapshot from the profiles of an event's identities (userId's first).
 
     Traits: the first non-empty value wins. Consent: the first profile that holds any.
     """
+    found: list[Profile] = []
+    for profile in profiles:
+        # One outcome's profile is stored under every identity, so the same object is common.
+        if profile is not None and (not found or profile is not found[0]):
+            found.append(profile)
+    if not found:
+        return EMPTY_PROFILE
+    if len(found) == 1:
+        return found[0]
     traits: dict[str, Any] = {}
     consent: dict[str, bool] | None = None
-    for profile in profiles:
-        if profile is None:
-            continue
+    for profile in found:
         for key, value in profile.traits.items():
             if key not in traits and not is_empty(value):
                 traits[key] = value

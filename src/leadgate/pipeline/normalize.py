@@ -19,6 +19,7 @@ MAX_TEXT_CHARS = 255  # Outreach's limit on most prospect string attributes
 MAX_PHONE_CHARS = 40
 _NAME_PARTS = ("firstName", "lastName")
 _POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+_UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
 @dataclass(slots=True)
@@ -62,16 +63,23 @@ def clean_text(value: object) -> str | None:
 
     Numbers become text; booleans, lists, objects and unusable strings give None.
     """
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        return _clean_str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _clean_str(str(value))
+    return None
+
+
+@lru_cache(maxsize=16384)
+def _clean_str(value: str) -> str | None:
+    text = " ".join(value.split())
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+        if any(unicodedata.category(char) in _UNSAFE for char in text):
+            return None
+    elif not text.isprintable():
         return None
-    if isinstance(value, int | float):
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    text = " ".join(unicodedata.normalize("NFC", value).split())
     if not text or len(text) > MAX_TEXT_CHARS:
-        return None
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in text):
         return None
     return text
 

@@ -14,6 +14,7 @@ reason, so one bad event can never stop a partition.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from leadgate.domain.events import EventHead, IdentifyEvent, TrackEvent, decode, validate
@@ -34,9 +35,30 @@ _IDENTIFY_DETAIL = "identify: traits remembered; only mapped track events create
 _PAGE_DETAIL = "page views never create prospects (Outreach has no event ingestion)"
 
 
+class _LastDecoded:
+    """The processor calls ``peek_identities`` then ``process`` on the same bytes object; keeping
+    the last decoded record (one tuple, swapped atomically) saves parsing every event twice."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self) -> None:
+        self.entry: tuple[bytes, EventHead | Drop] = (b"", Drop(DropReason.MALFORMED, "empty"))
+
+    def decode(self, record: bytes) -> EventHead | Drop:
+        entry = self.entry
+        if entry[0] is record:
+            return entry[1]
+        head = decode(record)
+        self.entry = (record, head)
+        return head
+
+
+_LAST = _LastDecoded()
+
+
 def peek_identities(record: bytes) -> tuple[str, ...]:
     """The profile keys of a record (``user:…``, ``anon:…``), or ``()`` if it is malformed."""
-    head = decode(record)
+    head = _LAST.decode(record)
     return () if isinstance(head, Drop) else head.identities
 
 
@@ -50,7 +72,7 @@ def process(
     ``outcome.identities`` when it is not None.
     """
     try:
-        head = decode(record)
+        head = _LAST.decode(record)
         if isinstance(head, Drop):
             return _dropped(None, head, (StageRecord("decode", StageStatus.DROP, *_why(head)),))
         rule = preset.rule_for(head.name) if head.type == "track" and head.name else None
@@ -104,28 +126,33 @@ def _not_a_lead(head: EventHead, snapshot: Profile, preset: Preset) -> Outcome:
         assert isinstance(event, IdentifyEvent)
         traits = {**event.context.traits, **event.traits}
         profile = remember(snapshot, traits, _event_consent(head))
-        drop = Drop(DropReason.UNMAPPED_EVENT, _IDENTIFY_DETAIL)
+        drop, stage = _IDENTIFY_DROP
     else:
         consent = _event_consent(head)
         profile = None if consent is None else remember(snapshot, {}, consent)
-        drop = Drop(DropReason.UNMAPPED_EVENT, _unmapped_detail(head, preset))
-    stages = (
-        _DECODED,
-        _UNCHANGED if profile is None else _REMEMBERED,
-        StageRecord("preset", StageStatus.DROP, *_why(drop)),
-    )
+        drop, stage = _unmapped(head.type, head.name or "", preset.name, head.name in preset.events)
+    stages = (_DECODED, _UNCHANGED if profile is None else _REMEMBERED, stage)
     return _dropped(head, drop, stages, profile)
 
 
-def _unmapped_detail(head: EventHead, preset: Preset) -> str:
-    if head.type == "page":
-        return _PAGE_DETAIL
-    if head.type != "track":
-        return f"{head.type} events are ignored"
-    name = head.name or ""
-    if name in preset.events:
-        return f"preset {preset.name!r} drops {name[:80]!r}"
-    return f"{name[:80]!r} is not an event of preset {preset.name!r}"
+def _drop_at_preset(detail: str) -> tuple[Drop, StageRecord]:
+    drop = Drop(DropReason.UNMAPPED_EVENT, detail)
+    return drop, StageRecord("preset", StageStatus.DROP, *_why(drop))
+
+
+_IDENTIFY_DROP = _drop_at_preset(_IDENTIFY_DETAIL)
+
+
+@lru_cache(maxsize=4096)
+def _unmapped(kind: str, name: str, preset: str, listed: bool) -> tuple[Drop, StageRecord]:
+    """The (cached) drop of an event type or name the preset does not send."""
+    if kind == "page":
+        return _drop_at_preset(_PAGE_DETAIL)
+    if kind != "track":
+        return _drop_at_preset(f"{kind} events are ignored")
+    if listed:
+        return _drop_at_preset(f"preset {preset!r} drops {name[:80]!r}")
+    return _drop_at_preset(f"{name[:80]!r} is not an event of preset {preset!r}")
 
 
 def _lead(

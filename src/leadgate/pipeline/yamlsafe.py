@@ -126,8 +126,8 @@ def load_document(text: bytes) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         column = f" (column {mark.column + 1})" if mark is not None else ""
-        text = ", ".join(part for part in (exc.context, exc.problem) if part)
-        raise YamlProblem(line, f"{text}{column}") from exc
+        what = ", ".join(part for part in (exc.context, exc.problem) if part)
+        raise YamlProblem(line, f"{what}{column}") from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(1, str(exc).splitlines()[0]) from exc
     except RecursionError as exc:
