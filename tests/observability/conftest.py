@@ -21,8 +21,6 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from leadgate.http.app import build_http_app
-from leadgate.http.inspector import INSPECTOR, setup_inspector
-from leadgate.http.metrics import setup_metrics
 from leadgate.kafka.broker import ensure_topics, topics_of
 from leadgate.kafka.runtime import Role, started_producer, workers
 from leadgate.logging import configure_logging
@@ -80,14 +78,14 @@ async def make_stack(
     make_kafka_settings: Callable[..., KafkaSettings],
     tmp_path: Path,
 ) -> AsyncIterator[MakeStack]:
-    """Factory: ``await make_stack(**outreach_overrides)`` runs the whole pipeline with the
+    """Factory: ``await make_stack(demo=False, **outreach_overrides)`` runs the pipeline with the
     canary secrets planted (the stored access token is a canary too, so the first API call
     takes the 401-refresh path); everything stops after the test."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     async with contextlib.AsyncExitStack() as stack:
 
-        async def make(**outreach: Any) -> Stack:
+        async def make(*, demo: bool = False, **outreach: Any) -> Stack:
             canaries = Canaries()
             sandbox = await make_sandbox(
                 client_secret=canaries.client_secret, first_refresh_token=canaries.refresh_token
@@ -106,7 +104,10 @@ async def make_stack(
                     "backoff_cap_s": 1.0,
                     **outreach,
                 },
-                collector={"write_keys": (WriteKey(key=SecretStr(canaries.write_key)),)},
+                collector={
+                    "write_keys": (WriteKey(key=SecretStr(canaries.write_key), name="web"),),
+                    "demo_write_key": "web" if demo else None,
+                },
                 inspector={"token": SecretStr(canaries.inspector_token)},
                 pipeline={"presets": (LEAD_CAPTURE,), "presets_poll_s": 0.5},
             )
@@ -120,13 +121,7 @@ async def make_stack(
             producer = await stack.enter_async_context(started_producer(settings))
             stop = asyncio.Event()
             await stack.enter_async_context(workers(settings, Role.ALL, stop, store=store))
-            app = build_http_app(settings, producer=producer)
-            if INSPECTOR not in app:
-                setup_inspector(app, settings, profile_store=store)
-            if not any(
-                getattr(r.resource, "canonical", None) == "/metrics" for r in app.router.routes()
-            ):
-                setup_metrics(app)
+            app = build_http_app(settings, producer=producer, profile_store=store)
             runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -107,7 +107,7 @@ function stagesTable(stages) {
 
 function exchangeBlock(exchange) {
   return el("div", { class: "exchange", "data-status": String(exchange.status) },
-    el("div", {}, el("strong", {}, `${exchange.method} ${exchange.path}`), ` → ${exchange.status ?? "no response"}`,
+    el("div", {}, el("strong", {}, `${exchange.method} ${exchange.path}`), ` → ${exchange.status ?? "no response"} `,
       el("span", { class: "reason" }, `${exchange.latency_ms} ms · attempt ${exchange.attempt}`)),
     exchange.error ? el("div", { class: "error" }, exchange.error) : null,
     Object.keys(exchange.rate_limit || {}).length ? kv(Object.entries(exchange.rate_limit)) : null,
@@ -117,7 +117,7 @@ function exchangeBlock(exchange) {
 
 function renderTrace(trace, target, title) {
   const exchanges = trace.exchanges || [];
-  target.replaceChildren(
+  const parts = [
     el("h2", {}, title),
     el("div", { class: "outcome", "data-outcome": trace.outcome }, outcomeCell(trace.outcome, trace.reason)),
     kv([["messageId", trace.messageId], ["type", trace.type], ["event", trace.event],
@@ -128,7 +128,8 @@ function renderTrace(trace, target, title) {
     trace.document ? el("div", {}, el("h3", {}, "document that would be sent"), pre(trace.document)) : null,
     el("h3", {}, `requests to Outreach (${exchanges.length})`),
     ...exchanges.map(exchangeBlock),
-    trace.input ? el("div", {}, el("h3", {}, "event as received"), pre(trace.input)) : null);
+    trace.input ? el("div", {}, el("h3", {}, "event as received"), pre(trace.input)) : null];
+  target.replaceChildren(...parts.filter((part) => part !== null));
 }
 
 async function select(messageId) {
@@ -203,6 +204,10 @@ async function start() {
   try { await loadList(); } catch (error) { return; }
   $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
   connectStream();
+  // The demo page links to /inspector#<messageId>: open that trace.
+  const openHash = () => { if (location.hash.length > 1) select(decodeURIComponent(location.hash.slice(1))); };
+  window.addEventListener("hashchange", openHash);
+  openHash();
   loadPresets().catch(() => {});
   setInterval(() => loadPresets().catch(() => {}), 5000);
 }
