@@ -32,9 +32,9 @@ async def test_metrics_expose_outcomes_requests_and_budget() -> None:
     app = web.Application()
     setup_metrics(app)
     async with TestServer(app, host="127.0.0.1") as server, ClientSession() as session:
-        async with session.get(server.make_url("/metrics")) as response:
-            assert response.status == 200
-            text = await response.text()
+        response = await session.get(server.make_url("/metrics"))
+        assert response.status == 200
+        text = await response.text()
     assert (
         'leadgate_events_total{outcome="dropped",reason="unmapped_event",stage="processor"}' in text
     )
