@@ -84,3 +84,27 @@ async def test_publish_trace_never_raises_on_a_stopped_producer(
     await stopped.start()
     await stopped.stop()
     await publish_trace(stopped, kafka_settings, "m-1", processor_trace())
+
+
+async def test_a_trace_reaches_the_inspector_within_a_second(
+    kafka_settings: KafkaSettings, producer: object
+) -> None:
+    """Once the inspector consumes, a published delivery record is folded in well under 1 s."""
+    store = TraceStore(None)
+    consumer = TraceConsumer(kafka_settings, store)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(consumer.ready.wait(), 30)
+        lead = processor_trace()
+        await publish_trace(producer, kafka_settings, lead["messageId"], lead)
+        await _until(lambda: store.get(lead["messageId"]) is not None)
+        started = time.monotonic()
+        await publish_trace(
+            producer, kafka_settings, lead["messageId"], delivery_trace(lead["messageId"])
+        )
+        await _until(lambda: store.get(lead["messageId"]).outcome == "delivered")  # type: ignore[union-attr]
+        assert time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
