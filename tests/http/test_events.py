@@ -172,3 +172,35 @@ def test_client_cannot_spoof_its_source() -> None:
     value = orjson.loads(prepare(event))
     assert value["context"] == {"leadgate": {"source": "web"}, "ip": "1.2.3.4"}
     assert "writeKey" not in value
+
+
+def test_depth_limit_applies_per_event() -> None:
+    """An event nested deeper than 32 levels is refused as too_deep; 32 levels are accepted, and
+    braces inside strings do not count (H8)."""
+
+    def nested(levels: int) -> dict[str, object]:
+        value: dict[str, object] = {"leaf": "{[{[{[" * 20}
+        for _ in range(levels - 2):  # the event is one level, the leaf object another
+            value = {"n": value}
+        return track(properties=value)
+
+    assert orjson.loads(prepare(nested(32)))["type"] == "track"
+    with pytest.raises(Rejection) as caught:
+        prepare(nested(33))
+    assert caught.value.code is RejectCode.TOO_DEEP
+
+
+async def test_deep_event_in_batch_is_refused_alone(
+    collector: CollectorHandle, http: aiohttp.ClientSession
+) -> None:
+    """Inside a batch, an over-deep event is refused by index and the others are produced (H8)."""
+    deep: dict[str, object] = {"x": 1}
+    for _ in range(40):
+        deep = {"n": deep}
+    batch = [track(messageId="flat"), track(messageId="deep", properties=deep)]
+    async with http.post(
+        f"{collector.url}/v1/batch", json={"batch": batch}, headers=basic(WRITE_KEY)
+    ) as r:
+        body = await r.json()
+    assert [(e["index"], e["code"]) for e in body["errors"]] == [(1, "too_deep")]
+    assert [rec.value["messageId"] for rec in await collector.records()] == ["flat"]

@@ -127,9 +127,8 @@ class Collector:
         source = None if header_key is None else self._authenticate(header_key)
         batch = request.path == BATCH_ENDPOINT
         cap = self.settings.max_batch_bytes if batch else self.settings.max_event_bytes
-        payload = loads_strict(
-            await read_capped(request, cap), max_depth=self.settings.max_json_depth
-        )
+        payload = loads_strict(await read_capped(request, cap))
+        received_at = self._now_iso()  # one receive time for every event of the request
         if not isinstance(payload, dict):
             raise Rejection(RejectCode.INVALID_SHAPE)
         body_key = payload.pop("writeKey", None)
@@ -139,15 +138,17 @@ class Collector:
             raise Rejection(RejectCode.ORIGIN_NOT_ALLOWED)
         self._limit(self._per_key, source.name)
         if batch:
-            return await self._accept_batch(payload, source)
-        prepared = self._prepare(payload, SINGLE_ENDPOINTS[request.path], source)
+            return await self._accept_batch(payload, source, received_at)
+        prepared = self._prepare(payload, SINGLE_ENDPOINTS[request.path], source, received_at)
         await self._publish([prepared])
         count(None)
         response = web.json_response({"success": True})
         response.headers["X-Leadgate-Message-Id"] = prepared.message_id
         return response
 
-    async def _accept_batch(self, payload: dict[str, Any], source: Source) -> web.Response:
+    async def _accept_batch(
+        self, payload: dict[str, Any], source: Source, received_at: str
+    ) -> web.Response:
         events = payload.get("batch")
         if not isinstance(events, list):
             raise Rejection(RejectCode.INVALID_SHAPE)
@@ -159,7 +160,7 @@ class Collector:
         errors: list[dict[str, object]] = []
         for index, event in enumerate(events):
             try:
-                accepted.append(self._prepare(event, None, source))
+                accepted.append(self._prepare(event, None, source, received_at))
             except Rejection as rejection:
                 code = rejection.code
                 errors.append({"index": index, "code": code.value, "message": message_of(code)})
@@ -173,12 +174,14 @@ class Collector:
             body["errors"] = errors
         return web.json_response(body)
 
-    def _prepare(self, event: object, kind: str | None, source: Source) -> Prepared:
+    def _prepare(
+        self, event: object, kind: str | None, source: Source, received_at: str
+    ) -> Prepared:
         return prepare_event(
             event,
             kind=kind,
             source=source.name,
-            received_at=self._now_iso(),
+            received_at=received_at,
             settings=self.settings,
         )
 

@@ -1,10 +1,11 @@
 """Collector-side checks and enrichment of one event, before it is produced to Kafka.
 
-The collector checks what it can answer honestly at once (shape, ids, messageId, event name, size,
-property count) and leaves the meaning (consent, identity, presets) to the processor. It adds what
-only the server knows: ``receivedAt``, a ``messageId`` when the client sent none, and the name of
-the write key's source in ``context.leadgate.source`` (never the key). The Kafka key is the
-anonymousId, else the userId, so one visitor's events stay in order on one partition.
+The collector checks what it can answer honestly at once (shape, ids, messageId, event name,
+size, property count, nesting depth) and leaves the meaning (consent, identity, presets) to the
+processor. It adds what only the server knows: ``receivedAt``, a ``messageId`` when the client
+sent none, and the name of the write key's source in ``context.leadgate.source`` (never the
+key). The Kafka key is the anonymousId, else the userId, so one visitor's events stay in order
+on one partition.
 """
 
 from __future__ import annotations
@@ -51,20 +52,35 @@ def _identity(event: dict[str, Any]) -> str:
     return present[0]
 
 
-def count_keys(value: Any, limit: int) -> bool:
-    """Whether ``value`` holds more than ``limit`` object keys in all (stops early)."""
+def exceeds(value: Any, *, max_keys: int, max_depth: int) -> RejectCode | None:
+    """TOO_MANY_KEYS or TOO_DEEP when ``value`` holds more object keys in all, or nests deeper,
+    than allowed (one iterative walk that stops at the first excess)."""
     total = 0
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return RejectCode.TOO_DEEP
         if isinstance(node, dict):
             total += len(node)
-            if total > limit:
-                return True
-            stack.extend(child for child in node.values() if isinstance(child, dict | list))
-        elif isinstance(node, list):
-            stack.extend(child for child in node if isinstance(child, dict | list))
-    return False
+            if total > max_keys:
+                return RejectCode.TOO_MANY_KEYS
+            children: Any = node.values()
+        else:
+            children = node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return None
+
+
+def _check_bounds(event: dict[str, Any], value: bytes, settings: CollectorSettings) -> None:
+    # An object key costs at least 4 bytes of JSON ("":0) and a level of nesting one bracket, so
+    # two C-speed counts over the encoded record spare almost every event the walk.
+    brackets = value.count(b"{") + value.count(b"[")
+    if brackets <= settings.max_json_depth and len(value) <= 4 * settings.max_event_keys:
+        return
+    code = exceeds(event, max_keys=settings.max_event_keys, max_depth=settings.max_json_depth)
+    if code is not None:
+        raise Rejection(code)
 
 
 def _check(event: dict[str, Any], settings: CollectorSettings) -> None:
@@ -80,8 +96,6 @@ def _check(event: dict[str, Any], settings: CollectorSettings) -> None:
     for field in _CONTAINERS:
         if field in event and event[field] is not None and not isinstance(event[field], dict):
             raise Rejection(RejectCode.INVALID_FIELD)
-    if count_keys(event, settings.max_event_keys):
-        raise Rejection(RejectCode.TOO_MANY_KEYS)
 
 
 def prepare_event(
@@ -115,6 +129,7 @@ def prepare_event(
         value = orjson.dumps(event)
     except orjson.JSONEncodeError:  # a lone surrogate in some string
         raise Rejection(RejectCode.INVALID_ENCODING) from None
+    _check_bounds(event, value, settings)
     if len(value) > settings.max_event_bytes:
         raise Rejection(RejectCode.EVENT_TOO_LARGE)
     return Prepared(partition_key.encode("utf-8"), value, event["messageId"])
