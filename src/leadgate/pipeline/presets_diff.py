@@ -138,7 +138,7 @@ def render(report: PresetsDiff, *, old_name: str, new_name: str, show: int = 50)
     if not report.moves and not report.changed_documents:
         lines.append("No event changes its outcome or its document.")
         return "\n".join(lines)
-    lines.append(f"{len(report.moves)} events move:")
+    lines.append(f"{len(report.moves)} events move" + (":" if report.moves else "."))
     for move in report.moves[:show]:
         lines.append(f"  {_who(move)}  {move.old} -> {move.new}")
     if len(report.moves) > show:
