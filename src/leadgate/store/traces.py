@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from leadgate.http.metrics import INSPECTOR_TRACES
 from leadgate.store.sealed import Sealer
 from leadgate.store.trace_entry import TraceEntry, normalize_email, parse_time
 
@@ -108,6 +109,7 @@ class TraceStore:
             entry.email_key = self._sealer.email_key(entry.email)
         self._persist(entry)
         self._evict()
+        INSPECTOR_TRACES.set(len(self._entries))
         summary = entry.summary()
         for queue in tuple(self._subscribers):
             if not queue.full():
