@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest_asyncio
 from aiohttp import web
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from pydantic import SecretStr
 
 from leadgate.http.app import build_http_app
@@ -23,7 +23,6 @@ from tests.plugins.collector import topic_records
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
 from tests.plugins.streams import wait_for
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = "/tmp/demo.png"
 
 
@@ -69,19 +68,6 @@ async def demo_site(
 
         await wait_for(assigned, timeout_s=30)
         yield DemoSite(f"http://127.0.0.1:{runner.addresses[0][1]}", settings, sandbox)
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless."""
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def submit_demo_form(

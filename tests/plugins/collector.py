@@ -15,6 +15,7 @@ import aiohttp
 import pytest_asyncio
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
 from leadgate.http.app import build_http_app
@@ -23,6 +24,7 @@ from leadgate.settings import CollectorSettings, KafkaSettings, Settings, WriteK
 WRITE_KEY = "wk_test_3f9a1c"
 OTHER_KEY = "wk_other_77b2e0"
 SHOP_ORIGIN = "https://shop.example"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 OTHER_ORIGIN = "https://other.example"
 
 
@@ -151,3 +153,16 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float = 
         if time.monotonic() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium (/usr/bin/chromium), headless, driven by Playwright."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
