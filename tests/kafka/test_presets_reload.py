@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import shutil
 import time
 from pathlib import Path
 
 import orjson
 import pytest
+import structlog
 
 from leadgate.domain.profile import Profile
 from leadgate.errors import PresetError
@@ -64,11 +66,17 @@ def test_a_bad_edit_keeps_the_last_good_preset_and_says_why(preset_file: Path) -
     """A broken file leaves the old preset live; the error names file and line, in the log and
     the metric; fixing the file clears it."""
     log = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
     configure_logging(fmt="json", stream=log)
     reloader = PresetReloader(preset_file)
     good = preset_file.read_text()
     preset_file.write_text(good.replace("Demo Requested: {", "Demo Requested: {{"))
-    assert reloader.reload_if_changed() is False
+    try:
+        assert reloader.reload_if_changed() is False
+    finally:
+        structlog.reset_defaults()
+        root.handlers, root.level = saved
     assert reloader.current.name == "Lead Capture"
     assert _outcome_of(reloader, "Demo Requested") == "sent"
     assert reloader.last_error is not None and "lead-capture.yaml:" in reloader.last_error
