@@ -1,4 +1,4 @@
-"""leadgate's configuration: one frozen pydantic-settings object, the only reader of the environment.
+"""leadgate's configuration: one frozen settings object, the only reader of the environment.
 
 Sources, highest first: keyword arguments (the CLI's flags), environment variables
 (``LEADGATE_`` prefix, ``__`` between levels, e.g. ``LEADGATE_OUTREACH__CLIENT_ID``), the YAML
@@ -77,7 +77,12 @@ class OutreachSettings(BaseModel):
     client_secret: SecretStr = SecretStr("sandbox-secret")
     refresh_token: SecretStr | None = SecretStr("sandbox-refresh-token")
     redirect_uri: str = "http://127.0.0.1:8765/callback"
-    scopes: tuple[str, ...] = ("prospects.read", "prospects.write", "accounts.read", "accounts.write")
+    scopes: tuple[str, ...] = (
+        "prospects.read",
+        "prospects.write",
+        "accounts.read",
+        "accounts.write",
+    )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
     budget_per_hour: int = Field(default=10_000, gt=0)

