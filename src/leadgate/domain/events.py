@@ -145,19 +145,17 @@ def _diagnose(data: object) -> Drop:
     return _malformed("unreadable event")
 
 
-def _is_text(value: object) -> bool:
-    return value is None or value.__class__ is str
-
-
-def _is_object(value: object) -> bool:
-    return value is None or value.__class__ is dict
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_OBJECT_OR_NONE = frozenset({dict, type(None)})
+_new_head = tuple.__new__  # skips NamedTuple's Python-level __new__ (a third of decode's cost)
 
 
 def decode(raw: bytes) -> EventHead | Drop:
     """Parse one record and check its head; never raises.
 
-    This runs for every event, so the checks are written for speed (exact class checks, no
-    per-field helpers); anything unexpected goes to ``_diagnose`` for a precise detail.
+    This runs for every event, so the checks are written for speed (exact class checks against
+    frozensets, no per-field helpers); anything unexpected goes to ``_diagnose`` for a precise
+    detail.
     """
     if len(raw) > MAX_EVENT_BYTES:
         return _malformed(f"event is {len(raw)} bytes; the limit is {MAX_EVENT_BYTES}")
@@ -175,13 +173,13 @@ def decode(raw: bytes) -> EventHead | Drop:
     if not (
         kind.__class__ is str
         and kind in EVENT_TYPES
-        and _is_text(message_id)
-        and _is_text(user_id)
-        and _is_text(anonymous_id)
+        and message_id.__class__ in _TEXT_OR_NONE
+        and user_id.__class__ in _TEXT_OR_NONE
+        and anonymous_id.__class__ in _TEXT_OR_NONE
         and (user_id or anonymous_id)
-        and _is_object(get("context"))
-        and _is_object(get("traits"))
-        and _is_object(get("properties"))
+        and get("context").__class__ in _OBJECT_OR_NONE
+        and get("traits").__class__ in _OBJECT_OR_NONE
+        and get("properties").__class__ in _OBJECT_OR_NONE
     ):
         return _diagnose(data)
     name = None
@@ -194,16 +192,60 @@ def decode(raw: bytes) -> EventHead | Drop:
     else:
         keys = (f"anon:{anonymous_id}",)
     received = get("receivedAt")
-    return EventHead(
-        data,
-        kind,
-        name,
-        message_id or None,
-        user_id or None,
-        anonymous_id or None,
-        received if received.__class__ is str else None,
-        keys,
+    head: EventHead = _new_head(
+        EventHead,
+        (
+            data,
+            kind,
+            name,
+            message_id or None,
+            user_id or None,
+            anonymous_id or None,
+            received if received.__class__ is str else None,
+            keys,
+        ),
     )
+    return head
+
+
+_STAMPS = ("timestamp", "sentAt", "originalTimestamp", "receivedAt")
+_NO_FIELDS: dict[str, Any] = {}  # shared by every event without the field; nobody mutates it
+
+
+class Fields(NamedTuple):
+    """The containers ``validate`` would check, read straight from a decoded event."""
+
+    context_traits: dict[str, Any]
+    consent: object  # raw ``context.consent``, None when absent
+    traits: dict[str, Any]
+    properties: dict[str, Any]
+
+
+def fields(head: EventHead) -> Fields | None:
+    """The event's containers when ``validate`` would accept it, else None (then call
+    ``validate`` for the reason). Cheap: a few exact class checks instead of a pydantic model.
+
+    ``decode`` already checked the type, the ids and that ``traits``/``properties`` are objects;
+    the models also refuse a ``null`` container, a non-object ``context.traits``, a non-text
+    timestamp, and (strict) a track name that is not text (also checked by ``decode``).
+    """
+    data = head.data
+    get = data.get
+    context = get("context", _NO_FIELDS)
+    traits = get("traits", _NO_FIELDS)
+    properties = get("properties", _NO_FIELDS)
+    if context.__class__ is not dict or traits.__class__ is not dict:
+        return None
+    if properties.__class__ is not dict:
+        return None
+    context_traits = context.get("traits", _NO_FIELDS)
+    if context_traits.__class__ is not dict:
+        return None
+    for stamp in _STAMPS:
+        if get(stamp).__class__ not in _TEXT_OR_NONE:
+            return None
+    consent = context.get("consent")
+    return Fields(context_traits, consent, traits, properties)
 
 
 def validate(head: EventHead) -> IdentifyEvent | TrackEvent | PageEvent | IgnoredEvent | Drop:

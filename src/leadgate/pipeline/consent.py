@@ -15,7 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import orjson
+
 CONSENT_KEYS = ("categoryPreferences", "categories", "canonical")
+_MAX_CACHED = 1024
+_parsed: dict[bytes, dict[str, bool]] = {}
 
 
 def _parse_shape(value: object) -> dict[str, bool] | None:
@@ -40,6 +44,27 @@ def parse_consent(context_consent: object) -> dict[str, bool]:
             parsed = _parse_shape(context_consent[key])
             return parsed if parsed is not None else {}
     return {}
+
+
+def parse_consent_cached(context_consent: object) -> dict[str, bool]:
+    """``parse_consent``, remembered per distinct raw value; the result is shared, never mutate it.
+
+    A site sends a handful of distinct consent objects, and every event carries one. The key is
+    the value's JSON text, not the value: ``{"marketing": 1}`` equals ``{"marketing": True}`` in
+    Python, but only ``true`` grants.
+    """
+    if context_consent.__class__ is not dict:
+        return parse_consent(context_consent)
+    try:
+        key = orjson.dumps(context_consent)
+    except orjson.JSONEncodeError:  # too deep to serialise: parse it, do not remember it
+        return parse_consent(context_consent)
+    parsed = _parsed.get(key)
+    if parsed is None:
+        if len(_parsed) >= _MAX_CACHED:
+            _parsed.clear()
+        parsed = _parsed[key] = parse_consent(context_consent)
+    return parsed
 
 
 def consent_granted(consent: Mapping[str, bool], required: Iterable[str]) -> bool:

@@ -17,13 +17,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from leadgate.domain.events import EventHead, IdentifyEvent, TrackEvent, decode, validate
+from leadgate.domain.events import EventHead, Fields, decode, fields, validate
 from leadgate.domain.outcome import Drop, Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
-from leadgate.pipeline.consent import consent_granted, missing_consent, parse_consent
-from leadgate.pipeline.identity import find_email, remember
+from leadgate.pipeline.consent import consent_granted, missing_consent, parse_consent_cached
+from leadgate.pipeline.identity import find_email, new_profile, remember
 from leadgate.pipeline.mapping import build_lead
 from leadgate.pipeline.normalize import normalize_traits
 from leadgate.pipeline.presets import EventRule, Preset
@@ -33,34 +33,27 @@ _REMEMBERED = StageRecord("profile", StageStatus.PASS, detail="profile updated")
 _UNCHANGED = StageRecord("profile", StageStatus.PASS, detail="nothing new to remember")
 _IDENTIFY_DETAIL = "identify: traits remembered; only mapped track events create prospects"
 _PAGE_DETAIL = "page views never create prospects (Outreach has no event ingestion)"
+_UNMAPPED = DropReason.UNMAPPED_EVENT
 _NO_VALUES: dict[str, Any] = {}  # shared by every dropped outcome; nobody mutates it
+_new_outcome = tuple.__new__  # skips NamedTuple's Python-level __new__ (bench P1)
+
+# The processor calls ``peek_identities`` then ``process`` on the same bytes object; keeping the
+# last decoded record (one tuple, swapped atomically) saves parsing every event twice.
+_last: tuple[bytes, EventHead | Drop] = (b"", Drop(DropReason.MALFORMED, "empty"))
 
 
-class _LastDecoded:
-    """The processor calls ``peek_identities`` then ``process`` on the same bytes object; keeping
-    the last decoded record (one tuple, swapped atomically) saves parsing every event twice."""
-
-    __slots__ = ("entry",)
-
-    def __init__(self) -> None:
-        self.entry: tuple[bytes, EventHead | Drop] = (b"", Drop(DropReason.MALFORMED, "empty"))
-
-    def decode(self, record: bytes) -> EventHead | Drop:
-        entry = self.entry
-        if entry[0] is record:
-            return entry[1]
-        head = decode(record)
-        self.entry = (record, head)
-        return head
-
-
-_LAST = _LastDecoded()
+def _decode(record: bytes) -> EventHead | Drop:
+    global _last
+    head = decode(record)
+    _last = (record, head)
+    return head
 
 
 def peek_identities(record: bytes) -> tuple[str, ...]:
     """The profile keys of a record (``user:…``, ``anon:…``), or ``()`` if it is malformed."""
-    head = _LAST.decode(record)
-    return () if isinstance(head, Drop) else head.identities
+    last = _last
+    head = last[1] if last[0] is record else _decode(record)
+    return () if isinstance(head, Drop) else head[7]
 
 
 def process(
@@ -73,13 +66,48 @@ def process(
     ``outcome.identities`` when it is not None.
     """
     try:
-        head = _LAST.decode(record)
+        last = _last
+        head = last[1] if last[0] is record else _decode(record)
         if isinstance(head, Drop):
             return _dropped(None, head, (StageRecord("decode", StageStatus.DROP, *_why(head)),))
-        rule = preset.rule_for(head.name) if head.type == "track" and head.name else None
-        if rule is None:
-            return _not_a_lead(head, snapshot, preset)
-        return _lead(head, snapshot, preset, rule, default_region)
+        data, kind, name, message_id, _, _, received_at, identities = head
+        if kind == "page":  # most events: remember consent, drop (one path, no other call)
+            profile = _consent_update(data, snapshot)
+            stages = _PAGE_UNCHANGED if profile is None else _PAGE_REMEMBERED
+            detail = _PAGE_DETAIL
+        elif kind == "track":
+            rule = preset.events.get(name) if name is not None else None
+            if rule is not None and rule.action == "upsert_prospect":
+                return _lead(head, snapshot, preset, rule, default_region)
+            profile = _consent_update(data, snapshot)
+            detail, unchanged, remembered = _unmapped(
+                kind, name or "", preset.name, rule is not None
+            )
+            stages = unchanged if profile is None else remembered
+        elif kind == "identify":
+            return _identify(head, snapshot)
+        else:
+            profile = _consent_update(data, snapshot)
+            detail, unchanged, remembered = _unmapped(kind, "", preset.name, False)
+            stages = unchanged if profile is None else remembered
+        # Positional, through tuple.__new__: this runs for most events (bench P1).
+        outcome: Outcome = _new_outcome(
+            Outcome,
+            (
+                message_id,
+                kind,
+                name,
+                identities,
+                _UNMAPPED,
+                detail,
+                None,
+                profile,
+                stages,
+                _NO_VALUES,
+                received_at,
+            ),
+        )
+        return outcome
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return _dropped(None, drop, (StageRecord("process", StageStatus.DROP, *_why(drop)),))
@@ -98,7 +126,6 @@ def _dropped(
     if head is None:
         return Outcome(drop=drop.reason, detail=drop.detail, stages=stages)
     _, kind, name, message_id, _, _, received_at, identities = head
-    # Positional: this runs for most events, and keywords cost measurably here (bench P1).
     return Outcome(
         message_id,
         kind,
@@ -114,54 +141,72 @@ def _dropped(
     )
 
 
-def _event_consent(head: EventHead) -> dict[str, bool] | None:
-    context = head.data.get("context")
+def _consent_update(data: dict[str, Any], snapshot: Profile) -> Profile | None:
+    """The profile with this event's consent, or None when the event has none or the same."""
+    context = data.get("context")
     if not context:
         return None
     raw = context.get("consent")
-    return None if raw is None else parse_consent(raw)
+    if raw is None:
+        return None
+    consent = parse_consent_cached(raw)
+    if consent == snapshot.consent:
+        return None
+    return new_profile(snapshot.traits, consent)
 
 
-def _not_a_lead(head: EventHead, snapshot: Profile, preset: Preset) -> Outcome:
-    """Identify, page, ignored types and unmapped tracks: remember, then drop."""
-    if head.type == "identify":
-        event = validate(head)
-        if isinstance(event, Drop):
-            return _dropped(head, event, (StageRecord("decode", StageStatus.DROP, *_why(event)),))
-        assert isinstance(event, IdentifyEvent)
-        traits = {**event.context.traits, **event.traits}
-        profile = remember(snapshot, traits, _event_consent(head))
-        drop, stage = _IDENTIFY_DROP
-    else:
-        consent = _event_consent(head)
-        profile = None if consent is None else remember(snapshot, {}, consent)
-        if head.type == "page":
-            drop, stage = _PAGE_DROP
-        else:
-            drop, stage = _unmapped(
-                head.type, head.name or "", preset.name, head.name in preset.events
-            )
-    stages = (_DECODED, _UNCHANGED if profile is None else _REMEMBERED, stage)
-    return _dropped(head, drop, stages, profile)
+def _event_consent(raw: object) -> dict[str, bool] | None:
+    return None if raw is None else parse_consent_cached(raw)
 
 
-def _drop_at_preset(detail: str) -> tuple[Drop, StageRecord]:
-    drop = Drop(DropReason.UNMAPPED_EVENT, detail)
-    return drop, StageRecord("preset", StageStatus.DROP, *_why(drop))
+def _fields(head: EventHead) -> Fields | Drop:
+    """The event's containers, validated cheaply, or by the full model when in doubt."""
+    found = fields(head)
+    if found is not None:
+        return found
+    event = validate(head)
+    if isinstance(event, Drop):
+        return event
+    traits: dict[str, Any] = getattr(event, "traits", {})
+    properties: dict[str, Any] = getattr(event, "properties", {})
+    return Fields(event.context.traits, event.context.consent, traits, properties)
 
 
-_IDENTIFY_DROP = _drop_at_preset(_IDENTIFY_DETAIL)
-_PAGE_DROP = _drop_at_preset(_PAGE_DETAIL)
+def _identify(head: EventHead, snapshot: Profile) -> Outcome:
+    """identify: remember its traits and consent, then drop (only mapped tracks send)."""
+    found = _fields(head)
+    if isinstance(found, Drop):
+        return _dropped(head, found, (StageRecord("decode", StageStatus.DROP, *_why(found)),))
+    context_traits, raw_consent, traits, _ = found
+    merged = {**context_traits, **traits} if context_traits else traits
+    profile = remember(snapshot, merged, _event_consent(raw_consent))
+    stages = _IDENTIFY_UNCHANGED if profile is None else _IDENTIFY_REMEMBERED
+    return _dropped(head, _IDENTIFY_DROP, stages, profile)
+
+
+def _stage_pair(detail: str) -> tuple[tuple[StageRecord, ...], tuple[StageRecord, ...]]:
+    """The trace of a drop at the preset stage: without and with a profile update."""
+    stage = StageRecord("preset", StageStatus.DROP, str(_UNMAPPED), detail)
+    return (_DECODED, _UNCHANGED, stage), (_DECODED, _REMEMBERED, stage)
+
+
+_IDENTIFY_DROP = Drop(_UNMAPPED, _IDENTIFY_DETAIL)
+_IDENTIFY_UNCHANGED, _IDENTIFY_REMEMBERED = _stage_pair(_IDENTIFY_DETAIL)
+_PAGE_UNCHANGED, _PAGE_REMEMBERED = _stage_pair(_PAGE_DETAIL)
 
 
 @lru_cache(maxsize=4096)
-def _unmapped(kind: str, name: str, preset: str, listed: bool) -> tuple[Drop, StageRecord]:
-    """The (cached) drop of an event type or name the preset does not send."""
+def _unmapped(
+    kind: str, name: str, preset: str, listed: bool
+) -> tuple[str, tuple[StageRecord, ...], tuple[StageRecord, ...]]:
+    """The (cached) drop detail and traces of an event type or name the preset does not send."""
     if kind != "track":
-        return _drop_at_preset(f"{kind} events are ignored")
-    if listed:
-        return _drop_at_preset(f"preset {preset!r} drops {name[:80]!r}")
-    return _drop_at_preset(f"{name[:80]!r} is not an event of preset {preset!r}")
+        detail = f"{kind} events are ignored"
+    elif listed:
+        detail = f"preset {preset!r} drops {name[:80]!r}"
+    else:
+        detail = f"{name[:80]!r} is not an event of preset {preset!r}"
+    return (detail, *_stage_pair(detail))
 
 
 def _lead(
@@ -172,18 +217,17 @@ def _lead(
     default_region: str | None,
 ) -> Outcome:
     """A mapped track event: consent, identity, normalise, map."""
-    event = validate(head)
-    if isinstance(event, Drop):
-        return _dropped(head, event, (StageRecord("decode", StageStatus.DROP, *_why(event)),))
-    assert isinstance(event, TrackEvent)
-    event_consent = _event_consent(head)
-    context_traits = event.context.traits
+    found = _fields(head)
+    if isinstance(found, Drop):
+        return _dropped(head, found, (StageRecord("decode", StageStatus.DROP, *_why(found)),))
+    context_traits, raw_consent, _, properties = found
+    event_consent = _event_consent(raw_consent)
     profile = remember(snapshot, context_traits, event_consent)
     current = profile or snapshot
     stages: list[StageRecord] = [
         _DECODED,
         _UNCHANGED if profile is None else _REMEMBERED,
-        StageRecord("preset", StageStatus.PASS, detail=f"tags: {', '.join(rule.tags) or '-'}"),
+        _preset_pass(rule.tags),
     ]
 
     consent = current.consent
@@ -193,42 +237,39 @@ def _lead(
         drop = Drop(DropReason.NO_CONSENT, f"not granted in {where}: {missing}")
         stages.append(StageRecord("consent", StageStatus.DROP, *_why(drop)))
         return _dropped(head, drop, tuple(stages), profile)
-    stages.append(StageRecord("consent", StageStatus.PASS, detail=", ".join(preset.consent)))
+    stages.append(_consent_pass(preset.consent))
 
     sources: list[tuple[str, dict[str, Any]]] = [
         ("context.traits", context_traits),
-        ("properties", event.properties),
+        ("properties", properties),
         ("profile", snapshot.traits),
     ]
     identity = find_email(sources)
     if isinstance(identity, Drop):
         stages.append(StageRecord("identity", StageStatus.DROP, *_why(identity)))
         return _dropped(head, identity, tuple(stages), profile)
-    stages.append(StageRecord("identity", StageStatus.PASS, detail=f"email from {identity.source}"))
+    stages.append(_identity_pass(identity.source))
 
-    wanted = [trait for trait in preset.mappings if trait != "email"]
-    normalized = normalize_traits(current.traits, wanted, default_region=default_region)
+    normalized = normalize_traits(current.traits, _wanted(preset), default_region=default_region)
     values = {"email": identity.email, **normalized.values}
     if normalized.warnings:
         stages.append(
             StageRecord("normalize", StageStatus.WARN, detail="; ".join(normalized.warnings))
         )
     else:
-        stages.append(StageRecord("normalize", StageStatus.PASS))
+        stages.append(_NORMALIZED)
 
     lead = build_lead(
         values,
         preset,
         rule,
-        event=event.event,
+        event=head.name or "",
         consent=consent,
         identities=head.identities,
         message_id=head.message_id,
         received_at=head.received_at,
     )
-    stages.append(
-        StageRecord("mapping", StageStatus.PASS, detail=f"{len(lead.attributes)} attributes")
-    )
+    stages.append(_mapping_pass(len(lead.attributes)))
     return Outcome(
         message_id=head.message_id,
         event_type=head.type,
@@ -240,3 +281,41 @@ def _lead(
         normalized=values,
         received_at=head.received_at,
     )
+
+
+# The pass records of the lead path depend on the preset only: built once, shared.
+_NORMALIZED = StageRecord("normalize", StageStatus.PASS)
+
+
+@lru_cache(maxsize=256)
+def _preset_pass(tags: tuple[str, ...]) -> StageRecord:
+    return StageRecord("preset", StageStatus.PASS, detail=f"tags: {', '.join(tags) or '-'}")
+
+
+@lru_cache(maxsize=256)
+def _consent_pass(required: tuple[str, ...]) -> StageRecord:
+    return StageRecord("consent", StageStatus.PASS, detail=", ".join(required))
+
+
+@lru_cache(maxsize=16)
+def _identity_pass(source: str) -> StageRecord:
+    return StageRecord("identity", StageStatus.PASS, detail=f"email from {source}")
+
+
+@lru_cache(maxsize=256)
+def _mapping_pass(count: int) -> StageRecord:
+    return StageRecord("mapping", StageStatus.PASS, detail=f"{count} attributes")
+
+
+_wanted_by_preset: dict[int, tuple[Preset, tuple[str, ...]]] = {}
+
+
+def _wanted(preset: Preset) -> tuple[str, ...]:
+    """The traits to normalise (the mapping keys but email), per preset object."""
+    entry = _wanted_by_preset.get(id(preset))
+    if entry is None or entry[0] is not preset:
+        if len(_wanted_by_preset) >= 64:
+            _wanted_by_preset.clear()
+        entry = (preset, tuple(trait for trait in preset.mappings if trait != "email"))
+        _wanted_by_preset[id(preset)] = entry
+    return entry[1]
