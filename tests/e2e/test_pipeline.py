@@ -3,6 +3,7 @@ prospects; drops are counted by reason; an outage loses nothing; failures are de
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -11,6 +12,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from leadgate.domain.lead import LeadIntent
+from leadgate.domain.profile import Profile
+from leadgate.kafka.runtime import Role, workers
 from leadgate.store.sqlite import open_store
 from tests.e2e.conftest import MakePipeline, Pipeline
 from tests.plugins.streams import (
@@ -280,9 +284,6 @@ async def test_revoked_consent_stops_a_queued_lead(make_pipeline: MakePipeline) 
     pipeline = await make_pipeline(start=False)
     settings = pipeline.settings
     kafka = settings.kafka
-    from leadgate.domain.lead import LeadIntent
-    from leadgate.domain.profile import Profile
-
     store = await open_store(settings.state_dir)
     await store.put_profile(["user:rev-1"], Profile(consent={"marketing": False}))
     await store.close()
@@ -298,10 +299,6 @@ async def test_revoked_consent_stops_a_queued_lead(make_pipeline: MakePipeline) 
     await produce(
         kafka.bootstrap_servers, kafka.delivery_topic, [(b"revoked@gmail.com", lead.to_bytes())]
     )
-    import asyncio
-
-    from leadgate.kafka.runtime import Role, workers
-
     stop = asyncio.Event()
     async with workers(settings, Role.DELIVERY, stop):
 
@@ -313,3 +310,31 @@ async def test_revoked_consent_stops_a_queued_lead(make_pipeline: MakePipeline) 
     trace = orjson.loads((await read_topic(kafka.bootstrap_servers, kafka.traces_topic))[0].value)
     assert (trace["messageId"], trace["reason"]) == ("msg-revoked", "consent_revoked")
     assert await pipeline.sandbox.prospects() == []
+
+
+async def test_revoked_authorization_stops_delivery_without_dead_letters(
+    make_pipeline: MakePipeline,
+) -> None:
+    """When Outreach rejects the refresh token (invalid_grant), delivery stops: no prospect, no
+    dead letter, the lead's offset stays uncommitted for later, and the worker stays in its
+    group."""
+    pipeline = await make_pipeline(refresh_token="revoked-refresh-token")
+    kafka = pipeline.settings.kafka
+    await produce_events(
+        kafka.bootstrap_servers,
+        kafka.events_topic,
+        [identify("auth-1", "auth@gmail.com"), track("auth-1", "Signed Up")],
+    )
+
+    async def tried() -> bool:
+        return any(r["path"] == "/oauth/token" for r in await pipeline.sandbox.requests())
+
+    await wait_for(tried, timeout_s=30)
+    await asyncio.sleep(2.0)  # time enough for a wrong retry or dead letter to show
+    assert await pipeline.sandbox.prospects() == []
+    assert await read_topic(kafka.bootstrap_servers, kafka.deadletter_topic) == []
+    assert await lag(kafka.bootstrap_servers, kafka.delivery_group, kafka.delivery_topic) == 1
+    assert pipeline.workers is not None and pipeline.workers.delivery is not None
+    assert pipeline.workers.delivery.loop.revocations == 0
+    mints = [r for r in await pipeline.sandbox.requests() if r["path"] == "/oauth/token"]
+    assert len(mints) == 1, "no refresh loop"

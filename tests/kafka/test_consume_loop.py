@@ -98,9 +98,14 @@ async def test_retry_seeks_back_without_redoing_finished_records(
 
 
 async def test_shutdown_commits_and_restart_resumes(
-    kafka_settings: KafkaSettings,
+    make_kafka_settings: Callable[..., KafkaSettings],
 ) -> None:
     """After a clean stop, a new member of the group starts exactly where the first stopped."""
+    from leadgate.kafka.broker import ensure_topics, topics_of
+
+    # the embedded broker only rebalances the departed member away after its session timeout
+    kafka_settings = make_kafka_settings(session_timeout_ms=6000)
+    await ensure_topics(kafka_settings.bootstrap_servers, topics_of(kafka_settings), 3)
     seen: Counter[str] = Counter()
 
     async def handler(tp: TopicPartition, records: list[Record]) -> BatchResult:
