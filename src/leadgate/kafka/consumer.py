@@ -31,6 +31,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from leadgate.http.metrics import CONSUMER_LAG
 from leadgate.kafka.offsets import OffsetTracker
 from leadgate.settings import KafkaSettings
 
@@ -212,6 +213,17 @@ class ConsumeLoop:
         owned = consumer.assignment()
         offsets = {tp: o for tp, o in self._tracker.to_commit().items() if tp in owned}
         await self._commit_offsets(consumer, offsets)
+        self._report_lag(consumer, owned)
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, owned: set[TopicPartition]) -> None:
+        """Records behind each owned partition's high watermark (from the fetch responses)."""
+        positions = self._tracker.committable()
+        for tp in owned:
+            high = consumer.highwater(tp)
+            if high is not None and tp in positions:
+                CONSUMER_LAG.labels(
+                    group=self._group, topic=tp.topic, partition=str(tp.partition)
+                ).set(max(high - positions[tp], 0))
 
     async def _commit_offsets(
         self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
