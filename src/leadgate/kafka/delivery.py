@@ -35,12 +35,12 @@ from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.reasons import DeadLetterReason, DropReason
 from leadgate.domain.trace import VendorExchange
 from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
-from leadgate.http.metrics import DEAD_LETTERS, RETRIES, record_event, record_exchange
+from leadgate.http.metrics import DEAD_LETTERS, record_event
 from leadgate.kafka.coalesce import coalesce
 from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.kafka.traces import publish_trace
-from leadgate.logging import get_logger, log_prospect_error, log_prospect_success
+from leadgate.kafka.delivery_report import DeliveryReporter
+from leadgate.logging import get_logger
 from leadgate.outreach.backoff import next_delay
 from leadgate.outreach.upsert import Upserter
 from leadgate.pipeline.consent import consent_granted
@@ -87,6 +87,7 @@ class DeliveryWorker:
         self._clock = clock
         self._rand = rand
         self._failing: dict[str, _Failing] = {}
+        self._report = DeliveryReporter(producer, settings, clock=clock)
         self._stopped_until = 0.0
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
         kafka = settings.kafka
@@ -171,8 +172,7 @@ class DeliveryWorker:
         if failing is not None and failing.next_at > now:
             return _Retry(failing.next_at - now)
         if not await self._consent_holds(lead):
-            await self._trace(lead, "dropped", str(DropReason.CONSENT_REVOKED))
-            self._count(lead, "dropped", str(DropReason.CONSENT_REVOKED))
+            await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
             self._failing.pop(lead.email, None)
             return None
         exchanges: list[VendorExchange] = []
@@ -183,27 +183,16 @@ class DeliveryWorker:
         except RetriableError as exc:
             return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
         except PermanentError as exc:
-            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=1)
+            attempts = (failing.attempts if failing is not None else 0) + 1
+            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
             return None
         except IntegrationStopped as exc:
             return self._stop(exc)
         self._failing.pop(lead.email, None)
-        log_prospect_success(
-            log,
-            message_ids=lead.message_ids,
-            prospect_id=result.prospect_id,
-            action=result.action,
-            email=lead.email,
-        )
-        await self._trace(
-            lead,
-            "delivered",
-            None,
-            exchanges,
-            prospect_id=result.prospect_id,
-            action=result.action,
-        )
-        self._count(lead, "delivered", result.action)
+        if self._stopped_until:
+            self._stopped_until = 0.0
+            log.warning("integration.resumed", integration="outreach")
+        await self._report.delivered(lead, result, exchanges)
         return None
 
     async def _consent_holds(self, lead: LeadIntent) -> bool:
@@ -248,16 +237,9 @@ class DeliveryWorker:
             retry_after_cap=self._outreach.retry_after_cap_s,
         )
         failing.next_at = now + delay
-        RETRIES.labels(reason=exc.reason).inc()
-        log_prospect_error(
-            log,
-            message_ids=lead.message_ids,
-            reason=exc.reason,
-            status=exc.status,
-            retriable=True,
-            detail=f"attempt {failing.attempts}, next in {delay:.1f}s",
+        await self._report.retrying(
+            lead, exc.reason, exc.status, exchanges, attempts=failing.attempts, delay_s=delay
         )
-        await self._trace(lead, "pending", exc.reason, exchanges)
         return _Retry(delay)
 
     def _stop(self, exc: IntegrationStopped) -> _Retry:
@@ -293,11 +275,7 @@ class DeliveryWorker:
             first_failure=first_failure,
         )
         self._failing.pop(lead.email, None)
-        log_prospect_error(
-            log, message_ids=lead.message_ids, reason=reason, status=status, retriable=False
-        )
-        await self._trace(lead, "dead_lettered", reason, exchanges)
-        self._count(lead, "dead_lettered", reason)
+        await self._report.dead_lettered(lead, reason, status, exchanges)
 
     async def _dead_letter_records(
         self,
@@ -323,35 +301,3 @@ class DeliveryWorker:
         ]
         await asyncio.gather(*acks)
         DEAD_LETTERS.labels(stage=stage, reason=reason).inc(len(records))
-
-    async def _trace(
-        self,
-        lead: LeadIntent,
-        outcome: str,
-        reason: str | None,
-        exchanges: list[VendorExchange] | None = None,
-        *,
-        prospect_id: int | None = None,
-        action: str | None = None,
-    ) -> None:
-        """One delivery trace record per source messageId (the inspector folds them)."""
-        exchanged = [e.to_json() for e in exchanges or ()]
-        for exchange in exchanges or ():
-            record_exchange(exchange)
-        at = self._clock()
-        for message_id in lead.message_ids:
-            record = {
-                "messageId": message_id,
-                "stage": "delivery",
-                "outcome": outcome,
-                "reason": reason,
-                "prospectId": prospect_id,
-                "action": action,
-                "exchanges": exchanged,
-                "at": at,
-            }
-            await publish_trace(self._producer, self._settings, message_id, record)
-
-    def _count(self, lead: LeadIntent, outcome: str, reason: str | None) -> None:
-        for _ in lead.message_ids:
-            record_event("delivery", outcome, reason)
