@@ -3,8 +3,10 @@
 Outreach access tokens live 7200 s and every refresh returns a *new* refresh token (the old one
 may die at once), and a user+app may mint at most one token per 60 s (outreach-api.md §4). So:
 
-- one refresh at a time (an ``asyncio.Lock``); a caller whose token was rejected asks for a token
-  *newer than the one it used*, so 64 coroutines hitting 401 together cause exactly one refresh;
+- one refresh at a time in a process (an ``asyncio.Lock``), and the stored pair re-read first,
+  so worker processes that share the state store reuse each other's rotation; a caller whose
+  token was rejected asks for a token *newer than the one it used*, so 64 coroutines hitting
+  401 together cause exactly one refresh;
 - refresh ``refresh_early_s`` before expiry, not after a 401;
 - the rotated pair is saved to the store *before* the old refresh token is dropped (P24);
 - ``invalid_grant`` stops the integration with a message saying what to do, and the manager
@@ -111,7 +113,6 @@ class TokenManager:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._tokens: TokenSet | None = None
-        self._loaded = False
         self._stopped: IntegrationStopped | None = None
         self.refreshes = 0
 
@@ -135,18 +136,33 @@ class TokenManager:
         async with self._lock:
             if self._stopped is not None:
                 raise self._stopped
-            if not self._loaded:
-                self._tokens = await self._store.load_tokens()
-                self._loaded = True
+            # The store is the truth: another worker process sharing it may have rotated the
+            # pair since we last looked, and its refresh token is the only one still valid.
+            stored = await self._store.load_tokens()
+            if stored is not None:
+                self._tokens = stored
             tokens = self._tokens
             if tokens is not None and tokens.access_token != stale and self._fresh(tokens):
                 return tokens.access_token
             try:
                 self._tokens = await self._refresh(tokens)
             except IntegrationStopped as stop:
+                rotated = await self._rotated_elsewhere(tokens)
+                if rotated is not None:
+                    self._tokens = rotated
+                    return rotated.access_token
                 self._stopped = stop
                 raise
             return self._tokens.access_token
+
+    async def _rotated_elsewhere(self, used: TokenSet | None) -> TokenSet | None:
+        """A fresh pair another process saved while our refresh with ``used`` was refused."""
+        latest = await self._store.load_tokens()
+        if latest is None or not self._fresh(latest):
+            return None
+        if used is not None and latest.refresh_token == used.refresh_token:
+            return None
+        return latest
 
     async def _refresh(self, current: TokenSet | None) -> TokenSet:
         refresh_token = current.refresh_token if current is not None else None

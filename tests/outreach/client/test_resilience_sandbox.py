@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from leadgate.errors import IntegrationStopped
 from leadgate.outreach.deliver import deliver
 from leadgate.store.memory import MemoryStore
+from leadgate.store.sqlite import SqliteStore
 from tests.outreach.client.helpers import make_lead, upserter_for
 from tests.plugins.sandbox import MakeSandbox
 
@@ -140,3 +142,29 @@ async def test_missing_scope_stops_instead_of_dead_lettering(make_sandbox: MakeS
             await deliver(upserter, make_lead("ada@gmail.com"), client.settings)
     assert "leadgate auth login" in stopped.value.action
     assert await sandbox.prospects() == []
+
+
+async def test_workers_sharing_a_store_reuse_each_others_rotation(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Two worker processes sharing one state store: after one rotates the refresh token on
+    expiry, the other uses the stored pair instead of its dead token (no invalid_grant stop)."""
+    sandbox = await make_sandbox(mint_interval_s=0)
+    store_a, store_b = SqliteStore(tmp_path / "state.db"), SqliteStore(tmp_path / "state.db")
+    try:
+        async with (
+            upserter_for(sandbox.url, store_a) as (client_a, upserter_a),
+            upserter_for(sandbox.url, store_b) as (client_b, upserter_b),
+        ):
+            await deliver(upserter_a, make_lead("w1@acme.example"), client_a.settings)
+            await deliver(upserter_b, make_lead("w2@acme.example"), client_b.settings)
+            await sandbox.faults(expire_tokens=True)
+            before = await _token_calls(sandbox)
+            await deliver(upserter_a, make_lead("w3@acme.example"), client_a.settings)
+            delivery = await deliver(upserter_b, make_lead("w4@acme.example"), client_b.settings)
+            assert delivery.outcome == "delivered"
+            assert await _token_calls(sandbox) - before == 1
+    finally:
+        await store_a.close()
+        await store_b.close()
+    assert len(await sandbox.prospects()) == 4
