@@ -24,6 +24,7 @@ PHONES = [
     ("+44 123", None, None, "too short"),
     ("call me", "GB", None, "not a number"),
     ("+44 7700 900123" + " " * 40, None, None, "over the length cap"),
+    ("000000", "DE", None, "all zeros: its E.164 form would format differently again"),
 ]
 
 

@@ -19,6 +19,7 @@ from leadgate.pipeline.email import InvalidEmail, normalize_email
 from leadgate.pipeline.trusted import trusted
 
 _SCALARS = (str, int, float, bool)
+_NEVER_EMPTY = frozenset({int, float, bool})
 MAX_TRAITS = 200
 
 
@@ -103,11 +104,21 @@ def merge_profiles(profiles: Iterable[Profile | None]) -> Profile:
         return EMPTY_PROFILE
     if len(found) == 1:
         return found[0]
+    return _merge_many(found)
+
+
+def _merge_many(found: list[Profile]) -> Profile:
     traits: dict[str, Any] = {}
     consent: dict[str, bool] | None = None
     for profile in found:
         for key, value in profile.traits.items():
-            if key not in traits and not is_empty(value):
+            if key in traits:
+                continue
+            kind = value.__class__
+            if kind is str:
+                if value.strip():
+                    traits[key] = value
+            elif kind in _NEVER_EMPTY or not is_empty(value):
                 traits[key] = value
         if consent is None and profile.consent:
             consent = dict(profile.consent)

@@ -42,6 +42,15 @@ def normalize_phone(raw: str, region: str | None) -> str | None:
     example, +44 7700 900123, sits in Ofcom's range for fiction — and dropping a salesperson's
     only phone number over that would be worse than sending it.
     """
+    formatted = _e164(raw, region)
+    # Keep only a fixed point: a few national forms (all zeros, say) format to a number that
+    # formats differently again, and normalising a normalised trait must change nothing.
+    if formatted is None or (formatted != raw and _e164(formatted, None) != formatted):
+        return None
+    return formatted
+
+
+def _e164(raw: str, region: str | None) -> str | None:
     if len(raw) > MAX_PHONE_CHARS:
         return None
     try:
