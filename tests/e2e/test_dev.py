@@ -40,8 +40,8 @@ async def _read_banner(process: asyncio.subprocess.Process) -> str:
 
 async def test_dev_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     """The banner names the collector, write key, inspector token, sandbox and broker; an
-    identify + track posted to the collector becomes a sandbox prospect; SIGINT exits 0 and
-    the embedded broker is gone."""
+    identify + track posted to the collector becomes a sandbox prospect; the demo page (with
+    the dev write key) and the SDK are served; SIGINT exits 0 and the broker is gone."""
     http, broker, sandbox = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
     process = await asyncio.create_subprocess_exec(
@@ -79,6 +79,11 @@ async def test_dev_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path: Path)
                     return len((await response.json())["data"]) == 1
 
             await wait_for(prospect, timeout_s=30)
+            for page in ("/demo", "/sdk/leadgate.js"):
+                async with session.get(f"http://127.0.0.1:{http}{page}") as response:
+                    assert response.status == 200, page
+            async with session.get(f"http://127.0.0.1:{http}/demo") as response:
+                assert "wk_dev_test_key" in await response.text()
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), timeout=45) == 0
         for child in children:

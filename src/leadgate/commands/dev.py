@@ -115,7 +115,9 @@ def dev_settings(
                 "write_keys": (
                     *base.collector.write_keys,
                     WriteKey(key=SecretStr(write_key), name="dev"),
-                )
+                ),
+                # The demo page is served with the dev key in it: it is a public browser key.
+                "demo_write_key": "dev",
             }
         ),
         "inspector": base.inspector.model_copy(update={"token": SecretStr(inspector_token)}),
