@@ -107,6 +107,10 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(max(logging.getLevelNamesMapping()[level_name], logging.INFO))
+    # aiokafka narrates every group join and assignment at INFO: noise in an operator's log
+    # (leadgate logs its own assignments and lag). Its warnings and errors still show.
+    if level_name != "DEBUG":
+        logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 class _MaskingFormatter(logging.Formatter):
