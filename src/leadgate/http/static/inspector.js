@@ -125,7 +125,7 @@ function renderTrace(trace, target, title) {
       ["action", trace.action], ["detail", trace.detail]]),
     el("h3", {}, "stages"), stagesTable(trace.stages),
     el("h3", {}, "normalised fields"), pre(trace.normalized || {}),
-    trace.document ? el("div", {}, el("h3", {}, "document that would be sent"), pre(trace.document)) : null,
+    trace.document ? el("div", {}, el("h3", {}, "prospect document mapped by the preset (the requests below are what was sent)"), pre(trace.document)) : null,
     el("h3", {}, `requests to Outreach (${exchanges.length})`),
     ...exchanges.map(exchangeBlock),
     trace.input ? el("div", {}, el("h3", {}, "event as received"), pre(trace.input)) : null];
