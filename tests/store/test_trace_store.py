@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -99,8 +100,9 @@ def test_bounded_by_count_and_age() -> None:
     assert len(store) == 0
 
 
-def test_persisted_sealed_and_reloaded(tmp_path: Path) -> None:
-    """A restarted store finds recent traces and raw events; the file holds no raw email."""
+def test_persisted_owner_only_and_reloaded(tmp_path: Path) -> None:
+    """A restarted store finds recent traces and raw events; its files are owner-only and the
+    email index holds a salted hash, not the address."""
     state = tmp_path / "state"
     store = TraceStore(state)
     raw = orjson.dumps({"type": "track", "messageId": "m-1", "traits": {"email": "x@corp.io"}})
@@ -108,9 +110,11 @@ def test_persisted_sealed_and_reloaded(tmp_path: Path) -> None:
     store.add_trace(processor_trace(messageId="m-1", normalized={"email": "x@corp.io"}))
     store.close()
 
-    files = b"".join(p.read_bytes() for p in state.iterdir() if p.is_file())
-    assert b"x@corp.io" not in files
     assert (state / "traces.sqlite3").stat().st_mode & 0o077 == 0
+    assert (state / "inspector.key").stat().st_mode & 0o077 == 0
+    with sqlite3.connect(state / "traces.sqlite3") as db:
+        keys = [row[0] for row in db.execute("SELECT email_key FROM traces")]
+    assert keys and all(key and "@" not in key for key in keys)
 
     again = TraceStore(state)
     assert again.recent_events(10) == [("m-1", raw)]

@@ -7,8 +7,9 @@ per attempt group (``{"messageId", "stage": "delivery", "outcome", "reason", "pr
 final outcome is the newest final delivery record, else the processor's drop, else ``pending``.
 
 Memory serves the API; SQLite (``traces.sqlite3`` in the state dir, owner-only) lets a restarted
-inspector and ``leadgate presets diff`` see recent events. Its PII columns are sealed
-(``store.sealed``) and emails are matched through a salted hash of the normalised address.
+inspector and ``leadgate presets diff`` see recent events. It is protected like the state store
+(owner-only file in an owner-only directory, bounded in size and age); emails are matched through
+a salted hash of the normalised address (``store.email_index``), never a plain address index.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import orjson
 
 from leadgate.http.metrics import INSPECTOR_TRACES
-from leadgate.store.sealed import Sealer
+from leadgate.store.email_index import EmailIndex
 from leadgate.store.trace_entry import TraceEntry, normalize_email, parse_time
 
 _SCHEMA = """
@@ -63,7 +64,7 @@ class TraceStore:
         max_events: int = 10_000,
         max_age_s: float = 24 * 3600.0,
         clock: Callable[[], float] = time.time,
-        sealer: Sealer | None = None,
+        email_index: EmailIndex | None = None,
     ) -> None:
         self.max_events = max_events
         self.max_age_s = max_age_s
@@ -72,9 +73,9 @@ class TraceStore:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._writes = 0
         self._db: sqlite3.Connection | None = None
-        self._sealer = sealer or Sealer(b"in-memory")
+        self._index = email_index or EmailIndex(b"in-memory")
         if state_dir is not None:
-            self._sealer = sealer or Sealer.from_state_dir(state_dir)
+            self._index = email_index or EmailIndex.from_state_dir(state_dir)
             self._db = _open_db(state_dir / "traces.sqlite3")
             self._load()
 
@@ -106,7 +107,7 @@ class TraceStore:
 
     def _saved(self, entry: TraceEntry) -> TraceEntry:
         if entry.email and entry.email_key is None:
-            entry.email_key = self._sealer.email_key(entry.email)
+            entry.email_key = self._index.email_key(entry.email)
         self._persist(entry)
         self._evict()
         INSPECTOR_TRACES.set(len(self._entries))
@@ -119,7 +120,7 @@ class TraceStore:
     def _persist(self, entry: TraceEntry) -> None:
         if self._db is None:
             return
-        body = self._sealer.seal(orjson.dumps(entry.to_state()))
+        body = orjson.dumps(entry.to_state())
         with self._db:
             self._db.execute(
                 "INSERT INTO traces (message_id, updated, email_key, body) VALUES (?, ?, ?, ?) "
@@ -158,7 +159,7 @@ class TraceStore:
             "SELECT body FROM traces ORDER BY updated DESC LIMIT ?", (self.max_events,)
         ).fetchall()
         for (body,) in reversed(rows):
-            entry = TraceEntry.from_state(orjson.loads(self._sealer.open(body)))
+            entry = TraceEntry.from_state(orjson.loads(body))
             self._entries[entry.message_id] = entry
 
     # -- reading -------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ class TraceStore:
     def query(self, query: TraceQuery) -> list[TraceEntry]:
         """Entries matching every given filter, newest first."""
         self._evict()
-        email_key = self._sealer.email_key(normalize_email(query.email)) if query.email else None
+        email_key = self._index.email_key(normalize_email(query.email)) if query.email else None
         event = query.event.casefold() if query.event else None
         found: list[TraceEntry] = []
         for entry in reversed(self._entries.values()):
