@@ -121,7 +121,7 @@ def _merge_many(found: list[Profile]) -> Profile:
             elif kind in _NEVER_EMPTY or not is_empty(value):
                 traits[key] = value
         if consent is None and profile.consent:
-            consent = dict(profile.consent)
+            consent = profile.consent  # shared, like every consent dict: nobody mutates one
     return new_profile(traits, consent or {})
 
 

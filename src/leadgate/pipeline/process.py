@@ -51,8 +51,9 @@ def _decode(record: bytes) -> EventHead | Drop:
 
 def peek_identities(record: bytes) -> tuple[str, ...]:
     """The profile keys of a record (``user:…``, ``anon:…``), or ``()`` if it is malformed."""
-    last = _last
-    head = last[1] if last[0] is record else _decode(record)
+    global _last
+    head = decode(record)  # the processor peeks first, so process() finds it decoded
+    _last = (record, head)
     return () if isinstance(head, Drop) else head[7]
 
 
@@ -92,7 +93,9 @@ def process(
             raw = context.get("consent")
             if raw is not None:
                 consent = parse_consent_cached(raw)
-                if consent != snapshot.consent:
+                # Usually the very object the profile holds (parsed once, shared): no compare.
+                known = snapshot.consent
+                if consent is not known and consent != known:
                     profile = new_profile(snapshot.traits, consent)
         # Positional, through tuple.__new__: this runs for most events (bench P1).
         outcome: Outcome = _new_outcome(
