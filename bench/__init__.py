@@ -1,0 +1,1 @@
+"""leadgate's benchmarks (`make bench`): every figure measured side by side with its baseline."""

@@ -1,0 +1,96 @@
+"""`make bench`: run every measurement side by side with its baseline, print a table, write
+bench/results.json (exactly the keys of issue 7) and BENCHMARKS.md.
+
+Usage: python -m bench [--only p1,p2,...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import report, rig
+
+RESULTS = Path("bench/results.json")
+
+GOALS: dict[str, tuple[str, float]] = {
+    "p1_process_vs_decode": (">=", 0.3),
+    "p2_consume_vs_raw": (">=", 0.5),
+    "p3_budget_share": (">=", 0.95),
+    "p3_429s": ("==", 0),
+    "p4_calls_per_lead": ("<=", 1.2),
+    "p4_unchanged_lead_calls": ("==", 0),
+    "p5_p99_ms": ("<=", 50),
+    "p6_peak_rss_mb": ("<=", 200),
+    "p7_collector_eps": (">=", 10_000),
+}
+
+
+def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
+    from bench import p1_process, p2_consume, p3_budget, p4_calls, p5_latency, p6_rss, p7_collector
+
+    scale = 0.2 if quick else 1.0
+    return {
+        "p1": lambda: p1_process.run(count=int(50_000 * scale) or 1000, reps=5),
+        # 20,000 events: the processor runs ~1,000/s here, and 5 reps of 50,000 would not fit
+        # the 15 minutes.
+        "p2": lambda: asyncio.run(p2_consume.run(count=int(20_000 * scale), reps=5)),
+        # two whole 60 s budget windows (quick: one)
+        "p3": lambda: asyncio.run(p3_budget.run(windows=1 if quick else 2)),
+        "p4": lambda: asyncio.run(p4_calls.run()),
+        "p5": lambda: asyncio.run(p5_latency.run(seconds=5 if quick else 15)),
+        "p6": lambda: asyncio.run(
+            p6_rss.run(backlog=int(200_000 * scale), seconds=30 if quick else 60)
+        ),
+        "p7": lambda: asyncio.run(p7_collector.run(seconds=3 if quick else 10, reps=5)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and write the results."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", help="comma-separated subset, e.g. p1,p4")
+    parser.add_argument("--quick", action="store_true", help="smaller runs (not for the record)")
+    args = parser.parse_args(argv)
+    measures = _measures(args.quick)
+    rig.production_logging("info")
+    chosen = args.only.split(",") if args.only else list(measures)
+    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = {key: previous.get(key) for key in GOALS}
+    details: dict[str, Any] = {}
+    started = time.monotonic()
+    for name in chosen:
+        t0 = time.monotonic()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        figures = measures[name]()
+        for key, value in figures.items():
+            (results if key in GOALS else details)[key] = value
+        print(f"[bench] {name} done in {time.monotonic() - t0:.0f}s: {figures}", file=sys.stderr)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    table = report.table(results, GOALS)
+    print(table)
+    report.write_benchmarks_md(
+        Path("BENCHMARKS.md"),
+        table=table,
+        details=details,
+        machine=machine,
+        date=date,
+        command="make bench" + (f" (python -m bench --only {args.only})" if args.only else ""),
+        seconds=time.monotonic() - started,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
