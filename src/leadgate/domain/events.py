@@ -245,7 +245,8 @@ def fields(head: EventHead) -> Fields | None:
         if get(stamp).__class__ not in _TEXT_OR_NONE:
             return None
     consent = context.get("consent")
-    return Fields(context_traits, consent, traits, properties)
+    found: Fields = _new_head(Fields, (context_traits, consent, traits, properties))
+    return found
 
 
 def validate(head: EventHead) -> IdentifyEvent | TrackEvent | PageEvent | IgnoredEvent | Drop:

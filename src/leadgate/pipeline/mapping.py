@@ -59,15 +59,34 @@ def account_hint(email: str, company: str | None) -> AccountHint | None:
     return trusted(AccountHint, {"domain": hint_domain, "name": company})
 
 
+_Plan = tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]
+_plans: dict[int, tuple[Preset, _Plan]] = {}
+
+
+def _plan(preset: Preset) -> _Plan:
+    """Per trait, its targets and whether each is a list attribute (once per preset object)."""
+    entry = _plans.get(id(preset))
+    if entry is None or entry[0] is not preset:
+        if len(_plans) >= 64:
+            _plans.clear()
+        plan = tuple(
+            (trait, tuple((target, target in LIST_ATTRIBUTES) for target in targets))
+            for trait, targets in preset.mappings.items()
+        )
+        entry = _plans[id(preset)] = (preset, plan)
+    return entry[1]
+
+
 def attributes(values: Mapping[str, Any], preset: Preset) -> dict[str, Any]:
     """The prospect attributes, in the preset's mapping order."""
     result: dict[str, Any] = {}
-    for trait, targets in preset.mappings.items():
-        value = values.get(trait)
+    get = values.get
+    for trait, targets in _plan(preset):
+        value = get(trait)
         if value is None:
             continue
-        for target in targets:
-            result[target] = [value] if target in LIST_ATTRIBUTES else value
+        for target, is_list in targets:
+            result[target] = [value] if is_list else value
     return result
 
 

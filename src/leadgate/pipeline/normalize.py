@@ -117,26 +117,28 @@ def normalize_traits(
     traits: Mapping[str, Any], wanted: Iterable[str], *, default_region: str | None = None
 ) -> Normalized:
     """Normalise the ``wanted`` traits (the preset's mapping keys, minus ``email``)."""
-    result = Normalized()
-    region = phone_region(traits, default_region)
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    get = traits.get
     for key in wanted:
         if key == "name":
             name = _full_name(traits)
             if name is not None:
-                result.values["name"] = name
+                values["name"] = name
             continue
-        raw = traits.get(key)
+        raw = get(key)
         if raw is None or raw == "":
             continue
-        text = clean_text(raw)
+        text = _clean_str(raw) if raw.__class__ is str else clean_text(raw)
         if text is not None and key == "phone":
+            region = phone_region(traits, default_region)
             text = normalize_phone(text, region)
             if text is None:
                 reason = "no country code and no default region" if region is None else "invalid"
-                result.warnings.append(f"phone dropped: {reason}")
+                warnings.append(f"phone dropped: {reason}")
                 continue
         if text is None:
-            result.warnings.append(f"{key} dropped: not usable text")
+            warnings.append(f"{key} dropped: not usable text")
             continue
-        result.values[key] = text
-    return result
+        values[key] = text
+    return Normalized(values, warnings)

@@ -133,19 +133,23 @@ def _dropped(
     if head is None:
         return Outcome(drop=drop.reason, detail=drop.detail, stages=stages)
     _, kind, name, message_id, _, _, received_at, identities = head
-    return Outcome(
-        message_id,
-        kind,
-        name,
-        identities,
-        drop.reason,
-        drop.detail,
-        None,
-        profile,
-        stages,
-        _NO_VALUES,
-        received_at,
+    outcome: Outcome = _new_outcome(
+        Outcome,
+        (
+            message_id,
+            kind,
+            name,
+            identities,
+            drop.reason,
+            drop.detail,
+            None,
+            profile,
+            stages,
+            _NO_VALUES,
+            received_at,
+        ),
     )
+    return outcome
 
 
 def _event_consent(raw: object) -> dict[str, bool] | None:
@@ -241,17 +245,8 @@ def _lead(
     if isinstance(identity, Drop):
         stages.append(StageRecord("identity", StageStatus.DROP, *_why(identity)))
         return _dropped(head, identity, tuple(stages), profile)
-    stages.append(_identity_pass(identity.source))
-
     normalized = normalize_traits(current.traits, _wanted(preset), default_region=default_region)
     values = {"email": identity.email, **normalized.values}
-    if normalized.warnings:
-        stages.append(
-            StageRecord("normalize", StageStatus.WARN, detail="; ".join(normalized.warnings))
-        )
-    else:
-        stages.append(_NORMALIZED)
-
     lead = build_lead(
         values,
         preset,
@@ -262,18 +257,22 @@ def _lead(
         message_id=head.message_id,
         received_at=head.received_at,
     )
-    stages.append(_mapping_pass(len(lead.attributes)))
-    return Outcome(
-        message_id=head.message_id,
-        event_type=head.type,
-        event_name=head.name,
-        identities=head.identities,
-        lead=lead,
-        profile=profile,
-        stages=tuple(stages),
-        normalized=values,
-        received_at=head.received_at,
+    _, kind, name, message_id, _, _, received_at, identities = head
+    trace = (
+        *stages,
+        _identity_pass(identity.source),
+        (
+            StageRecord("normalize", StageStatus.WARN, detail="; ".join(normalized.warnings))
+            if normalized.warnings
+            else _NORMALIZED
+        ),
+        _mapping_pass(len(lead.attributes)),
     )
+    outcome: Outcome = _new_outcome(
+        Outcome,
+        (message_id, kind, name, identities, None, None, lead, profile, trace, values, received_at),
+    )
+    return outcome
 
 
 # The pass records of the lead path depend on the preset only: built once, shared.
