@@ -108,18 +108,30 @@ def merge_profiles(profiles: Iterable[Profile | None]) -> Profile:
 
 
 def _merge_many(found: list[Profile]) -> Profile:
-    traits: dict[str, Any] = {}
-    consent: dict[str, bool] | None = None
-    for profile in found:
-        for key, value in profile.traits.items():
-            if key in traits:
-                continue
-            kind = value.__class__
-            if kind is str:
-                if value.strip():
+    first = found[0]
+    traits: dict[str, Any] = {
+        key: value
+        for key, value in first.traits.items()
+        if (
+            value.strip()
+            if value.__class__ is str
+            else value.__class__ in _NEVER_EMPTY or not is_empty(value)
+        )
+    }
+    consent = first.consent or None
+    done = first.traits
+    for profile in found[1:]:
+        more = profile.traits
+        if more is not done:  # one update often leaves the traits dict shared: nothing to add
+            for key, value in more.items():
+                if key in traits:
+                    continue
+                kind = value.__class__
+                if kind is str:
+                    if value.strip():
+                        traits[key] = value
+                elif kind in _NEVER_EMPTY or not is_empty(value):
                     traits[key] = value
-            elif kind in _NEVER_EMPTY or not is_empty(value):
-                traits[key] = value
         if consent is None and profile.consent:
             consent = profile.consent  # shared, like every consent dict: nobody mutates one
     return new_profile(traits, consent or {})
