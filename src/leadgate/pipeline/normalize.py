@@ -79,8 +79,15 @@ def clean_text(value: object) -> str | None:
     return None
 
 
-@lru_cache(maxsize=16384)
 def _clean_str(value: str) -> str | None:
+    if value.isascii():  # the common case is cheaper than a lookup in a large cache
+        text = " ".join(value.split())
+        return text if text and len(text) <= MAX_TEXT_CHARS and text.isprintable() else None
+    return _clean_unicode(value)
+
+
+@lru_cache(maxsize=16384)
+def _clean_unicode(value: str) -> str | None:
     text = " ".join(value.split())
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
