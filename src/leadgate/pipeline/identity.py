@@ -88,13 +88,16 @@ def merge_profiles(profiles: Iterable[Profile | None]) -> Profile:
 
     Traits: the first non-empty value wins. Consent: the first profile that holds any.
     """
-    if isinstance(profiles, list):  # the processor's case: no profile, or one under every key
-        if not profiles:
+    if isinstance(profiles, list):  # the processor's case: one profile under every key, or none
+        count = len(profiles)
+        if count == 0:
             return EMPTY_PROFILE
         first: Profile | None = profiles[0]
-        count = len(profiles)
-        if first is not None and (count == 1 or (count == 2 and profiles[1] is first)):
-            return first
+        second: Profile | None = profiles[1] if count == 2 else first
+        if count <= 2 and (second is first or second is None or first is None):
+            if first is not None:
+                return first
+            return EMPTY_PROFILE if second is None else second
     found: list[Profile] = []
     for profile in profiles:
         # One outcome's profile is stored under every identity, so the same object is common.
