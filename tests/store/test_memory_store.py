@@ -32,6 +32,29 @@ async def test_first_key_wins_per_field(store: StateStore) -> None:
     assert merged.consent == {"ads": False}
 
 
+async def test_profiles_are_read_and_written_per_batch(store: StateStore) -> None:
+    """A batch write stores each key's profile, and a batch read returns each stored key's own
+    profile (unmerged) and leaves out keys with nothing stored."""
+    first = Profile(traits={"email": "a@b.example"}, consent={"marketing": True})
+    second = Profile(traits={"title": "CTO"})
+    await store.put_profiles({"user:1": first, "anon:x": first, "user:2": second})
+    await store.put_profiles({})
+    found = await store.get_profiles(["user:1", "anon:x", "user:2", "user:nobody", "user:1"])
+    assert found == {"user:1": first, "anon:x": first, "user:2": second}
+    assert await store.get_profiles([]) == {}
+    assert await store.get_profile(["anon:x"]) == first
+    await store.put_profile(["user:2"], first)
+    assert (await store.get_profiles(["user:2"]))["user:2"] == first
+
+
+async def test_batch_profile_reads_span_many_keys(store: StateStore) -> None:
+    """A batch read of more keys than one SQL statement may bind still finds every profile."""
+    await store.put_profiles({f"anon:{i}": Profile(traits={"n": i}) for i in range(2500)})
+    found = await store.get_profiles([f"anon:{i}" for i in range(2600)])
+    assert len(found) == 2500
+    assert found["anon:2499"].traits == {"n": 2499}
+
+
 async def test_seen_message_ids_expire_after_their_ttl(store: StateStore, clock: FakeClock) -> None:
     """A messageId counts as a duplicate only within its TTL."""
     await store.mark_seen(["m1", "m2"], ttl_s=60)

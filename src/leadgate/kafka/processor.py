@@ -1,11 +1,12 @@
 """The processor (consumer group ``leadgate-processor``): events in, lead intents and traces out.
 
-Per record, in partition order: decode, dedupe the messageId, load the profile of the event's
-identities, run the pure ``process()``, write the profile update back, produce the lead intent
-to the delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
-messageId). A batch is finished only when every produce of it was acknowledged; then its
-messageIds are marked seen and its offsets become committable. A crash before that replays the
-batch, and the dedupe skips what was already handed on.
+Per record, in partition order: decode, dedupe the messageId, take the profile of the event's
+identities, run the pure ``process()``, keep the profile update, produce the lead intent to the
+delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
+messageId). The store is read and written once per batch (profiles and seen ids). A batch is
+finished only when every produce of it was acknowledged; then its messageIds are marked seen
+and its offsets become committable. A crash before that replays the batch, and the dedupe skips
+what was already handed on.
 
 Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
 that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
@@ -26,6 +27,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from leadgate.domain.outcome import Outcome
+from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
 from leadgate.http.metrics import DEAD_LETTERS, record_event
@@ -34,6 +36,7 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.kafka.traces import publish_trace
 from leadgate.logging import get_logger, log_dropped
+from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.process import peek_identities, process
 from leadgate.settings import Settings
@@ -91,6 +94,43 @@ def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
     )
 
 
+def _keys(event: dict[str, Any] | None) -> tuple[str, ...]:
+    """The profile keys an event will most likely ask for (``peek_identities`` decides)."""
+    if event is None:
+        return ()
+    user, anonymous = event.get("userId"), event.get("anonymousId")
+    keys: tuple[str, ...] = (f"user:{user}",) if isinstance(user, str) and user else ()
+    if isinstance(anonymous, str) and anonymous:
+        keys += (f"anon:{anonymous}",)
+    return keys
+
+
+class _BatchProfiles:
+    """The profiles of one batch's identities: read once, updated as the batch goes, and the
+    changed ones written back together."""
+
+    def __init__(self, store: StateStore, read: set[str], profiles: dict[str, Profile]) -> None:
+        self._store = store
+        self._read = read
+        self._profiles = profiles
+        self.changed: dict[str, Profile] = {}
+
+    async def snapshot(self, keys: tuple[str, ...]) -> Profile:
+        """The merged profile of these keys as the batch has left it so far."""
+        profiles = self._profiles
+        missing = [k for k in keys if k not in profiles and k not in self._read]
+        if missing:  # a key the batch read did not foresee: read it now
+            self._read.update(missing)
+            profiles.update(await self._store.get_profiles(missing))
+        return merge_profiles([profiles.get(k) for k in keys])
+
+    def update(self, keys: tuple[str, ...], profile: Profile) -> None:
+        """Store ``profile`` under every key, for the rest of the batch and the write-back."""
+        for key in keys:
+            self._profiles[key] = profile
+            self.changed[key] = profile
+
+
 class Processor:
     """Runs ``process()`` over the events topic; see the module docstring."""
 
@@ -129,22 +169,31 @@ class Processor:
             self.presets.reload_if_changed()
 
     async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
-        """Process one partition's batch; finished only when every output is acknowledged."""
+        """Process one partition's batch; finished only when every output is acknowledged.
+
+        The store is read once and written once per batch: the profiles of every identity in
+        the batch come in one read, and a batch-local copy carries each event's update to the
+        later events of the same batch. Nothing is cached across batches, so a consent changed
+        by another processor instance is always seen by the next batch.
+        """
         acks: list[Awaitable[Any]] = []
         processed: list[str] = []
         events = [_decode(r.value) if r.value else None for r in records]
         ids = [_message_id(e) for e in events]
         already = await self._store.seen([m for m in ids if m])
+        wanted = {k for e, m in zip(events, ids, strict=True) if m not in already for k in _keys(e)}
+        batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
             for record, event, message_id in zip(records, events, ids, strict=True):
                 if message_id is not None and message_id in already:
                     assert event is not None
                     await self._publish(_duplicate(event, message_id), message_id)
                     continue
-                acks.extend(await self._one(record, event, message_id))
+                acks.extend(await self._one(record, event, message_id, batch))
                 if message_id is not None:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
+            await self._store.put_profiles(batch.changed)
             await asyncio.gather(*acks)
         except KafkaError as exc:
             log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
@@ -154,7 +203,11 @@ class Processor:
         return BatchResult(done=tuple(r.offset for r in records))
 
     async def _one(
-        self, record: Record, event: dict[str, Any] | None, message_id: str | None
+        self,
+        record: Record,
+        event: dict[str, Any] | None,
+        message_id: str | None,
+        batch: _BatchProfiles,
     ) -> list[Awaitable[Any]]:
         """Handle one record; returns the acknowledgements the batch must wait for."""
         value: bytes | None = record.value
@@ -166,7 +219,7 @@ class Processor:
         version = event.get("version")
         if isinstance(version, int) and version > SUPPORTED_EVENT_VERSION:
             return [await self._dead_letter(record, DeadLetterReason.UNSUPPORTED_SCHEMA)]  # K2
-        snapshot = await self._store.get_profile(peek_identities(value))
+        snapshot = await batch.snapshot(peek_identities(value))
         outcome = process(
             value,
             snapshot,
@@ -174,7 +227,7 @@ class Processor:
             default_region=self._settings.pipeline.default_phone_region,
         )
         if outcome.profile is not None and outcome.identities:
-            await self._store.put_profile(outcome.identities, outcome.profile)
+            batch.update(outcome.identities, outcome.profile)
         acks: list[Awaitable[Any]] = []
         if outcome.lead is not None:
             lead = outcome.lead
@@ -202,6 +255,7 @@ class Processor:
                 event=outcome.event_name,
                 reason=reason,
                 detail=outcome.detail,
+                routine=outcome.drop is DropReason.UNMAPPED_EVENT,
             )
         trace = outcome.trace_json()
         trace["messageId"] = trace_id

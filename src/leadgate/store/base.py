@@ -9,7 +9,7 @@ is dropped).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,6 +44,16 @@ class StateStore(Protocol):
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
+        ...
+
+    async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
+        """The profile stored under each of these keys, unmerged, in one round trip (a key with
+        nothing stored is absent); the processor's per-batch read."""
+        ...
+
+    async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Store each profile under its key, all or none (one transaction); the processor's
+        per-batch write."""
         ...
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:

@@ -8,7 +8,7 @@ durable store too (``tests/store`` runs one contract suite over every store).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from leadgate.domain.profile import Profile
 from leadgate.store.base import ProspectRecord, TokenSet
@@ -44,6 +44,15 @@ class MemoryStore:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
         for key in keys:
             self._profiles[key] = profile
+
+    async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
+        """The profile stored under each of these keys (a key with nothing stored is absent)."""
+        found = self._profiles
+        return {key: found[key] for key in keys if key in found}
+
+    async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Store each profile under its key."""
+        self._profiles.update(profiles)
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""

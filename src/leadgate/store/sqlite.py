@@ -19,7 +19,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,8 @@ STATE_FILE = "state.sqlite3"
 _BUSY_TIMEOUT_MS = 10_000
 # Expired seen-ids are purged at most this often (a DELETE per mark_seen would be wasted work).
 _PURGE_INTERVAL_S = 60.0
+# Host parameters per statement: SQLite builds before 3.32 allow no more than 999.
+_MAX_PARAMS = 900
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -161,6 +163,50 @@ class SqliteStore:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
         body = profile.model_dump_json().encode()
         rows = [(key, body) for key in dict.fromkeys(keys)]
+        sql = "INSERT OR REPLACE INTO profiles (key, body) VALUES (?, ?)"
+        await self._call(lambda: self._modify(sql, rows))
+
+    async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
+        """The profile stored under each of these keys, in one statement (a key with nothing
+        stored is absent). Keys holding the same body (one outcome is written under every
+        identity) share one ``Profile`` object."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+
+        def read() -> list[tuple[str, bytes]]:
+            found: list[tuple[str, bytes]] = []
+            connection = self._connection()
+            for start in range(0, len(wanted), _MAX_PARAMS):
+                chunk = wanted[start : start + _MAX_PARAMS]
+                marks = ",".join("?" * len(chunk))
+                rows = connection.execute(
+                    f"SELECT key, body FROM profiles WHERE key IN ({marks})", chunk
+                )
+                found.extend(rows.fetchall())
+            return found
+
+        parsed: dict[bytes, Profile] = {}
+        out: dict[str, Profile] = {}
+        for key, body in await self._call(read):
+            profile = parsed.get(body)
+            if profile is None:
+                profile = parsed[body] = Profile.model_validate_json(body)
+            out[key] = profile
+        return out
+
+    async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Store each profile under its key, in one transaction (a profile held by several keys
+        is serialised once)."""
+        if not profiles:
+            return
+        bodies: dict[int, bytes] = {}
+        rows: list[tuple[str, bytes]] = []
+        for key, profile in profiles.items():
+            body = bodies.get(id(profile))
+            if body is None:
+                body = bodies[id(profile)] = profile.model_dump_json().encode()
+            rows.append((key, body))
         sql = "INSERT OR REPLACE INTO profiles (key, body) VALUES (?, ?)"
         await self._call(lambda: self._modify(sql, rows))
 
