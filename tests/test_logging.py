@@ -94,3 +94,11 @@ def test_console_format_for_development() -> None:
         structlog.reset_defaults()
     assert "incoming.event.dropped" in buffer.getvalue()
     assert "j***@a***.com" in buffer.getvalue()
+
+
+def test_routine_drops_log_at_debug(log_lines: io.StringIO) -> None:
+    """A drop of an unmapped event is a debug line; other drops stay visible at info."""
+    log = get_logger("test")
+    log_dropped(log, message_id="m-1", event=None, reason="unmapped_event", detail="", routine=True)
+    log_dropped(log, message_id="m-2", event="Demo", reason="no_consent", detail="y")
+    assert [line["message_id"] for line in _lines(log_lines)] == ["m-2"]

@@ -96,9 +96,19 @@ INSPECTOR_TRACES = Gauge(
 )
 
 
+# The processor counts every event: a ``labels()`` lookup per event costs more than the count,
+# so the children are kept (a few dozen: stages x outcomes x reasons).
+_event_counters: dict[tuple[str, str, str | None], Counter] = {}
+
+
 def record_event(stage: str, outcome: str, reason: str | None) -> None:
     """Count one event outcome at a stage."""
-    EVENTS.labels(stage=stage, outcome=outcome, reason=reason or "").inc()
+    key = (stage, outcome, reason)
+    counter = _event_counters.get(key)
+    if counter is None:
+        counter = EVENTS.labels(stage=stage, outcome=outcome, reason=reason or "")
+        _event_counters[key] = counter
+    counter.inc()
 
 
 def record_exchange(exchange: VendorExchange) -> None:
