@@ -39,7 +39,7 @@ class StateStore(Protocol):
     """Async state shared by the processor, the delivery worker and the CLI."""
 
     async def get_profile(self, keys: Sequence[str]) -> Profile:
-        """The merged profile of these identity keys (first key wins per field); empty if none."""
+        """The merged profile of these identity keys (``pipeline.identity.merge_profiles``)."""
         ...
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 from leadgate.domain.profile import Profile
+from leadgate.pipeline.identity import merge_profiles
 from leadgate.store.base import ProspectRecord, TokenSet
 
 
@@ -27,18 +28,10 @@ class MemoryStore:
         self.token_saves = 0
 
     async def get_profile(self, keys: Sequence[str]) -> Profile:
-        """The merged profile of these identity keys (first key wins per field); empty if none."""
-        traits: dict[str, object] = {}
-        consent: dict[str, bool] = {}
-        for key in keys:
-            profile = self._profiles.get(key)
-            if profile is None:
-                continue
-            for name, value in profile.traits.items():
-                traits.setdefault(name, value)
-            for category, granted in profile.consent.items():
-                consent.setdefault(category, granted)
-        return Profile(traits=traits, consent=consent)
+        """The snapshot of these identity keys: the pipeline's own merge of the profile stored
+        under each (so a dry run sees exactly what the processor sees)."""
+        found = await self.get_profiles(keys)
+        return merge_profiles(found.get(key) for key in dict.fromkeys(keys))
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
         """Store ``profile`` under every key (so a later event with either id finds it)."""

@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
 from leadgate.domain.profile import Profile
+from leadgate.pipeline.identity import merge_profiles
 from leadgate.store.base import ProspectRecord, TokenSet
 
 T = TypeVar("T")
@@ -133,31 +134,10 @@ class SqliteStore:
     # -- profiles ------------------------------------------------------------------------------
 
     async def get_profile(self, keys: Sequence[str]) -> Profile:
-        """The merged profile of these identity keys (first key wins per field); empty if none."""
-        wanted = list(dict.fromkeys(keys))
-
-        def read() -> dict[str, bytes]:
-            if not wanted:
-                return {}
-            marks = ",".join("?" * len(wanted))
-            rows = self._connection().execute(
-                f"SELECT key, body FROM profiles WHERE key IN ({marks})", wanted
-            )
-            return {key: body for key, body in rows}
-
-        bodies = await self._call(read)
-        traits: dict[str, Any] = {}
-        consent: dict[str, bool] = {}
-        for key in wanted:
-            body = bodies.get(key)
-            if body is None:
-                continue
-            profile = Profile.model_validate_json(body)
-            for name, value in profile.traits.items():
-                traits.setdefault(name, value)
-            for category, granted in profile.consent.items():
-                consent.setdefault(category, granted)
-        return Profile(traits=traits, consent=consent)
+        """The snapshot of these identity keys: the pipeline's own merge of the profile stored
+        under each (so a dry run sees exactly what the processor sees)."""
+        found = await self.get_profiles(keys)
+        return merge_profiles(found.get(key) for key in dict.fromkeys(keys))
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
