@@ -168,6 +168,21 @@ class OutreachClient:
         if self._session is None:
             raise RuntimeError("use OutreachClient as an async context manager")
         await self.budget.acquire()
+        try:
+            return await self._exchange(method, url, token, document, exchanges, attempt)
+        finally:
+            self.budget.release()
+
+    async def _exchange(
+        self,
+        method: str,
+        url: URL,
+        token: str,
+        document: dict[str, Any] | None,
+        exchanges: list[VendorExchange],
+        attempt: int,
+    ) -> tuple[int, Action, dict[str, Any] | None]:
+        assert self._session is not None
         headers = {"Authorization": f"Bearer {token}", "Accept": JSONAPI}
         body = None
         if document is not None:
