@@ -5,10 +5,13 @@ their organisation): the domain comes from the lead's company hint, else from a 
 email address. Free-mail domains never become accounts, and a company name without any domain
 links nothing (Outreach does not dedupe accounts, so creating them from free-text names would
 breed duplicates; the name still reaches the prospect's ``company`` attribute). Known domains
-are cached in the state store, so a returning company costs no request.
+are cached in the state store, so a returning company costs no request, and the lookups of
+concurrent leads go out together (``filter[domain]=a.com,b.com``, ``outreach/lookup.py``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from leadgate.domain.lead import AccountHint
 from leadgate.domain.trace import VendorExchange
@@ -16,8 +19,9 @@ from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
 from leadgate.outreach.freemail import is_freemail
-from leadgate.outreach.jsonapi import collect, resource_id
+from leadgate.outreach.jsonapi import attributes, resource_id
 from leadgate.outreach.locks import KeyedLocks
+from leadgate.outreach.lookup import BatchLookup, Ticket
 from leadgate.store.base import StateStore
 
 ACCOUNTS = "/api/v2/accounts"
@@ -46,6 +50,7 @@ class AccountLinker:
         self._client = client
         self._store = store
         self._locks = KeyedLocks()
+        self._lookups = BatchLookup(client, ACCOUNTS, "domain", _has_domain)
 
     async def resolve(
         self, hint: AccountHint | None, email: str, exchanges: list[VendorExchange]
@@ -54,27 +59,28 @@ class AccountLinker:
         domain = account_domain(hint, email)
         if domain is None:
             return None
-        known = await self._store.get_account(domain)
-        if known is not None:
-            return known
-        async with self._locks.hold(domain):
+        ticket = self._lookups.ticket()
+        try:
             known = await self._store.get_account(domain)
-            if known is None:
-                known = await self._find_or_create(domain, hint, exchanges)
-                await self._store.put_account(domain, known)
-            return known
+            if known is not None:
+                return known
+            async with self._locks.hold(domain):
+                known = await self._store.get_account(domain)
+                if known is None:
+                    known = await self._find_or_create(domain, hint, exchanges, ticket)
+                    await self._store.put_account(domain, known)
+                return known
+        finally:
+            ticket.close()
 
     async def _find_or_create(
-        self, domain: str, hint: AccountHint | None, exchanges: list[VendorExchange]
+        self,
+        domain: str,
+        hint: AccountHint | None,
+        exchanges: list[VendorExchange],
+        ticket: Ticket,
     ) -> int:
-        params = {"filter[domain]": domain, "page[size]": "50", "count": "false"}
-        found = await collect(
-            self._client,
-            ACCOUNTS,
-            params,
-            exchanges,
-            max_pages=self._client.settings.max_lookup_pages,
-        )
+        found = await ticket.find(domain, exchanges)
         ids = sorted(i for i in (resource_id(a) for a in found) if i is not None)
         if ids:
             # Outreach allows duplicate accounts; the oldest one is the stable choice.
@@ -90,3 +96,9 @@ class AccountLinker:
                 status=response.status,
             )
         return account_id
+
+
+def _has_domain(account: dict[str, Any], domain: str) -> bool:
+    """Whether a looked-up account is the one of ``domain``."""
+    value = attributes(account).get("domain")
+    return isinstance(value, str) and normalize_domain(value) == domain

@@ -1,7 +1,8 @@
 """Upsert one lead as an Outreach prospect: the Hull connector's identity resolution, race-free.
 
 1. A prospect id we remember for the email -> PATCH it (404: forget it and fall through).
-2. Else ``GET /prospects?filter[emails]=<email>`` -> PATCH the match with what differs.
+2. Else ``GET /prospects?filter[emails]=<email>`` -> PATCH the match with what differs. The
+   lookups of concurrent upserts go out together, comma-listed (``outreach/lookup.py``).
 3. Else POST; a 422 "email hash has already been taken" (someone created it meanwhile) ->
    look up and PATCH the match.
 
@@ -29,8 +30,9 @@ from leadgate.errors import RetriableError
 from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient, Response
-from leadgate.outreach.jsonapi import attributes, collect, related_id, resource_id
+from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
+from leadgate.outreach.lookup import BatchLookup, Ticket
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import ProspectRecord, StateStore
 
@@ -94,6 +96,13 @@ def _document(
     return {"data": data}
 
 
+def _has_email(prospect: dict[str, Any], email: str) -> bool:
+    """Whether a looked-up prospect carries ``email`` (Outreach compares them caselessly)."""
+    wanted = email.lower()
+    emails = attributes(prospect).get("emails") or []
+    return any(isinstance(e, str) and e.lower() == wanted for e in emails)
+
+
 class Upserter:
     """Upserts leads through one ``OutreachClient``; remembers what it sent in the store."""
 
@@ -105,23 +114,34 @@ class Upserter:
         self._settings = settings
         self._accounts = AccountLinker(client, store)
         self._locks = KeyedLocks()
+        self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
 
     async def upsert(self, lead: LeadIntent, exchanges: list[VendorExchange]) -> UpsertResult:
         """One attempt at the upsert; raises the ``errors`` types on failure."""
         async with self._locks.hold(lead.email):
-            account_id = None
-            if self._settings.link_accounts:
-                account_id = await self._accounts.resolve(lead.account, lead.email, exchanges)
-            wanted = _wanted(lead, account_id)
-            known = await self._store.get_prospect(lead.email)
-            if known is not None:
-                if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
-                    return UpsertResult(known.prospect_id, "unchanged", known.account_id)
-                result = await self._patch_known(known, wanted, exchanges)
-                if result is not None:
-                    return result
-                await self._store.forget_prospect(lead.email)
-            return await self._lookup_or_create(wanted, exchanges)
+            ticket = self._prospects.ticket()
+            try:
+                return await self._upsert(lead, exchanges, ticket)
+            finally:
+                ticket.close()
+
+    async def _upsert(
+        self, lead: LeadIntent, exchanges: list[VendorExchange], ticket: Ticket
+    ) -> UpsertResult:
+        account_id = None
+        if self._settings.link_accounts:
+            account_id = await self._accounts.resolve(lead.account, lead.email, exchanges)
+        wanted = _wanted(lead, account_id)
+        known = await self._store.get_prospect(lead.email)
+        if known is not None:
+            ticket.close()  # a remembered prospect needs no lookup (unless it was deleted)
+            if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
+                return UpsertResult(known.prospect_id, "unchanged", known.account_id)
+            result = await self._patch_known(known, wanted, exchanges)
+            if result is not None:
+                return result
+            await self._store.forget_prospect(lead.email)
+        return await self._lookup_or_create(wanted, exchanges, ticket)
 
     async def _patch_known(
         self, known: ProspectRecord, wanted: _Wanted, exchanges: list[VendorExchange]
@@ -136,20 +156,19 @@ class Upserter:
         self._expect_written(response, "PATCH", path)
         return await self._remember(wanted, known.prospect_id, tags, "updated")
 
-    async def _lookup(self, email: str, exchanges: list[VendorExchange]) -> dict[str, Any] | None:
-        params = {"filter[emails]": email, "page[size]": "50", "count": "false"}
-        found = await collect(
-            self._client, PROSPECTS, params, exchanges, max_pages=self._settings.max_lookup_pages
-        )
+    async def _lookup(
+        self, email: str, exchanges: list[VendorExchange], ticket: Ticket
+    ) -> dict[str, Any] | None:
+        found = await ticket.find(email, exchanges)
         # Several matches only happen in orgs allowing duplicates: the oldest is the stable one.
         with_ids = [(resource_id(r), r) for r in found]
         matches = sorted(((i, r) for i, r in with_ids if i is not None), key=lambda p: p[0])
         return matches[0][1] if matches else None
 
     async def _lookup_or_create(
-        self, wanted: _Wanted, exchanges: list[VendorExchange]
+        self, wanted: _Wanted, exchanges: list[VendorExchange], ticket: Ticket
     ) -> UpsertResult:
-        match = await self._lookup(wanted.email, exchanges)
+        match = await self._lookup(wanted.email, exchanges, ticket)
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}
@@ -160,7 +179,7 @@ class Upserter:
         )
         if response.verdict is Verdict.EMAIL_TAKEN:
             # Created by someone else between our lookup and our POST (V10).
-            match = await self._lookup(wanted.email, exchanges)
+            match = await self._lookup(wanted.email, exchanges, ticket)
             if match is None:
                 raise RetriableError(
                     "Outreach says the email is taken but the lookup finds no prospect",

@@ -227,3 +227,44 @@ async def test_free_mail_never_becomes_an_account(sandbox: SandboxHandle) -> Non
         result = await upserter.upsert(lead, [])
     assert result.account_id is None
     assert await sandbox.accounts() == []
+
+
+async def test_concurrent_new_leads_share_comma_list_lookups(sandbox: SandboxHandle) -> None:
+    """60 new leads upserted together cost 2 lookups (<= 50 emails each) and 60 creates; each
+    lead's trace shows only its own address and match."""
+    leads = [make_lead(f"batch{i}@gmail.com", account=None) for i in range(60)]
+    traces: list[list[VendorExchange]] = [[] for _ in leads]
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        results = await asyncio.gather(
+            *(upserter.upsert(lead, trace) for lead, trace in zip(leads, traces, strict=True))
+        )
+    assert [r.action for r in results] == ["created"] * 60
+    api = await sandbox.api_requests()
+    lookups = [r for r in api if r["method"] == "GET"]
+    assert len(lookups) == 2
+    assert sorted(len(r["query"]["filter[emails]"].split(",")) for r in lookups) == [10, 50]
+    assert sum(1 for r in api if r["method"] == "POST") == 60
+    assert len(await sandbox.prospects()) == 60
+    lookup = traces[7][0]
+    assert lookup.method == "GET" and "batch7@gmail.com" in lookup.path
+    assert "batch8@gmail.com" not in lookup.path and lookup.response == {"data": []}
+
+
+async def test_concurrent_returning_leads_find_their_prospects_in_one_lookup(
+    sandbox: SandboxHandle,
+) -> None:
+    """Prospects created elsewhere are found by one comma-list lookup and patched, not
+    duplicated."""
+    leads = [make_lead(f"known{i}@gmail.com", account=None) for i in range(5)]
+    store = MemoryStore()
+    async with upserter_for(sandbox.url, store) as (_, upserter):
+        for lead in leads:
+            await upserter.upsert(lead, [])
+            await store.forget_prospect(lead.email)  # as if another process had created it
+        before = len(await sandbox.api_requests())
+        changed = [lead.model_copy(update={"tags": ("Signal", "webinar")}) for lead in leads]
+        results = await asyncio.gather(*(upserter.upsert(lead, []) for lead in changed))
+    assert [r.action for r in results] == ["updated"] * 5
+    api = (await sandbox.api_requests())[before:]
+    assert sorted(r["method"] for r in api) == ["GET"] + ["PATCH"] * 5
+    assert len(await sandbox.prospects()) == 5
