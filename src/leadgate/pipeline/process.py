@@ -58,19 +58,28 @@ def peek_identities(record: bytes) -> tuple[str, ...]:
 
 
 def process(
-    record: bytes, snapshot: Profile, preset: Preset, *, default_region: str | None = None
+    record: bytes,
+    snapshot: Profile,
+    preset: Preset,
+    *,
+    default_region: str | None = None,
+    head: EventHead | None = None,
 ) -> Outcome:
     """Decide what happens to one event; never raises.
 
     ``snapshot`` is the profile stored under the record's identities (see ``peek_identities``
     and ``leadgate.pipeline.identity.merge_profiles``); write ``outcome.profile`` back under
-    ``outcome.identities`` when it is not None.
+    ``outcome.identities`` when it is not None. ``head`` is ``decode(record)`` when the caller
+    has it already (the processor decodes each record once).
     """
     try:
-        last = _last
-        head = last[1] if last[0] is record else _decode(record)
-        if isinstance(head, Drop):
-            return _dropped(None, head, (StageRecord("decode", StageStatus.DROP, *_why(head)),))
+        if head is None:
+            last = _last
+            checked = last[1] if last[0] is record else _decode(record)
+            if isinstance(checked, Drop):
+                why = _why(checked)
+                return _dropped(None, checked, (StageRecord("decode", StageStatus.DROP, *why),))
+            head = checked
         data, kind, name, message_id, _, _, received_at, identities = head
         # Page views, unmapped tracks and ignored types (~90% of a site's events) only remember
         # consent and drop; this path is written inline for speed (bench P1).
