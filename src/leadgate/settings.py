@@ -56,6 +56,14 @@ class KafkaSettings(BaseModel):
     rebalance_timeout_ms: int = Field(default=60_000, gt=0)
     session_timeout_ms: int = Field(default=30_000, gt=0)
     max_poll_records: int = Field(default=500, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=10,
+        gt=0,
+        description=(
+            "how long a fetch may wait at the broker for data; a broker that answers only when "
+            "it runs out (the embedded one) adds up to this per hop, and a lead takes two"
+        ),
+    )
     drain_timeout_s: float = Field(default=20.0, gt=0)
 
     _check_servers = field_validator("bootstrap_servers")(_no_control_chars)

@@ -182,6 +182,48 @@ async def test_seed_example_reaches_outreach_within_two_seconds(
     assert latency < 2.0
 
 
+async def test_first_lead_goes_at_once_and_followers_are_folded_into_one_write(
+    make_pipeline: MakePipeline,
+) -> None:
+    """Leading-edge coalescing: a person's first lead reaches Outreach at once; two more events
+    within the window are held (and not committed) and then written as one PATCH with all tags."""
+    pipeline = await make_pipeline(coalesce_window_s=3.0)
+    kafka = pipeline.settings.kafka
+    first = [identify("edge-1", "edge.case@acme.com"), track("edge-1", "Form Submitted")]
+    started = time.monotonic()
+    await produce_events(kafka.bootstrap_servers, kafka.events_topic, first)
+
+    async def created() -> bool:
+        return len(await pipeline.sandbox.prospects()) == 1
+
+    await wait_for(created, timeout_s=10, interval_s=0.02)
+    assert time.monotonic() - started < 3.0, "the first lead did not wait for the window"
+    followers = [track("edge-1", "Demo Requested"), track("edge-1", "Signed Up")]
+    await produce_events(kafka.bootstrap_servers, kafka.events_topic, followers)
+
+    async def intents_in_topic() -> bool:
+        return len(await read_topic(kafka.bootstrap_servers, kafka.delivery_topic)) == 3
+
+    await wait_for(intents_in_topic, timeout_s=10, interval_s=0.05)
+    await asyncio.sleep(0.6)  # more than the commit interval: a commit would have happened
+    patches = [r for r in await pipeline.sandbox.api_requests() if r["method"] == "PATCH"]
+    assert patches == [], "the followers were written before their window ended"
+    assert await lag(kafka.bootstrap_servers, kafka.delivery_group, kafka.delivery_topic) == 2
+
+    async def folded() -> bool:
+        tags = set((await pipeline.sandbox.prospects())[0]["attributes"]["tags"])
+        return {"form", "demo-request", "signup"} <= tags
+
+    await wait_for(folded, timeout_s=10, interval_s=0.05)
+    patches = [r for r in await pipeline.sandbox.api_requests() if r["method"] == "PATCH"]
+    assert len(patches) == 1
+
+    async def committed() -> bool:
+        return await lag(kafka.bootstrap_servers, kafka.delivery_group, kafka.delivery_topic) == 0
+
+    await wait_for(committed, timeout_s=10, interval_s=0.1)
+
+
 async def test_outreach_outage_loses_nothing_and_keeps_the_group(
     make_pipeline: MakePipeline,
 ) -> None:

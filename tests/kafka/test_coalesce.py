@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from aiokafka import TopicPartition
+
 from leadgate.domain.lead import AccountHint, LeadIntent
-from leadgate.kafka.coalesce import coalesce
+from leadgate.kafka.coalesce import HeldLeads, HeldRecord, LeadingEdge, coalesce
 
 
 def _intent(**overrides: object) -> LeadIntent:
@@ -54,3 +58,61 @@ def test_latest_consent_and_account_hint() -> None:
     assert merged.consent == {"marketing": False}
     assert merged.account == AccountHint(domain="acme.com", name="Acme")
     assert merged.identities == ("user:u1", "anon:a1")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_leading_edge_lets_the_first_write_go_and_holds_followers_until_the_window_ends() -> None:
+    """An email never written goes now; within the window after a write it is due at its end."""
+    clock = _Clock()
+    edge = LeadingEdge(1.0, clock=clock)
+    assert edge.due("a@acme.com") is None
+    edge.wrote("a@acme.com", clock.now)
+    clock.now += 0.3
+    assert edge.due("a@acme.com") == 101.0
+    assert edge.due("b@acme.com") is None
+    clock.now += 0.8
+    assert edge.due("a@acme.com") is None
+
+
+def test_no_window_never_holds() -> None:
+    """With coalesce_window_s = 0 every write goes at once."""
+    edge = LeadingEdge(0.0, clock=_Clock())
+    edge.wrote("a@acme.com", 100.0)
+    assert edge.due("a@acme.com") is None
+
+
+def test_leading_edge_forgets_old_writes_beyond_its_bound() -> None:
+    """Memory stays bounded: past the bound, writes older than the window are forgotten."""
+    clock = _Clock()
+    edge = LeadingEdge(1.0, clock=clock, remembered=2)
+    edge.wrote("a@acme.com", clock.now)
+    edge.wrote("b@acme.com", clock.now)
+    clock.now += 5
+    edge.wrote("c@acme.com", clock.now)
+    assert len(edge._last) == 1
+
+
+def test_held_leads_keep_order_ignore_refetches_and_put_failed_writes_first() -> None:
+    """Held records stay in arrival order, a re-fetched one is held once, and a failed write's
+    records come before those held meanwhile."""
+    tp = TopicPartition("t", 0)
+
+    def item(offset: int) -> HeldRecord:
+        return HeldRecord(tp, 1, SimpleNamespace(offset=offset), _intent())
+
+    held = HeldLeads(due=1.0)
+    held.add(item(5))
+    held.add(item(7))
+    held.add(item(5))
+    taken = held.take()
+    assert [i.record.offset for i in taken] == [5, 7]
+    held.add(item(9))
+    held.put_back(taken)
+    assert [i.record.offset for i in held.items] == [5, 7, 9]

@@ -1,16 +1,24 @@
 """Coalescing: the lead intents of one email that arrive close together become one upsert.
 
-A visitor who submits a form and then requests a demo within a second produces two intents;
-Outreach should see one prospect write carrying both tags. The merge is deterministic and
-order-aware (the delivery topic is keyed by email, so intents of one email arrive in order):
-tags are a union in first-seen order, a later non-empty attribute wins over an earlier one,
-consent is the latest per category, and every source messageId is kept so traces join up.
+A visitor who submits a form and then requests a demo within a second produces two intents.
+Coalescing is *leading-edge*: the first intent of an email with no upsert in the last
+``coalesce_window_s`` goes at once (no lead waits for a window), and the intents of that email
+arriving within the window after it are held (``HeldLeads``) and folded into one write at the
+window's end; if they change nothing, no-op suppression spares even that. The merge is
+deterministic and order-aware (the delivery topic is keyed by email, so intents of one email
+arrive in order): tags are a union in first-seen order, a later non-empty attribute wins over
+an earlier one, consent is the latest per category, and every source messageId is kept so
+traces join up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from aiokafka import TopicPartition
 
 from leadgate.domain.lead import LeadIntent
 
@@ -55,3 +63,76 @@ def coalesce(intents: Sequence[LeadIntent]) -> LeadIntent:
             "message_ids": _union(*(i.message_ids for i in intents)),
         }
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRecord:
+    """A record held back to be delivered at its window's end, with the partition generation it
+    was fetched in (its offset is completed under that generation only)."""
+
+    tp: TopicPartition
+    generation: int | None
+    record: Any  # aiokafka.ConsumerRecord
+    intent: LeadIntent
+
+
+@dataclass
+class HeldLeads:
+    """The held intents of one email, in arrival order, and when they are due."""
+
+    due: float
+    items: list[HeldRecord] = field(default_factory=list)
+    seen: set[tuple[TopicPartition, int]] = field(default_factory=set)
+
+    def add(self, item: HeldRecord) -> None:
+        """Hold one more record (a re-fetch of one already held is ignored)."""
+        key = (item.tp, item.record.offset)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.items.append(item)
+
+    def take(self) -> list[HeldRecord]:
+        """Every record held so far (records arriving from now on are held for the next write)."""
+        items, self.items = self.items, []
+        return items
+
+    def put_back(self, items: list[HeldRecord]) -> None:
+        """A write of ``items`` did not go through: they come first again."""
+        self.items = [*items, *self.items]
+
+
+class LeadingEdge:
+    """When each email was last written, so followers within the window are held back."""
+
+    def __init__(
+        self,
+        window_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        remembered: int = 50_000,
+    ) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._remembered = remembered
+        self._last: dict[str, float] = {}
+
+    def due(self, email: str) -> float | None:
+        """When a write for ``email`` may go (monotonic), or None when it may go now."""
+        last = self._last.get(email)
+        if last is None:
+            return None
+        due = last + self.window_s
+        return due if due > self._clock() else None
+
+    def now(self) -> float:
+        """The clock this window runs on."""
+        return self._clock()
+
+    def wrote(self, email: str, at: float) -> None:
+        """A write of ``email`` started at ``at``; only the recent ones are remembered."""
+        if self.window_s <= 0:
+            return
+        self._last[email] = at
+        if len(self._last) > self._remembered:
+            horizon = self._clock() - self.window_s
+            self._last = {e: t for e, t in self._last.items() if t > horizon}

@@ -15,7 +15,10 @@ How it keeps at-least-once without stalling the group (reliability.md §1.2, §B
 - The revoke listener waits (bounded by ``drain_timeout_s``) for the revoked partitions'
   batches, commits, and forgets them. It shares no lock with ``getmany`` (aiokafka #335).
 - ``linger_s`` holds a partition's first records back for a short window so that records of
-  one key arriving close together reach the handler as one batch (delivery coalescing).
+  one key arriving close together reach the handler as one batch (0: dispatch at once).
+- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it holds back
+  to deliver later): they stay unfinished, so nothing at or past them is committed, until it
+  calls ``complete()``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from leadgate.settings import KafkaSettings
 log = structlog.get_logger(__name__)
 
 Record = Any  # aiokafka.ConsumerRecord (untyped library)
+_BUSY_POLL_MS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,7 @@ class ConsumeLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=s.max_poll_records,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             session_timeout_ms=s.session_timeout_ms,
             rebalance_timeout_ms=s.rebalance_timeout_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
@@ -133,7 +138,11 @@ class ConsumeLoop:
 
     async def _step(self, consumer: AIOKafkaConsumer) -> None:
         self._resume_due(consumer)
-        batches = await consumer.getmany(timeout_ms=self._poll_timeout_ms)
+        # While a batch is in flight, poll briefly: its partition flows again only once the
+        # loop has seen it finish, and records behind it should not wait a whole poll for that.
+        busy = any(part.task is not None for part in self._parts.values())
+        timeout_ms = min(self._poll_timeout_ms, _BUSY_POLL_MS) if busy else self._poll_timeout_ms
+        batches = await consumer.getmany(timeout_ms=timeout_ms)
         for tp, records in batches.items():
             self._accept(tp, records)
         self._collect_finished(consumer)
@@ -199,6 +208,16 @@ class ConsumeLoop:
             if part.resume_at is not None and part.resume_at <= now:
                 part.resume_at = None
                 consumer.resume(tp)
+
+    def generation_of(self, tp: TopicPartition) -> int | None:
+        """The generation ``tp``'s records are tracked under now (None when it is not ours)."""
+        return self._tracker.generation_of(tp)
+
+    def complete(self, tp: TopicPartition, offsets: Iterable[int], generation: int | None) -> None:
+        """Offsets a handler left out of ``done`` (held back) are final now. Ignored for a
+        partition of another generation: its records are fetched again by their new owner."""
+        for offset in offsets:
+            self._tracker.done(tp, offset, generation)
 
     # -- commits ------------------------------------------------------------------------------
 

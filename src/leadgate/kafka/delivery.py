@@ -1,9 +1,11 @@
 """The delivery worker (consumer group ``leadgate-delivery-outreach``): lead intents into Outreach.
 
-Per partition batch (records arriving within ``outreach.coalesce_window_s`` of each other are
-held together by the consume loop), the intents are grouped by email, each group coalesced into
-one upsert. Groups run concurrently up to ``outreach.max_in_flight``; one email is only ever
-handled by one group, so no lookup-then-create race is possible.
+Per partition batch the intents are grouped by email, each group coalesced into one upsert.
+Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
+``outreach.coalesce_window_s`` goes at once; its followers within the window are held
+(``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
+concurrently up to ``outreach.max_in_flight``; one email is only ever handled by one group, so
+no lookup-then-create race is possible.
 
 For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
 publish one delivery trace record per source messageId. Failures:
@@ -40,6 +42,7 @@ from leadgate.kafka.coalesce import coalesce
 from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.delivery_report import DeliveryReporter
+from leadgate.kafka.holdback import HoldBack
 from leadgate.logging import get_logger
 from leadgate.outreach.backoff import next_delay
 from leadgate.outreach.upsert import Upserter
@@ -92,16 +95,17 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
         kafka = settings.kafka
         self.loop = ConsumeLoop(
-            kafka,
-            topic=kafka.delivery_topic,
-            group=kafka.delivery_group,
-            handler=self.handle,
-            linger_s=settings.outreach.coalesce_window_s,
+            kafka, topic=kafka.delivery_topic, group=kafka.delivery_group, handler=self.handle
         )
+        self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then drain in-flight upserts and commit."""
-        await self.loop.run(stop)
+        """Consume until ``stop`` is set, then drain in-flight upserts and commit. Held records
+        are not committed, so the next run delivers them."""
+        try:
+            await self.loop.run(stop)
+        finally:
+            await self._hold.close()
 
     async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
         """Deliver one partition's batch; unfinished groups make the partition seek back."""
@@ -117,20 +121,28 @@ class DeliveryWorker:
         except KafkaError as exc:
             log.warning("delivery.dead_letter_failed", error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
+        groups = self._hold.split(tp, groups)
+        started = self._hold.edge.now()
         outcomes = await asyncio.gather(*(self._guarded(group) for group in groups.values()))
         delays: list[float] = []
         unfinished: list[int] = []
-        for group, outcome in zip(groups.values(), outcomes, strict=True):
+        for email, group, outcome in zip(groups, groups.values(), outcomes, strict=True):
             if isinstance(outcome, _Retry):
                 delays.append(outcome.delay_s)
                 unfinished.extend(record.offset for record, _ in group)
             else:
+                self._hold.edge.wrote(email, started)
                 done.extend(record.offset for record, _ in group)
         if not unfinished:
             return BatchResult(done=tuple(done))
         return BatchResult(
             done=tuple(done), retry_from=min(unfinished), retry_after_s=max(min(delays), 0.0)
         )
+
+    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> float | None:
+        """Write a held group (``HoldBack``): None when final, else seconds until a retry."""
+        outcome = await self._guarded(group)
+        return outcome.delay_s if outcome is not None else None
 
     async def _decode(self, record: Record) -> LeadIntent | None:
         """The record's intent; None when it is finished already (empty, or dead-lettered)."""
