@@ -2,7 +2,8 @@
 
 1. A prospect id we remember for the email -> PATCH it (404: forget it and fall through).
 2. Else ``GET /prospects?filter[emails]=<email>`` -> PATCH the match with what differs. The
-   lookups of concurrent upserts go out together, comma-listed (``outreach/lookup.py``).
+   lookups of concurrent upserts go out together, comma-listed (``outreach/lookup.py``), and a
+   lookup runs alongside the account resolution.
 3. Else POST; a 422 "email hash has already been taken" (someone created it meanwhile) ->
    look up and PATCH the match.
 
@@ -18,6 +19,7 @@ emails, so the vendor would not stop a double create).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -96,6 +98,17 @@ def _document(
     return {"data": data}
 
 
+async def _nothing() -> None:
+    return None
+
+
+def _oldest(found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Several matches only happen in orgs allowing duplicates: the oldest is the stable one."""
+    with_ids = [(resource_id(r), r) for r in found]
+    matches = sorted(((i, r) for i, r in with_ids if i is not None), key=lambda p: p[0])
+    return matches[0][1] if matches else None
+
+
 def _has_email(prospect: dict[str, Any], email: str) -> bool:
     """Whether a looked-up prospect carries ``email`` (Outreach compares them caselessly)."""
     wanted = email.lower()
@@ -128,20 +141,29 @@ class Upserter:
     async def _upsert(
         self, lead: LeadIntent, exchanges: list[VendorExchange], ticket: Ticket
     ) -> UpsertResult:
-        account_id = None
-        if self._settings.link_accounts:
-            account_id = await self._accounts.resolve(lead.account, lead.email, exchanges)
-        wanted = _wanted(lead, account_id)
         known = await self._store.get_prospect(lead.email)
         if known is not None:
             ticket.close()  # a remembered prospect needs no lookup (unless it was deleted)
+        # The prospect lookup and the account resolution are independent: run them together.
+        lookup = ticket.find(lead.email, exchanges) if known is None else _nothing()
+        resolve = (
+            self._accounts.resolve(lead.account, lead.email, exchanges)
+            if self._settings.link_accounts
+            else _nothing()
+        )
+        account_id, found = await asyncio.gather(resolve, lookup)
+        wanted = _wanted(lead, account_id)
+        if found is not None:
+            return await self._lookup_or_create(wanted, exchanges, ticket, _oldest(found))
+        if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
                 return UpsertResult(known.prospect_id, "unchanged", known.account_id)
             result = await self._patch_known(known, wanted, exchanges)
             if result is not None:
                 return result
             await self._store.forget_prospect(lead.email)
-        return await self._lookup_or_create(wanted, exchanges, ticket)
+        match = await self._lookup(wanted.email, exchanges, ticket)
+        return await self._lookup_or_create(wanted, exchanges, ticket, match)
 
     async def _patch_known(
         self, known: ProspectRecord, wanted: _Wanted, exchanges: list[VendorExchange]
@@ -159,16 +181,15 @@ class Upserter:
     async def _lookup(
         self, email: str, exchanges: list[VendorExchange], ticket: Ticket
     ) -> dict[str, Any] | None:
-        found = await ticket.find(email, exchanges)
-        # Several matches only happen in orgs allowing duplicates: the oldest is the stable one.
-        with_ids = [(resource_id(r), r) for r in found]
-        matches = sorted(((i, r) for i, r in with_ids if i is not None), key=lambda p: p[0])
-        return matches[0][1] if matches else None
+        return _oldest(await ticket.find(email, exchanges))
 
     async def _lookup_or_create(
-        self, wanted: _Wanted, exchanges: list[VendorExchange], ticket: Ticket
+        self,
+        wanted: _Wanted,
+        exchanges: list[VendorExchange],
+        ticket: Ticket,
+        match: dict[str, Any] | None,
     ) -> UpsertResult:
-        match = await self._lookup(wanted.email, exchanges, ticket)
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}

@@ -51,12 +51,14 @@ async def test_seed_example_creates_one_linked_prospect_and_rerun_changes_nothin
     reports = _reports(out)
     demo = reports["seed-3-demo"]
     assert (demo["outcome"], demo["action"]) == ("delivered", "created")
-    assert [f"{r['method']} {r['path'].partition('?')[0]}" for r in demo["requests"]] == [
+    requests = [f"{r['method']} {r['path'].partition('?')[0]}" for r in demo["requests"]]
+    assert sorted(requests) == [
         "GET /api/v2/accounts",
-        "POST /api/v2/accounts",
         "GET /api/v2/prospects",
+        "POST /api/v2/accounts",
         "POST /api/v2/prospects",
     ]
+    assert requests[-1] == "POST /api/v2/prospects"
     assert reports["seed-1-identify"]["outcome"] == "dropped"
     assert reports["seed-5-no-consent"]["reason"] == "no_consent"
 
