@@ -110,14 +110,17 @@ class BatchLookup:
                 shared,
                 max_pages=self._client.settings.max_lookup_pages,
             )
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            for each in waiters.values():
+                for waiter in each:
+                    waiter.future.cancel()
+            raise
+        except Exception as exc:
             for key, each in waiters.items():
                 for waiter in each:
                     waiter.exchanges.extend(self._view(e, key, len(keys), None) for e in shared)
                     if not waiter.future.done():
                         waiter.future.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
             return
         for key, each in waiters.items():
             mine = [r for r in found if self._matches(r, key)]

@@ -8,7 +8,7 @@ import pytest
 
 from leadgate.domain.lead import AccountHint
 from leadgate.domain.trace import VendorExchange
-from leadgate.errors import PermanentError
+from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.upsert import Upserter, _wanted
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_lead, upserter_for
@@ -273,3 +273,22 @@ async def test_concurrent_returning_leads_find_their_prospects_in_one_lookup(
     api = (await sandbox.api_requests())[before:]
     assert sorted(r["method"] for r in api) == ["GET"] + ["PATCH"] * 5
     assert len(await sandbox.prospects()) == 5
+
+
+async def test_a_failed_shared_lookup_fails_every_lead_that_shared_it(
+    sandbox: SandboxHandle,
+) -> None:
+    """A 503 on a comma-list lookup makes each of its leads retriable (none is created blind),
+    and each lead's trace records the failed request."""
+    leads = [make_lead(f"shared{i}@gmail.com", account=None) for i in range(3)]
+    traces: list[list[VendorExchange]] = [[] for _ in leads]
+    async with upserter_for(sandbox.url, MemoryStore()) as (client, upserter):
+        await client.auth.access_token()
+        await sandbox.faults(status=503, count=1)
+        outcomes = await asyncio.gather(
+            *(upserter.upsert(lead, trace) for lead, trace in zip(leads, traces, strict=True)),
+            return_exceptions=True,
+        )
+    assert all(isinstance(o, RetriableError) for o in outcomes)
+    assert [[e.status for e in trace] for trace in traces] == [[503]] * 3
+    assert await sandbox.prospects() == []
