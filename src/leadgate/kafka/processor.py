@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from leadgate.domain.outcome import Drop, Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
-from leadgate.http.metrics import DEAD_LETTERS, record_event
+from leadgate.http.metrics import DEAD_LETTERS, EVENTS, record_event
 from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.presets_reload import PresetsHolder
@@ -134,6 +135,27 @@ class _BatchProfiles:
             self.changed[key] = profile
 
 
+class _BatchOutput:
+    """What one batch writes besides lead intents: its traces (sent together), its outcome
+    counts (added to the metrics once) and its log lines (one logger, bound once; a routine
+    drop's debug line is not even built when debug is off)."""
+
+    def __init__(self, traces: TraceBatch) -> None:
+        self.traces = traces
+        self.log = log.bind()
+        self.debug = self.log.is_enabled_for(logging.DEBUG)
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def count(self, outcome: str, reason: str) -> None:
+        key = (outcome, reason)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def flush_counts(self) -> None:
+        for (outcome, reason), n in self.counts.items():
+            EVENTS.labels(stage="processor", outcome=outcome, reason=reason).inc(n)
+        self.counts.clear()
+
+
 class Processor:
     """Runs ``process()`` over the events topic; see the module docstring."""
 
@@ -185,7 +207,6 @@ class Processor:
         """
         acks: list[Awaitable[Any]] = []
         processed: list[str] = []
-        blog = log.bind()  # one logger per batch: a line below the level costs a no-op call
         decoded = [_decode(r.value) for r in records]
         ids = [_message_id(event) for _, event in decoded]
         already = await self._store.seen([m for m in ids if m])
@@ -197,17 +218,18 @@ class Processor:
         }
         batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
-            traces = await TraceBatch.start(self._producer, self._settings)
+            out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
             for record, (head, event), message_id in zip(records, decoded, ids, strict=True):
                 if message_id is not None and message_id in already:
                     assert event is not None
-                    self._publish(_duplicate(event, message_id), message_id, traces, blog)
+                    self._publish(_duplicate(event, message_id), message_id, out)
                     continue
-                acks.extend(await self._one(record, head, event, message_id, batch, traces, blog))
+                acks.extend(await self._one(record, head, event, message_id, batch, out))
                 if message_id is not None:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
-            acks.extend(await traces.send())
+            out.flush_counts()
+            acks.extend(await out.traces.send())
             await self._store.put_profiles(batch.changed)
             await asyncio.gather(*acks)
         except KafkaError as exc:
@@ -224,8 +246,7 @@ class Processor:
         event: dict[str, Any] | None,
         message_id: str | None,
         batch: _BatchProfiles,
-        traces: TraceBatch,
-        blog: Any,
+        out: _BatchOutput,
     ) -> list[Awaitable[Any]]:
         """Handle one record; returns the acknowledgements the batch must wait for."""
         value: bytes | None = record.value
@@ -259,28 +280,30 @@ class Processor:
                 )
             )
         trace_id = outcome.message_id or message_id or f"offset:{record.partition}:{record.offset}"
-        self._publish(outcome, trace_id, traces, blog)
+        self._publish(outcome, trace_id, out)
         return acks
 
-    def _publish(self, outcome: Outcome, trace_id: str, traces: TraceBatch, blog: Any) -> None:
+    def _publish(self, outcome: Outcome, trace_id: str, out: _BatchOutput) -> None:
         """Count, log and trace one outcome (the trace goes out with the batch's)."""
         if outcome.sent:
-            record_event("processor", "pending", None)
+            out.count("pending", "")
         else:
             reason = str(outcome.drop) if outcome.drop is not None else "unknown"
-            record_event("processor", "dropped", reason)
-            log_dropped(
-                blog,
-                message_id=outcome.message_id,
-                event=outcome.event_name,
-                reason=reason,
-                detail=outcome.detail,
-                routine=outcome.drop is DropReason.UNMAPPED_EVENT,
-            )
+            out.count("dropped", reason)
+            routine = outcome.drop is DropReason.UNMAPPED_EVENT
+            if out.debug or not routine:
+                log_dropped(
+                    out.log,
+                    message_id=outcome.message_id,
+                    event=outcome.event_name,
+                    reason=reason,
+                    detail=outcome.detail,
+                    routine=routine,
+                )
         trace = outcome.trace_json()
         trace["messageId"] = trace_id
         trace["at"] = time.time()
-        traces.add(trace_id, trace)
+        out.traces.add(trace_id, trace)
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason) -> Awaitable[Any]:
         DEAD_LETTERS.labels(stage="deserialize", reason=str(reason)).inc()
