@@ -201,3 +201,17 @@ async def test_committed_writes_survive_kill_9(tmp_path: Path) -> None:
         assert tokens is not None and tokens.expires_at >= last - last % 10
     finally:
         await store.close()
+
+
+async def test_stores_opening_a_new_file_together_all_succeed(tmp_path: Path) -> None:
+    """Workers started together on a fresh state dir all open the store: the switch to WAL,
+    which SQLite does not retry by itself, never fails with "database is locked"."""
+    for round_ in range(5):
+        path = tmp_path / f"shared-{round_}.db"
+        stores = [SqliteStore(path) for _ in range(8)]
+        try:
+            await asyncio.gather(
+                *(store.put_account("acme.com", n) for n, store in enumerate(stores))
+            )
+        finally:
+            await asyncio.gather(*(store.close() for store in stores))

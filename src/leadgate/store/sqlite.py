@@ -77,6 +77,21 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite does not run the busy handler for this switch, so when another
+    process opens the same new file at the same moment it answers "database is locked" at
+    once: retry within the busy timeout."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SqliteStore:
     """``StateStore`` on a SQLite file; safe for concurrent tasks and across kill -9."""
 
@@ -97,7 +112,7 @@ class SqliteStore:
         _create_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=_BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(_SCHEMA)
         self._conn = conn
