@@ -4,6 +4,7 @@ prospects; drops are counted by reason; an outage loses nothing; failures are de
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.profile import Profile
+from leadgate.http.metrics import REGISTRY
 from leadgate.kafka.runtime import Role, workers
 from leadgate.store.sqlite import open_store
 from tests.e2e.conftest import MakePipeline, Pipeline
@@ -158,6 +160,9 @@ async def test_seed_example_reaches_outreach_within_two_seconds(
         phone="+44 7700 900123",
     )
     demo = track("user-123", "Demo Requested")
+    demo["receivedAt"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    processed_before = _sample("leadgate_process_seconds_count")
+    delivered_before = _sample("leadgate_delivery_seconds_count")
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
     await producer.start()
     try:
@@ -180,6 +185,13 @@ async def test_seed_example_reaches_outreach_within_two_seconds(
     assert attributes["mobilePhones"] == ["+447700900123"]
     assert set(attributes["tags"]) == {"Signal", "demo-request"}
     assert latency < 2.0
+    # /metrics shows the processor's time per event and the receivedAt-to-delivery latency.
+    assert _sample("leadgate_process_seconds_count") > processed_before
+    assert _sample("leadgate_delivery_seconds_count") == delivered_before + 1
+
+
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
 
 
 async def test_first_lead_goes_at_once_and_followers_are_folded_into_one_write(

@@ -44,7 +44,7 @@ VENDOR_LATENCY = Histogram(
 )
 PROCESS_LATENCY = Histogram(
     "leadgate_process_seconds",
-    "Time the processor spends on one event (decode to lead intent).",
+    "Processor time per event (a batch's time to acknowledged outputs, per record).",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
     registry=REGISTRY,
 )

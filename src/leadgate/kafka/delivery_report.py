@@ -9,13 +9,14 @@ The trace record is the contract with the inspector::
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.trace import VendorExchange
-from leadgate.http.metrics import RETRIES, record_event, record_exchange
+from leadgate.http.metrics import DELIVERY_LATENCY, RETRIES, record_event, record_exchange
 from leadgate.kafka.traces import publish_trace
 from leadgate.logging import get_logger, log_prospect_error, log_prospect_success
 from leadgate.outreach.upsert import UpsertResult
@@ -46,6 +47,9 @@ class DeliveryReporter:
             email=lead.email,
         )
         self._count(lead, "delivered", result.action)
+        received = _epoch(lead.received_at)
+        if received is not None:
+            DELIVERY_LATENCY.observe(max(0.0, self._clock() - received))
         await self._trace(
             lead, "delivered", None, exchanges, prospect_id=result.prospect_id, action=result.action
         )
@@ -118,3 +122,13 @@ class DeliveryReporter:
     def _count(lead: LeadIntent, outcome: str, reason: str | None) -> None:
         for _ in lead.message_ids:
             record_event("delivery", outcome, reason)
+
+
+def _epoch(iso: str | None) -> float | None:
+    """The collector's ``receivedAt`` as epoch seconds (None when absent or unreadable)."""
+    if not iso:
+        return None
+    try:
+        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

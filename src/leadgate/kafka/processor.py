@@ -33,7 +33,7 @@ from leadgate.domain.outcome import Drop, Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
-from leadgate.http.metrics import DEAD_LETTERS, EVENTS, record_event
+from leadgate.http.metrics import DEAD_LETTERS, EVENTS, PROCESS_LATENCY, record_event
 from leadgate.kafka.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.presets_reload import PresetsHolder
@@ -205,6 +205,7 @@ class Processor:
         later events of the same batch. Nothing is cached across batches, so a consent changed
         by another processor instance is always seen by the next batch.
         """
+        started = time.perf_counter()
         acks: list[Awaitable[Any]] = []
         processed: list[str] = []
         decoded = [_decode(r.value) for r in records]
@@ -237,6 +238,7 @@ class Processor:
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
         if processed:
             await self._store.mark_seen(processed, self._settings.pipeline.dedupe_ttl_s)
+        PROCESS_LATENCY.observe((time.perf_counter() - started) / len(records))
         return BatchResult(done=tuple(r.offset for r in records))
 
     async def _one(
