@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from leadgate.domain.outcome import Outcome
-from leadgate.domain.profile import Profile
 from leadgate.errors import PresetError
-from leadgate.pipeline.identity import merge_profiles
-from leadgate.pipeline.presets import Preset, load_preset, preset_json_schema
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.presets import load_preset, preset_json_schema
+from leadgate.pipeline.presets_diff import replay
 
 
 def register(subparsers: Any) -> None:
@@ -84,20 +82,6 @@ def handle_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def dry_run(preset: Preset, lines: list[bytes], default_region: str | None) -> list[Outcome]:
-    """Process records in order with an in-memory profile store, as the processor does."""
-    profiles: dict[str, Profile] = {}
-    outcomes: list[Outcome] = []
-    for line in lines:
-        snapshot = merge_profiles(profiles.get(key) for key in peek_identities(line))
-        outcome = process(line, snapshot, preset, default_region=default_region)
-        if outcome.profile is not None:
-            for key in outcome.identities:
-                profiles[key] = outcome.profile
-        outcomes.append(outcome)
-    return outcomes
-
-
 def summary(outcome: Outcome) -> dict[str, Any]:
     """The ``--json`` line of one event."""
     return {
@@ -137,7 +121,7 @@ def handle_try(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.events}: cannot read: {exc.strerror}", file=sys.stderr)
         return 1
-    for outcome in dry_run(preset, lines, args.default_region):
+    for outcome in replay(lines, preset, args.default_region):
         if args.json:
             print(json.dumps(summary(outcome), ensure_ascii=False))
         else:

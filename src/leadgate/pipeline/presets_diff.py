@@ -30,7 +30,8 @@ def verdict(outcome: Outcome) -> str:
 
 
 def replay(events: Iterable[bytes], preset: Preset, default_region: str | None) -> list[Outcome]:
-    """Process events in order with fresh in-memory profiles, as the processor would."""
+    """Process events in order with fresh in-memory profiles, as the processor would
+    (``presets try`` and ``presets diff`` both dry-run through it)."""
     profiles: dict[str, Profile] = {}
     outcomes = []
     for record in events:
