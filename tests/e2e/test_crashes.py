@@ -168,12 +168,23 @@ async def test_sigterm_under_load_drains_exits_zero_and_restart_delivers_the_res
     kafka = settings.kafka
     worker = await spawn_worker(settings, log=log)
     try:
-        producing = asyncio.create_task(_produce_slowly(settings, events, chunks=8))
+        # The first half flows until the worker is busy; the second half starts just before the
+        # SIGTERM and goes on while the worker drains and after it exits, so the signal always
+        # lands under load with work remaining (a fast worker cannot finish everything first).
+        half = len(events) // 2
+        await _produce_slowly(settings, events[:half], chunks=4)
 
         async def some_delivered() -> bool:
             return len(await _delivered(pipeline)) >= len(expected) // 5
 
         await wait_for(some_delivered, timeout_s=60)
+        producing = asyncio.create_task(_produce_slowly(settings, events[half:], chunks=8))
+        flowing = len(await _delivered(pipeline)) + 10
+
+        async def second_half_flowing() -> bool:
+            return len(await _delivered(pipeline)) >= flowing
+
+        await wait_for(second_half_flowing, timeout_s=60, interval_s=0.02)
         asked = time.monotonic()
         assert await _stop(worker) == 0
         shutdown_s = time.monotonic() - asked
