@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from leadgate.cli import main
 from leadgate.commands.dlq import ProgressBar
@@ -18,27 +17,11 @@ from leadgate.kafka.broker import free_port
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.producer import make_producer
 from leadgate.settings import KafkaSettings
+from tests.plugins.streams import read_records
 
 Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 EMAILS = ("ada@acme.example", "grace@navy.example", "linus@kernel.example")
 REASONS = ("vendor_validation", "vendor_validation", "vendor_conflict")
-
-
-async def _read(settings: KafkaSettings, topic: str, count: int) -> list[Any]:
-    """The first ``count`` records of ``topic``, in offset order per partition."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        async with asyncio.timeout(30):
-            while len(records) < count:
-                for part in (await consumer.getmany(timeout_ms=500)).values():
-                    records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
 
 
 async def _dead_letter_three(settings: KafkaSettings) -> dict[str, bytes]:
@@ -55,7 +38,7 @@ async def _dead_letter_three(settings: KafkaSettings) -> dict[str, bytes]:
             await producer.send_and_wait(
                 settings.delivery_topic, values[f"m-{i}"], key=email.encode()
             )
-        records = await _read(settings, settings.delivery_topic, 3)
+        records = await read_records(settings.bootstrap_servers, settings.delivery_topic, 3)
         writer = DeadLetterWriter(producer, settings)
         by_id = {orjson.loads(r.value)["message_ids"][0]: r for r in records}
         for i, reason in enumerate(REASONS):
@@ -114,7 +97,9 @@ async def test_list_and_replay_round_trip(kafka_settings: KafkaSettings, cli: Cl
 
     code, _, err = await cli("dlq", "replay", "--reason", "vendor_validation")
     assert code == 0 and "replayed 2 of 3" in err
-    records: list[Any] = await _read(kafka_settings, kafka_settings.delivery_topic, 5)
+    records: list[Any] = await read_records(
+        kafka_settings.bootstrap_servers, kafka_settings.delivery_topic, 5
+    )
     ids = []
     for record in records:
         message_id = orjson.loads(record.value)["message_ids"][0]

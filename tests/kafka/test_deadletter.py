@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.deadletter import (
     DeadLetterWriter,
@@ -20,6 +19,7 @@ from leadgate.kafka.deadletter import (
 )
 from leadgate.kafka.producer import make_producer
 from leadgate.settings import KafkaSettings
+from tests.plugins.streams import read_records
 
 
 @pytest_asyncio.fixture
@@ -29,24 +29,6 @@ async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[AIOKafkaProdu
     await made.start()
     yield made
     await made.stop()
-
-
-async def _consume(settings: KafkaSettings, topic: str, count: int) -> list[Any]:
-    """Read ``count`` records of ``topic`` from the beginning (no group)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        async with asyncio.timeout(30):
-            while len(records) < count:
-                batch = await consumer.getmany(timeout_ms=500)
-                for part in batch.values():
-                    records.extend(part)
-        return records
-    finally:
-        await consumer.stop()
 
 
 def test_headers_are_plain_utf8_strings() -> None:
@@ -76,7 +58,9 @@ async def test_a_dead_letter_keeps_the_record_and_says_why(
     await producer.send_and_wait(
         kafka_settings.delivery_topic, b'{"x":1}', key=b"k", headers=[("trace", b"t1")]
     )
-    (record,) = await _consume(kafka_settings, kafka_settings.delivery_topic, 1)
+    (record,) = await read_records(
+        kafka_settings.bootstrap_servers, kafka_settings.delivery_topic, 1
+    )
     writer = DeadLetterWriter(producer, kafka_settings)
     ack = await writer.send(
         record,
@@ -93,7 +77,9 @@ async def test_a_dead_letter_keeps_the_record_and_says_why(
     assert letter.summary()["status"] == "409"
     assert letter.summary()["source_offset"] == str(record.offset)
 
-    (dead,) = await _consume(kafka_settings, kafka_settings.deadletter_topic, 1)
+    (dead,) = await read_records(
+        kafka_settings.bootstrap_servers, kafka_settings.deadletter_topic, 1
+    )
     headers = dead_letter_headers("delivery", "vendor_permanent", 400, 2, 0.0, "x", 0, 0)
     await send_dead_letter(producer, kafka_settings, dead, headers)
     letters = await list_dead_letters(kafka_settings, reason="vendor_permanent")

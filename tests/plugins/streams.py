@@ -117,6 +117,21 @@ async def _scan(bootstrap: str, topic: str) -> tuple[list[Any], dict[TopicPartit
         await consumer.stop()
 
 
+async def read_records(bootstrap: str, topic: str, count: int) -> list[Any]:
+    """The first ``count`` records of ``topic`` (no group), waiting up to 30 s for them."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        async with asyncio.timeout(30):
+            while len(records) < count:
+                for part in (await consumer.getmany(timeout_ms=500)).values():
+                    records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of ``topic``, from the beginning to its current end."""
     records, _ = await _scan(bootstrap, topic)
