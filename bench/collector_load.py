@@ -123,7 +123,7 @@ import asyncio, json, sys
 from leadgate.kafka.broker import EmbeddedBroker
 from leadgate.settings import Settings, KafkaSettings, CollectorSettings, WriteKey
 from leadgate.commands.serve import serve
-from leadgate.logging import configure_logging
+from leadgate.observability.logging import configure_logging
 
 async def main():
     broker = EmbeddedBroker()

@@ -24,13 +24,13 @@ from aiokafka import TopicPartition
 
 from bench.rig import PRESET, bench_settings, create_topics, embedded_broker, produce, raw_consumer
 from bench.workload import records
-from leadgate.kafka.consumer import BatchResult, Record
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.kafka.presets_reload import PresetReloader
-from leadgate.kafka.processor import Processor
 from leadgate.kafka.producer import make_producer
 from leadgate.settings import Settings
+from leadgate.store.presets import PresetReloader
 from leadgate.store.sqlite import open_store
+from leadgate.workers.consumer import BatchResult, Record
+from leadgate.workers.processor import Processor
 
 TIMEOUT_S = 300.0
 

@@ -213,7 +213,7 @@ async def sandbox_process(
 def production_logging(level: str = "info") -> None:
     """Log as production does (JSON, every drop at info), rendered in full but written to
     /dev/null: the rendering cost is measured, a terminal's is not."""
-    from leadgate.logging import configure_logging
+    from leadgate.observability.logging import configure_logging
 
     configure_logging(fmt="json", level=level, stream=open(os.devnull, "w"))  # noqa: SIM115
 

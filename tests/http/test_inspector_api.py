@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from leadgate.domain.profile import Profile
 from leadgate.errors import ConfigError
 from leadgate.http.inspector import setup_inspector
-from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.settings import Settings
 from leadgate.store.memory import MemoryStore
+from leadgate.store.presets import PresetsHolder
 from tests.plugins.events import LEAD_CAPTURE
 from tests.plugins.inspector import (
     INSPECTOR_TOKEN,

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from leadgate.http.app import build_http_app
 from leadgate.kafka.broker import ensure_topics, topics_of
-from leadgate.kafka.runtime import Role, started_producer, workers
-from leadgate.logging import configure_logging
+from leadgate.observability.logging import configure_logging
+from leadgate.runtime.workers import Role, started_producer, workers
 from leadgate.settings import KafkaSettings, Settings, WriteKey
 from leadgate.store.base import TokenSet
 from leadgate.store.sqlite import open_store

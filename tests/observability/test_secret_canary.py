@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from leadgate.pipeline.masking import secret_forms
+from leadgate.observability.masking import secret_forms
 from tests.observability.conftest import MakeStack, Stack
 from tests.plugins.collector import basic
 from tests.plugins.events import build_event, consent

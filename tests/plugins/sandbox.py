@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 
-from leadgate.outreach.sandbox import SandboxConfig, run_sandbox
+from leadgate.sandbox import SandboxConfig, run_sandbox
 
 MakeSandbox = Callable[..., Awaitable["SandboxHandle"]]
 

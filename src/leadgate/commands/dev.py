@@ -27,13 +27,13 @@ from pydantic import SecretStr
 from leadgate.errors import ConfigError
 from leadgate.http.app import build_http_app
 from leadgate.kafka.broker import EmbeddedBroker, topics_of
-from leadgate.kafka.presets_reload import PresetsHolder
-from leadgate.kafka.runtime import Role, started_producer, workers
-from leadgate.logging import configure_logging
-from leadgate.outreach.sandbox.config import SandboxConfig
-from leadgate.outreach.sandbox.server import run_sandbox
+from leadgate.observability.logging import configure_logging
+from leadgate.runtime.workers import Role, started_producer, workers
+from leadgate.sandbox.config import SandboxConfig
+from leadgate.sandbox.server import run_sandbox
 from leadgate.settings import Settings, WriteKey, load_settings
 from leadgate.store.base import StateStore, TokenSet
+from leadgate.store.presets import PresetsHolder
 from leadgate.store.sqlite import SqliteStore, open_store
 
 

@@ -12,8 +12,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from leadgate.kafka.runtime import Role, run_until_signalled
-from leadgate.logging import configure_logging
+from leadgate.observability.logging import configure_logging
+from leadgate.runtime.workers import Role, run_until_signalled
 from leadgate.settings import load_settings
 
 

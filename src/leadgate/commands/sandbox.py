@@ -11,8 +11,8 @@ import asyncio
 import signal
 from typing import Any
 
-from leadgate.outreach.sandbox.config import SandboxConfig
-from leadgate.outreach.sandbox.server import run_sandbox
+from leadgate.sandbox.config import SandboxConfig
+from leadgate.sandbox.server import run_sandbox
 
 
 def register(subparsers: Any) -> None:

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from leadgate.http.accesslog import AccessLogger
 from leadgate.http.app import build_http_app
 from leadgate.kafka.producer import make_producer
-from leadgate.logging import configure_logging, get_logger
+from leadgate.observability.logging import configure_logging, get_logger
 from leadgate.settings import Settings, load_settings
 
 log = get_logger("leadgate.serve")

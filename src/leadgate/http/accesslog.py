@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from leadgate.logging import get_logger
+from leadgate.observability.logging import get_logger
 
 _log = get_logger("leadgate.http.access")
 

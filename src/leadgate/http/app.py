@@ -17,9 +17,9 @@ from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
 from leadgate.http.sink import EventSink
-from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.presets import PresetsHolder
 from leadgate.store.traces import TraceStore
 
 COLLECTOR_KEY = web.AppKey("collector", Collector)

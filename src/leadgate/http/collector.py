@@ -19,13 +19,13 @@ from aiohttp import web
 from leadgate.http.body import check_content_type, read_capped
 from leadgate.http.cors import cors_headers, origin_allowed, preflight_ok, preflight_response
 from leadgate.http.events import Prepared, prepare_event
-from leadgate.http.metrics import EVENTS
 from leadgate.http.ratelimit import RateLimiter, client_ip, parse_networks, retry_after_seconds
 from leadgate.http.rejection import RejectCode, Rejection, message_of
 from leadgate.http.sink import EventSink, Unavailable
 from leadgate.http.strictjson import loads_strict
 from leadgate.http.writekeys import Source, WriteKeyRing, key_from_headers
-from leadgate.logging import get_logger
+from leadgate.observability.logging import get_logger
+from leadgate.observability.metrics import EVENTS
 from leadgate.settings import CollectorSettings
 
 log = get_logger("leadgate.collector")

@@ -32,12 +32,12 @@ from aiohttp import web
 
 from leadgate.errors import ConfigError
 from leadgate.http.inspector_auth import InspectorAuth, security_headers
-from leadgate.kafka.presets_reload import PresetsHolder
 from leadgate.kafka.traces import TraceConsumer
-from leadgate.logging import get_logger, known_secrets, settings_secrets
-from leadgate.pipeline.masking import mask_value
+from leadgate.observability.logging import get_logger, known_secrets, settings_secrets
+from leadgate.observability.masking import mask_value
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.presets import PresetsHolder
 from leadgate.store.trace_entry import parse_time
 from leadgate.store.traces import TraceQuery, TraceStore
 

@@ -27,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from leadgate.logging import get_logger
+from leadgate.observability.logging import get_logger
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.traces import TraceStore
 

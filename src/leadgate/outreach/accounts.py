@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadgate.domain.freemail import is_freemail
 from leadgate.domain.lead import AccountHint
 from leadgate.domain.trace import VendorExchange
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
-from leadgate.outreach.freemail import is_freemail
 from leadgate.outreach.jsonapi import attributes, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket

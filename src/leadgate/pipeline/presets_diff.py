@@ -16,8 +16,8 @@ from typing import Any
 
 from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
+from leadgate.observability.masking import mask_email
 from leadgate.pipeline.identity import merge_profiles
-from leadgate.pipeline.masking import mask_email
 from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.process import peek_identities, process
 

@@ -5,13 +5,19 @@ What lives here: profiles per identity key, seen messageIds (dedupe with a TTL),
 knows of each Outreach prospect (id, tags, a hash of the attributes last sent) and account (by
 domain), and the OAuth token set (the rotated refresh token must be persisted before the old one
 is dropped).
+
+Every newer piece of state (the Outreach mirror, enrolments, rotation positions, suppressions,
+opportunity ids, webhook dedupe ids, cursors) lives in *collections* of JSON documents: a named
+collection, a string key, a JSON object, an optional TTL. Typed repositories in ``store/`` wrap a
+collection each, so a backend implements the handful of collection operations once and holds
+every new kind of state without new tables or keys of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from leadgate.domain.profile import Profile
 
@@ -33,6 +39,10 @@ class TokenSet:
     access_token: str
     refresh_token: str
     expires_at: float
+
+
+Doc = dict[str, Any]
+"""A JSON object held in a collection."""
 
 
 class StateStore(Protocol):
@@ -90,6 +100,41 @@ class StateStore(Protocol):
 
     async def save_tokens(self, tokens: TokenSet) -> None:
         """Persist tokens durably (fsync'd) before the caller drops the old refresh token."""
+        ...
+
+    # -- collections of JSON documents ---------------------------------------------------------
+
+    async def get_docs(self, collection: str, keys: Sequence[str]) -> dict[str, Doc]:
+        """The unexpired document under each key, in one round trip (missing keys are absent)."""
+        ...
+
+    async def put_docs(
+        self, collection: str, docs: Mapping[str, Doc], *, ttl_s: float | None = None
+    ) -> None:
+        """Store each document under its key, all or none; ``ttl_s`` None keeps them until
+        deleted."""
+        ...
+
+    async def put_doc_if_absent(
+        self, collection: str, key: str, doc: Doc, *, ttl_s: float | None = None
+    ) -> bool:
+        """Store ``doc`` only if no unexpired document is under ``key``; True when stored (an
+        atomic claim: dedupe, leases, enrol-once)."""
+        ...
+
+    async def delete_docs(self, collection: str, keys: Sequence[str]) -> int:
+        """Delete these keys; how many existed."""
+        ...
+
+    async def scan_docs(
+        self, collection: str, *, prefix: str = "", limit: int = 1000
+    ) -> list[tuple[str, Doc]]:
+        """Up to ``limit`` unexpired (key, document) pairs whose key starts with ``prefix``,
+        ordered by key."""
+        ...
+
+    async def incr(self, collection: str, key: str, *, by: int = 1) -> int:
+        """Atomically add ``by`` to the counter under ``key`` (0 when absent); the new value."""
         ...
 
     async def close(self) -> None:

@@ -7,12 +7,13 @@ durable store too (``tests/store`` runs one contract suite over every store).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
-from leadgate.store.base import ProspectRecord, TokenSet
+from leadgate.store.base import Doc, ProspectRecord, TokenSet
 
 
 class MemoryStore:
@@ -26,6 +27,8 @@ class MemoryStore:
         self._accounts: dict[str, int] = {}
         self._tokens: TokenSet | None = None
         self.token_saves = 0
+        self._docs: dict[str, dict[str, tuple[Doc, float | None]]] = {}
+        self._counters: dict[tuple[str, str], int] = {}
 
     async def get_profile(self, keys: Sequence[str]) -> Profile:
         """The snapshot of these identity keys: the pipeline's own merge of the profile stored
@@ -89,3 +92,54 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    # -- collections of JSON documents ---------------------------------------------------------
+
+    def _live(self, collection: str) -> dict[str, tuple[Doc, float | None]]:
+        docs = self._docs.setdefault(collection, {})
+        now = self._clock()
+        for key in [k for k, (_, exp) in docs.items() if exp is not None and exp <= now]:
+            del docs[key]
+        return docs
+
+    async def get_docs(self, collection: str, keys: Sequence[str]) -> dict[str, Doc]:
+        """The unexpired document under each key (copies: callers cannot mutate the store)."""
+        docs = self._live(collection)
+        return {key: copy.deepcopy(docs[key][0]) for key in keys if key in docs}
+
+    async def put_docs(
+        self, collection: str, docs: Mapping[str, Doc], *, ttl_s: float | None = None
+    ) -> None:
+        """Store each document under its key."""
+        expires = None if ttl_s is None else self._clock() + ttl_s
+        target = self._live(collection)
+        for key, doc in docs.items():
+            target[key] = (copy.deepcopy(doc), expires)
+
+    async def put_doc_if_absent(
+        self, collection: str, key: str, doc: Doc, *, ttl_s: float | None = None
+    ) -> bool:
+        """Store ``doc`` unless an unexpired document is under ``key``."""
+        if key in self._live(collection):
+            return False
+        await self.put_docs(collection, {key: doc}, ttl_s=ttl_s)
+        return True
+
+    async def delete_docs(self, collection: str, keys: Sequence[str]) -> int:
+        """Delete these keys; how many existed."""
+        docs = self._live(collection)
+        return sum(1 for key in dict.fromkeys(keys) if docs.pop(key, None) is not None)
+
+    async def scan_docs(
+        self, collection: str, *, prefix: str = "", limit: int = 1000
+    ) -> list[tuple[str, Doc]]:
+        """Unexpired (key, document) pairs whose key starts with ``prefix``, by key."""
+        docs = self._live(collection)
+        keys = sorted(k for k in docs if k.startswith(prefix))[:limit]
+        return [(key, copy.deepcopy(docs[key][0])) for key in keys]
+
+    async def incr(self, collection: str, key: str, *, by: int = 1) -> int:
+        """Add ``by`` to the counter under ``key``."""
+        value = self._counters.get((collection, key), 0) + by
+        self._counters[(collection, key)] = value
+        return value

@@ -28,7 +28,7 @@ import orjson
 
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
-from leadgate.store.base import ProspectRecord, TokenSet
+from leadgate.store.base import Doc, ProspectRecord, TokenSet
 
 T = TypeVar("T")
 
@@ -59,6 +59,19 @@ CREATE TABLE IF NOT EXISTS prospects (
 CREATE TABLE IF NOT EXISTS accounts (
     domain TEXT PRIMARY KEY,
     account_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS docs (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body BLOB NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (collection, key)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (collection, key)
 );
 CREATE TABLE IF NOT EXISTS tokens (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -243,11 +256,15 @@ class SqliteStore:
         return await self._call(read)
 
     async def purge_expired(self) -> int:
-        """Delete the expired seen messageIds now; returns how many rows went."""
+        """Delete the expired seen messageIds and documents now; returns how many rows went."""
         now = self._clock()
-        return await self._call(
+        seen = await self._call(
             lambda: self._modify("DELETE FROM seen WHERE expires_at <= ?", [(now,)])
         )
+        docs = await self._call(
+            lambda: self._modify("DELETE FROM docs WHERE expires_at <= ?", [(now,)])
+        )
+        return seen + docs
 
     # -- Outreach ids --------------------------------------------------------------------------
 
@@ -349,6 +366,107 @@ class SqliteStore:
         await self._call(write)
 
     # -- lifecycle -----------------------------------------------------------------------------
+
+    # -- collections of JSON documents ---------------------------------------------------------
+
+    async def get_docs(self, collection: str, keys: Sequence[str]) -> dict[str, Doc]:
+        """The unexpired document under each key, in one read."""
+        wanted = list(dict.fromkeys(keys))
+        now = self._clock()
+
+        def read() -> list[tuple[str, bytes]]:
+            rows: list[tuple[str, bytes]] = []
+            conn = self._connection()
+            for start in range(0, len(wanted), _MAX_PARAMS):
+                chunk = wanted[start : start + _MAX_PARAMS]
+                marks = ",".join("?" * len(chunk))
+                rows.extend(
+                    conn.execute(
+                        f"SELECT key, body FROM docs WHERE collection = ? AND key IN ({marks})"
+                        " AND (expires_at IS NULL OR expires_at > ?)",
+                        [collection, *chunk, now],
+                    ).fetchall()
+                )
+            return rows
+
+        return {key: orjson.loads(body) for key, body in await self._call(read)}
+
+    async def put_docs(
+        self, collection: str, docs: Mapping[str, Doc], *, ttl_s: float | None = None
+    ) -> None:
+        """Store each document under its key in one transaction."""
+        expires = None if ttl_s is None else self._clock() + ttl_s
+        rows = [(collection, key, orjson.dumps(doc), expires) for key, doc in docs.items()]
+        await self._call(
+            lambda: self._modify(
+                "INSERT OR REPLACE INTO docs (collection, key, body, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        )
+
+    async def put_doc_if_absent(
+        self, collection: str, key: str, doc: Doc, *, ttl_s: float | None = None
+    ) -> bool:
+        """Store ``doc`` unless an unexpired document is under ``key`` (one transaction)."""
+        now = self._clock()
+        expires = None if ttl_s is None else now + ttl_s
+        body = orjson.dumps(doc)
+
+        def claim(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT expires_at FROM docs WHERE collection = ? AND key = ?", (collection, key)
+            ).fetchone()
+            if row is not None and (row[0] is None or row[0] > now):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO docs (collection, key, body, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (collection, key, body, expires),
+            )
+            return True
+
+        return await self._call(lambda: self._write(claim))
+
+    async def delete_docs(self, collection: str, keys: Sequence[str]) -> int:
+        """Delete these keys; how many existed."""
+        rows = [(collection, key) for key in dict.fromkeys(keys)]
+        return await self._call(
+            lambda: self._modify("DELETE FROM docs WHERE collection = ? AND key = ?", rows)
+        )
+
+    async def scan_docs(
+        self, collection: str, *, prefix: str = "", limit: int = 1000
+    ) -> list[tuple[str, Doc]]:
+        """Unexpired (key, document) pairs whose key starts with ``prefix``, by key."""
+        now = self._clock()
+        upper = prefix + "\U0010ffff"
+
+        def read() -> list[tuple[str, bytes]]:
+            cursor = self._connection().execute(
+                "SELECT key, body FROM docs WHERE collection = ? AND key >= ? AND key < ?"
+                " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+                (collection, prefix, upper, now, limit),
+            )
+            return list(cursor.fetchall())
+
+        return [(key, orjson.loads(body)) for key, body in await self._call(read)]
+
+    async def incr(self, collection: str, key: str, *, by: int = 1) -> int:
+        """Atomically add ``by`` to the counter under ``key``."""
+
+        def bump(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "INSERT INTO counters (collection, key, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (collection, key) DO UPDATE SET value = value + excluded.value",
+                (collection, key, by),
+            )
+            row = conn.execute(
+                "SELECT value FROM counters WHERE collection = ? AND key = ?", (collection, key)
+            ).fetchone()
+            return int(row[0])
+
+        return await self._call(lambda: self._write(bump))
 
     async def close(self) -> None:
         """Close the connection and stop the store's thread; later calls raise."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from leadgate.http.metrics import INSPECTOR_TRACES
+from leadgate.observability.metrics import INSPECTOR_TRACES
 from leadgate.store.email_index import EmailIndex
 from leadgate.store.trace_entry import TraceEntry, normalize_email, parse_time
 

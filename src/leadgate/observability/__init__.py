@@ -1,0 +1,1 @@
+"""Observability: metrics registry, structured logs and masking; imports nothing above domain."""

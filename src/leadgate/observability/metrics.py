@@ -1,0 +1,119 @@
+"""Prometheus metrics: the one registry and the objects every worker updates.
+
+Label values are closed sets (stage names, outcomes, reasons, HTTP methods and status codes,
+topic names): never an email, a messageId or anything a visitor typed, so a scrape can neither
+leak PII nor explode in cardinality.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+
+from leadgate.domain.trace import VendorExchange
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "leadgate_events",
+    "Events by stage (processor, delivery), outcome and reason.",
+    ["stage", "outcome", "reason"],
+    registry=REGISTRY,
+)
+VENDOR_REQUESTS = Counter(
+    "leadgate_vendor_requests",
+    "Requests sent to Outreach, by method and response status ('error' when none came back).",
+    ["method", "status"],
+    registry=REGISTRY,
+)
+VENDOR_LATENCY = Histogram(
+    "leadgate_vendor_request_seconds",
+    "Latency of requests to Outreach.",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+PROCESS_LATENCY = Histogram(
+    "leadgate_process_seconds",
+    "Processor time per event (a batch's time to acknowledged outputs, per record).",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+    registry=REGISTRY,
+)
+DELIVERY_LATENCY = Histogram(
+    "leadgate_delivery_seconds",
+    "From the collector's receivedAt to the final delivery outcome.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0),
+    registry=REGISTRY,
+)
+RATE_LIMIT_REMAINING = Gauge(
+    "leadgate_outreach_ratelimit_remaining",
+    "X-RateLimit-Remaining of the last Outreach response.",
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "leadgate_delivery_retries",
+    "Delivery attempts that will be retried, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "leadgate_dead_letters",
+    "Records written to the dead-letter topic, by stage and reason.",
+    ["stage", "reason"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "leadgate_consumer_lag",
+    "Records behind the partition's end, per consumer group, topic and partition.",
+    ["group", "topic", "partition"],
+    registry=REGISTRY,
+)
+PRESET_RELOADS = Counter(
+    "leadgate_preset_reloads",
+    "Preset hot reloads by result (ok, error).",
+    ["result"],
+    registry=REGISTRY,
+)
+PRESET_ERROR = Gauge(
+    "leadgate_preset_error",
+    "1 while the newest edit of a preset file failed to load (the last good one is in use).",
+    ["preset"],
+    registry=REGISTRY,
+)
+INSPECTOR_TRACES = Gauge(
+    "leadgate_inspector_traces",
+    "Traces held by this inspector's bounded store.",
+    registry=REGISTRY,
+)
+
+
+# The processor counts every event: a ``labels()`` lookup per event costs more than the count,
+# so the children are kept (a few dozen: stages x outcomes x reasons).
+_event_counters: dict[tuple[str, str, str | None], Counter] = {}
+
+
+def record_event(stage: str, outcome: str, reason: str | None) -> None:
+    """Count one event outcome at a stage."""
+    key = (stage, outcome, reason)
+    counter = _event_counters.get(key)
+    if counter is None:
+        counter = EVENTS.labels(stage=stage, outcome=outcome, reason=reason or "")
+        _event_counters[key] = counter
+    counter.inc()
+
+
+def record_exchange(exchange: VendorExchange) -> None:
+    """Count one request to Outreach, its latency and the budget it reported."""
+    status = str(exchange.status) if exchange.status is not None else "error"
+    VENDOR_REQUESTS.labels(method=exchange.method.upper(), status=status).inc()
+    VENDOR_LATENCY.labels(method=exchange.method.upper()).observe(exchange.latency_ms / 1000.0)
+    for name, value in exchange.rate_limit.items():
+        if name.lower() == "x-ratelimit-remaining":
+            with contextlib.suppress(ValueError):  # a malformed header must not fail delivery
+                RATE_LIMIT_REMAINING.set(float(value))

@@ -1,0 +1,1 @@
+"""The composition root: every command builds its store, clients, producer and workers here."""

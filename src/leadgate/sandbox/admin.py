@@ -1,0 +1,111 @@
+"""Test-only admin endpoints under ``/__sandbox/`` (no auth, not rate limited, not logged):
+
+``GET prospects`` / ``GET accounts`` / ``GET users``  every stored resource, JSON:API rendered,
+    as ``{"data": [...]}``;
+``GET requests``  the request log: ``{"data": [{method, path, query, status, body, content_type,
+    time}]}`` (``status`` null for a dropped connection; client secrets masked);
+``POST faults``  add faults (see ``faults`` module), answers the faults in force;
+``POST reset``  clear data, faults, log and budget; ``{"oauth": true}`` resets tokens too;
+``POST refresh-tokens``  ``{"scopes": [...], "token": optional}`` → a new live refresh token with
+    exactly those scopes (to test 403 ``unauthorizedOauthScope``);
+``GET state``  counters: mints, live access tokens, budget left.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from leadgate.sandbox.errors import json_response
+from leadgate.sandbox.faults import FaultSpecError
+from leadgate.sandbox.routes import base_url
+from leadgate.sandbox.schema import SCHEMAS
+from leadgate.sandbox.state import SANDBOX
+from leadgate.sandbox.store import render
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise web.HTTPBadRequest(text="body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return body
+
+
+async def resources(request: web.Request) -> web.StreamResponse:
+    """Every stored resource of one type."""
+    schema = SCHEMAS.get(request.match_info["plural"])
+    if schema is None:
+        raise web.HTTPNotFound()
+    store = request.app[SANDBOX].store
+    base = base_url(request)
+    return json_response({"data": [render(schema, r, base) for r in store.all(schema.plural)]})
+
+
+async def requests(request: web.Request) -> web.StreamResponse:
+    """The request log."""
+    return json_response({"data": list(request.app[SANDBOX].requests)})
+
+
+async def faults(request: web.Request) -> web.StreamResponse:
+    """Add faults; 400 with the reason for a spec that cannot be understood."""
+    state = request.app[SANDBOX]
+    try:
+        if state.faults.apply(await _json_object(request)):
+            state.tokens.expire_all()
+    except FaultSpecError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+    return json_response(state.faults.describe())
+
+
+async def reset(request: web.Request) -> web.StreamResponse:
+    """Clear data, faults, log and budget (and OAuth state with ``{"oauth": true}``)."""
+    body = await _json_object(request)
+    request.app[SANDBOX].reset(oauth=bool(body.get("oauth")))
+    return web.Response(status=204)
+
+
+async def refresh_tokens(request: web.Request) -> web.StreamResponse:
+    """A new refresh token with the scopes asked for."""
+    body = await _json_object(request)
+    scopes = body.get("scopes")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise web.HTTPBadRequest(text="scopes must be a list of strings")
+    token = body.get("token")
+    issued = request.app[SANDBOX].tokens.issue_refresh_token(
+        tuple(scopes), str(token) if token else None
+    )
+    return json_response({"refresh_token": issued, "scopes": scopes}, 201)
+
+
+async def state(request: web.Request) -> web.StreamResponse:
+    """Counters a test may assert on."""
+    sandbox = request.app[SANDBOX]
+    now = time.time()
+    live = sum(1 for t in sandbox.tokens.access_tokens.values() if t.expires_at > now)
+    return json_response(
+        {
+            "mints": sandbox.tokens.mints,
+            "live_access_tokens": live,
+            "budget_remaining": sandbox.budget.remaining(now),
+            "faults": sandbox.faults.describe(),
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the admin endpoints."""
+    app.router.add_get("/__sandbox/requests", requests)
+    app.router.add_get("/__sandbox/state", state)
+    app.router.add_post("/__sandbox/faults", faults)
+    app.router.add_post("/__sandbox/reset", reset)
+    app.router.add_post("/__sandbox/refresh-tokens", refresh_tokens)
+    app.router.add_get("/__sandbox/{plural}", resources)

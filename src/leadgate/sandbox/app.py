@@ -1,0 +1,22 @@
+"""The sandbox application: OAuth, the JSON:API endpoints and the admin endpoints behind one
+middleware (``gate``) that applies faults, auth, budget and media type and logs every request.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from leadgate.sandbox import admin, oauth, routes
+from leadgate.sandbox.config import SandboxConfig
+from leadgate.sandbox.gate import gate
+from leadgate.sandbox.state import SANDBOX, SandboxState
+
+
+def build_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
+    """A fresh sandbox (its own data and tokens) as an aiohttp application."""
+    app = web.Application(middlewares=[gate])
+    app[SANDBOX] = SandboxState(config or SandboxConfig())
+    oauth.add_routes(app)
+    routes.add_routes(app)
+    admin.add_routes(app)
+    return app

@@ -1,0 +1,49 @@
+"""Everything one running sandbox holds, in one object the handlers reach through ``SANDBOX``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from leadgate.sandbox.config import SandboxConfig
+from leadgate.sandbox.faults import FaultPlan
+from leadgate.sandbox.ratelimit import FixedWindow
+from leadgate.sandbox.store import Store
+from leadgate.sandbox.tokens import TokenBook
+
+
+@dataclass(slots=True)
+class SandboxState:
+    """Data, OAuth, budget, faults and the request log of one sandbox."""
+
+    config: SandboxConfig
+    store: Store = field(init=False)
+    tokens: TokenBook = field(init=False)
+    budget: FixedWindow = field(init=False)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    requests: deque[dict[str, Any]] = field(init=False)
+    # Writes are serialised: the uniqueness check and the insert are one step.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.config)
+        self.tokens = TokenBook(self.config)
+        self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
+        # Bounded, so that a long `leadgate dev` or a benchmark does not grow without limit.
+        self.requests = deque(maxlen=self.config.max_logged_requests)
+
+    def reset(self, *, oauth: bool = False) -> None:
+        """Clear data, faults, the request log and the budget; OAuth state only when asked."""
+        self.store.reset()
+        self.faults.clear()
+        self.requests.clear()
+        self.budget.clear()
+        if oauth:
+            self.tokens.reset()
+
+
+SANDBOX = web.AppKey("sandbox", SandboxState)

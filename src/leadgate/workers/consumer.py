@@ -1,0 +1,327 @@
+"""The consume loop both workers share: fetch, hand batches out, commit only what is finished.
+
+How it keeps at-least-once without stalling the group (reliability.md §1.2, §B):
+
+- ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
+  unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The
+  revoke listener is not called before ``stop()`` (aiokafka docs), so shutdown commits itself.
+- One batch in flight per partition: while a handler works on a partition, the partition is
+  paused, so memory stays bounded and records of one key stay in order.
+- A handler that cannot finish (a vendor outage, a 429) answers with ``retry_from``: the loop
+  seeks the partition back to that offset and resumes it after the delay. It never sleeps in
+  the poll loop, so ``getmany`` keeps being called and the consumer stays in its group.
+- Offsets a handler finished beyond ``retry_from`` stay final in the tracker and are skipped
+  when the records come again, so a seek-back redoes no finished work.
+- The revoke listener waits (bounded by ``drain_timeout_s``) for the revoked partitions'
+  batches, commits, and forgets them. It shares no lock with ``getmany`` (aiokafka #335).
+- ``linger_s`` holds a partition's first records back for a short window so that records of
+  one key arriving close together reach the handler as one batch (0: dispatch at once).
+- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it holds back
+  to deliver later): they stay unfinished, so nothing at or past them is committed, until it
+  calls ``complete()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from leadgate.observability.metrics import CONSUMER_LAG
+from leadgate.settings import KafkaSettings
+from leadgate.workers.offsets import OffsetTracker
+
+log = structlog.get_logger(__name__)
+
+Record = Any  # aiokafka.ConsumerRecord (untyped library)
+_BUSY_POLL_MS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What a handler did with one batch of one partition.
+
+    ``done`` holds every offset whose outcome is final (delivered, dropped, dead-lettered and
+    acknowledged). With ``retry_from`` set, the partition is sought back to that offset and
+    resumed after ``retry_after_s``; offsets below it must all be in ``done``.
+    """
+
+    done: tuple[int, ...]
+    retry_from: int | None = None
+    retry_after_s: float = 0.0
+
+
+BatchHandler = Callable[[TopicPartition, list[Record]], Coroutine[Any, Any, BatchResult]]
+
+
+@dataclass
+class _Partition:
+    """The loop's view of one assigned partition."""
+
+    buffer: list[Record] = field(default_factory=list)
+    deadline: float = 0.0
+    task: asyncio.Task[BatchResult] | None = None
+    batch_first: int = 0
+    generation: int | None = None
+    resume_at: float | None = None
+
+
+class ConsumeLoop:
+    """One consumer group member running ``handler`` over ``topic``'s partitions."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topic: str,
+        group: str,
+        handler: BatchHandler,
+        linger_s: float = 0.0,
+        commit_interval_s: float = 0.5,
+        poll_timeout_ms: int = 100,
+        error_backoff_s: float = 1.0,
+    ) -> None:
+        self._settings = settings
+        self._topic = topic
+        self._group = group
+        self._handler = handler
+        self._linger_s = linger_s
+        self._commit_interval_s = commit_interval_s
+        self._poll_timeout_ms = poll_timeout_ms
+        self._error_backoff_s = error_backoff_s
+        self._tracker = OffsetTracker()
+        self._parts: dict[TopicPartition, _Partition] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._last_commit = 0.0
+        self.assignments = 0
+        self.revocations = 0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then drain in-flight batches, commit and leave."""
+        s = self._settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=self._group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.max_poll_records,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            session_timeout_ms=s.session_timeout_ms,
+            rebalance_timeout_ms=s.rebalance_timeout_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            request_timeout_ms=s.request_timeout_ms,
+            heartbeat_interval_ms=max(1000, s.session_timeout_ms // 4),
+        )
+        consumer.subscribe([self._topic], listener=_Listener(self))
+        self._consumer = consumer
+        await consumer.start()
+        log.info("consumer.started", topic=self._topic, group=self._group)
+        try:
+            while not stop.is_set():
+                await self._step(consumer)
+            await self._drain(self._settings.drain_timeout_s)
+            await self._commit(force=True)
+        finally:
+            await self._cancel_all()
+            await consumer.stop()
+            self._consumer = None
+            log.info("consumer.stopped", topic=self._topic, group=self._group)
+
+    async def _step(self, consumer: AIOKafkaConsumer) -> None:
+        self._resume_due(consumer)
+        # While a batch is in flight, poll briefly: its partition flows again only once the
+        # loop has seen it finish, and records behind it should not wait a whole poll for that.
+        busy = any(part.task is not None for part in self._parts.values())
+        timeout_ms = min(self._poll_timeout_ms, _BUSY_POLL_MS) if busy else self._poll_timeout_ms
+        batches = await consumer.getmany(timeout_ms=timeout_ms)
+        for tp, records in batches.items():
+            self._accept(tp, records)
+        self._collect_finished(consumer)
+        self._dispatch_due(consumer)
+        await self._commit(force=False)
+
+    def _accept(self, tp: TopicPartition, records: list[Record]) -> None:
+        part = self._parts.setdefault(tp, _Partition())
+        # track() is False for a record already final in this generation (re-fetched after a
+        # seek-back): it is skipped, not redone.
+        fresh = [r for r in records if self._tracker.track(tp, r.offset)]
+        if not fresh:
+            return
+        if not part.buffer:
+            now = time.time()
+            produced_at = fresh[0].timestamp / 1000 if fresh[0].timestamp else now
+            part.deadline = min(now, produced_at) + self._linger_s
+        part.buffer.extend(fresh)
+
+    def _dispatch_due(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.time()
+        for tp, part in self._parts.items():
+            if part.task is not None or not part.buffer or part.resume_at is not None:
+                continue
+            if part.deadline > now and len(part.buffer) < self._settings.max_poll_records:
+                continue
+            consumer.pause(tp)
+            batch, part.buffer = part.buffer, []
+            part.batch_first = batch[0].offset
+            part.generation = self._tracker.generation_of(tp)
+            part.task = asyncio.create_task(self._handler(tp, batch))
+
+    def _collect_finished(self, consumer: AIOKafkaConsumer) -> None:
+        for tp, part in self._parts.items():
+            if part.task is not None and part.task.done():
+                self._finish(consumer, tp, part)
+
+    def _finish(self, consumer: AIOKafkaConsumer, tp: TopicPartition, part: _Partition) -> None:
+        """Fold a finished batch into the tracker and decide when the partition flows again."""
+        task, part.task = part.task, None
+        assert task is not None
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("batch.failed", topic=tp.topic, partition=tp.partition, error=repr(error))
+            result = BatchResult(done=(), retry_from=part.batch_first, retry_after_s=1.0)
+        else:
+            result = task.result()
+        for offset in result.done:
+            self._tracker.done(tp, offset, part.generation)
+        if tp not in consumer.assignment():
+            return
+        if result.retry_from is None:
+            consumer.resume(tp)
+            return
+        consumer.seek(tp, result.retry_from)
+        part.resume_at = time.monotonic() + max(result.retry_after_s, 0.0)
+
+    def _resume_due(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        for tp, part in self._parts.items():
+            if part.resume_at is not None and part.resume_at <= now:
+                part.resume_at = None
+                consumer.resume(tp)
+
+    def generation_of(self, tp: TopicPartition) -> int | None:
+        """The generation ``tp``'s records are tracked under now (None when it is not ours)."""
+        return self._tracker.generation_of(tp)
+
+    def complete(self, tp: TopicPartition, offsets: Iterable[int], generation: int | None) -> None:
+        """Offsets a handler left out of ``done`` (held back) are final now. Ignored for a
+        partition of another generation: its records are fetched again by their new owner."""
+        for offset in offsets:
+            self._tracker.done(tp, offset, generation)
+
+    # -- commits ------------------------------------------------------------------------------
+
+    async def _commit(self, *, force: bool) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_commit < self._commit_interval_s:
+            return
+        self._last_commit = now
+        owned = consumer.assignment()
+        offsets = {tp: o for tp, o in self._tracker.to_commit().items() if tp in owned}
+        await self._commit_offsets(consumer, offsets)
+        self._report_lag(consumer, owned)
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, owned: set[TopicPartition]) -> None:
+        """Records behind each owned partition's high watermark (from the fetch responses)."""
+        positions = self._tracker.committable()
+        for tp in owned:
+            high = consumer.highwater(tp)
+            if high is not None and tp in positions:
+                CONSUMER_LAG.labels(
+                    group=self._group, topic=tp.topic, partition=str(tp.partition)
+                ).set(max(high - positions[tp], 0))
+
+    async def _commit_offsets(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The group moved on: these records will be redelivered (a duplicate, never a loss).
+            log.warning("commit.failed", group=self._group, error=type(exc).__name__)
+            return
+        self._tracker.mark_committed(offsets)
+
+    # -- rebalance and shutdown ----------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        if not revoked:  # aiokafka calls the listener with nothing before the first join
+            return
+        self.revocations += 1
+        await self._drain(self._settings.drain_timeout_s, only=revoked)
+        for tp in revoked:
+            part = self._parts.pop(tp, None)
+            if part is not None and part.task is not None:
+                part.task.cancel()
+        last = self._tracker.revoke(revoked)
+        if self._consumer is not None:
+            await self._commit_offsets(self._consumer, last)
+        log.info(
+            "consumer.revoked", group=self._group, partitions=sorted(p.partition for p in revoked)
+        )
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.assignments += 1
+        self._tracker.assign(assigned)
+        for tp in assigned:
+            self._parts[tp] = _Partition()
+        log.info(
+            "consumer.assigned", group=self._group, partitions=sorted(p.partition for p in assigned)
+        )
+
+    async def _drain(self, timeout_s: float, only: Iterable[TopicPartition] | None = None) -> None:
+        """Let in-flight batches finish (bounded); buffered, undispatched records are dropped
+        from memory and stay uncommitted, so they are fetched again later."""
+        wanted = set(only) if only is not None else set(self._parts)
+        parts = {tp: p for tp, p in self._parts.items() if tp in wanted}
+        for part in parts.values():
+            part.buffer.clear()
+            part.resume_at = None
+        tasks = [p.task for p in parts.values() if p.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+        consumer = self._consumer
+        for tp, part in parts.items():
+            if part.task is None:
+                continue
+            if part.task.done() and consumer is not None:
+                self._finish(consumer, tp, part)
+            else:
+                log.warning("drain.timeout", topic=tp.topic, partition=tp.partition)
+                part.task.cancel()
+
+    async def _cancel_all(self) -> None:
+        tasks = [p.task for p in self._parts.values() if p.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what is finished before a partition moves to another member."""
+
+    def __init__(self, loop: ConsumeLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._loop._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._loop._on_assigned(set(assigned))

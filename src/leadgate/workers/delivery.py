@@ -1,0 +1,315 @@
+"""The delivery worker (consumer group ``leadgate-delivery-outreach``): lead intents into Outreach.
+
+Per partition batch the intents are grouped by email, each group coalesced into one upsert.
+Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
+``outreach.coalesce_window_s`` goes at once; its followers within the window are held
+(``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
+concurrently up to ``outreach.max_in_flight``; one email is only ever handled by one group, so
+no lookup-then-create race is possible.
+
+For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
+publish one delivery trace record per source messageId. Failures:
+
+- ``RetriableError`` / ``RateLimited``: the group's records stay unfinished; the partition is
+  sought back to the group's first offset and resumes after ``next_delay`` (a 429 waits for its
+  reset and does not count as an attempt). The poll loop never sleeps.
+- ``PermanentError``, or a retry window (first failure + ``retry_window_s``) spent: every record
+  of the group goes to the dead-letter topic; the offsets are finished only once that write is
+  acknowledged.
+- ``IntegrationStopped``: every partition stops delivering (nothing is dead-lettered, the events
+  stay in Kafka) and the worker says so loudly; it probes again after ``backoff_cap_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
+from leadgate.domain.reasons import DeadLetterReason, DropReason
+from leadgate.domain.trace import VendorExchange
+from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
+from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.observability.logging import get_logger
+from leadgate.observability.metrics import DEAD_LETTERS, record_event
+from leadgate.outreach.backoff import next_delay
+from leadgate.outreach.upsert import Upserter
+from leadgate.pipeline.consent import consent_granted
+from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+from leadgate.workers.coalesce import coalesce
+from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
+from leadgate.workers.delivery_reporting import DeliveryReporter
+from leadgate.workers.holdback import HoldBack
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Failing:
+    """Retry bookkeeping of one email whose delivery keeps failing."""
+
+    first_failure: float
+    attempts: int = 0
+    next_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    delay_s: float
+
+
+class DeliveryWorker:
+    """Upserts lead intents into Outreach; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        upserter: Upserter,
+        producer: AIOKafkaProducer,
+        dead_letters: DeadLetterWriter,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._outreach = settings.outreach
+        self._store = store
+        self._upserter = upserter
+        self._producer = producer
+        self._dead_letters = dead_letters
+        self._clock = clock
+        self._rand = rand
+        self._failing: dict[str, _Failing] = {}
+        self._report = DeliveryReporter(producer, settings, clock=clock)
+        self._stopped_until = 0.0
+        self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
+        kafka = settings.kafka
+        self.loop = ConsumeLoop(
+            kafka, topic=kafka.delivery_topic, group=kafka.delivery_group, handler=self.handle
+        )
+        self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then drain in-flight upserts and commit. Held records
+        are not committed, so the next run delivers them."""
+        try:
+            await self.loop.run(stop)
+        finally:
+            await self._hold.close()
+
+    async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
+        """Deliver one partition's batch; unfinished groups make the partition seek back."""
+        done: list[int] = []
+        groups: dict[str, list[tuple[Record, LeadIntent]]] = {}
+        try:
+            for record in records:
+                intent = await self._decode(record)
+                if intent is None:
+                    done.append(record.offset)
+                else:
+                    groups.setdefault(intent.email, []).append((record, intent))
+        except KafkaError as exc:
+            log.warning("delivery.dead_letter_failed", error=type(exc).__name__)
+            return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
+        groups = self._hold.split(tp, groups)
+        started = self._hold.edge.now()
+        outcomes = await asyncio.gather(*(self._guarded(group) for group in groups.values()))
+        delays: list[float] = []
+        unfinished: list[int] = []
+        for email, group, outcome in zip(groups, groups.values(), outcomes, strict=True):
+            if isinstance(outcome, _Retry):
+                delays.append(outcome.delay_s)
+                unfinished.extend(record.offset for record, _ in group)
+            else:
+                self._hold.edge.wrote(email, started)
+                done.extend(record.offset for record, _ in group)
+        if not unfinished:
+            return BatchResult(done=tuple(done))
+        return BatchResult(
+            done=tuple(done), retry_from=min(unfinished), retry_after_s=max(min(delays), 0.0)
+        )
+
+    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> float | None:
+        """Write a held group (``HoldBack``): None when final, else seconds until a retry."""
+        outcome = await self._guarded(group)
+        return outcome.delay_s if outcome is not None else None
+
+    async def _decode(self, record: Record) -> LeadIntent | None:
+        """The record's intent; None when it is finished already (empty, or dead-lettered)."""
+        value: bytes | None = record.value
+        if not value:
+            record_event("delivery", "skipped", "empty_record")
+            return None
+        try:
+            raw = orjson.loads(value)
+            version = raw.get("schema_version") if isinstance(raw, dict) else None
+            if isinstance(version, int) and version > LEAD_SCHEMA_VERSION:
+                await self._dead_letter_records(
+                    [record], "deserialize", str(DeadLetterReason.UNSUPPORTED_SCHEMA)
+                )
+                return None
+            return LeadIntent.model_validate(raw)
+        except (orjson.JSONDecodeError, ValidationError, ValueError):
+            await self._dead_letter_records(
+                [record], "deserialize", str(DeadLetterReason.DESERIALIZE)
+            )
+            return None
+
+    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
+        async with self._slots:
+            try:
+                return await self._deliver(group)
+            except KafkaError as exc:
+                # A dead-letter or trace write failed: nothing is finished, try the group again.
+                log.warning("delivery.produce_failed", error=type(exc).__name__)
+                return _Retry(1.0)
+
+    async def _deliver(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
+        """One coalesced upsert; None when the group's outcome is final."""
+        now = self._clock()
+        if self._stopped_until > now:
+            return _Retry(self._stopped_until - now)
+        lead = coalesce([intent for _, intent in group])
+        failing = self._failing.get(lead.email)
+        if failing is not None and failing.next_at > now:
+            return _Retry(failing.next_at - now)
+        if not await self._consent_holds(lead):
+            await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
+            self._failing.pop(lead.email, None)
+            return None
+        exchanges: list[VendorExchange] = []
+        try:
+            result = await self._upserter.upsert(lead, exchanges)
+        except RateLimited as exc:
+            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=False)
+        except RetriableError as exc:
+            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
+        except PermanentError as exc:
+            attempts = (failing.attempts if failing is not None else 0) + 1
+            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
+            return None
+        except IntegrationStopped as exc:
+            return self._stop(exc)
+        self._failing.pop(lead.email, None)
+        if self._stopped_until:
+            self._stopped_until = 0.0
+            log.warning("integration.resumed", integration="outreach")
+        await self._report.delivered(lead, result, exchanges)
+        return None
+
+    async def _consent_holds(self, lead: LeadIntent) -> bool:
+        """Consent re-checked against the latest profile; the snapshot fills what it lacks."""
+        if not lead.required_consent:
+            return True
+        profile = await self._store.get_profile(lead.identities)
+        latest = {**lead.consent, **profile.consent}
+        return consent_granted(latest, lead.required_consent)
+
+    async def _retry(
+        self,
+        group: list[tuple[Record, LeadIntent]],
+        lead: LeadIntent,
+        exchanges: list[VendorExchange],
+        exc: RetriableError,
+        *,
+        counts_as_attempt: bool,
+    ) -> _Retry | None:
+        now = self._clock()
+        failing = self._failing.setdefault(lead.email, _Failing(first_failure=now))
+        if counts_as_attempt:
+            failing.attempts += 1
+        if now - failing.first_failure >= self._outreach.retry_window_s:
+            await self._give_up(
+                group,
+                lead,
+                exchanges,
+                str(DeadLetterReason.RETRY_WINDOW_EXHAUSTED),
+                exc.status,
+                attempts=failing.attempts,
+                first_failure=failing.first_failure,
+            )
+            return None
+        retry_after = exc.retry_after_s if isinstance(exc, RateLimited) else None
+        delay = next_delay(
+            max(failing.attempts, 1),
+            retry_after,
+            base=self._outreach.backoff_base_s,
+            cap=self._outreach.backoff_cap_s,
+            rand=self._rand,
+            retry_after_cap=self._outreach.retry_after_cap_s,
+        )
+        failing.next_at = now + delay
+        await self._report.retrying(
+            lead, exc.reason, exc.status, exchanges, attempts=failing.attempts, delay_s=delay
+        )
+        return _Retry(delay)
+
+    def _stop(self, exc: IntegrationStopped) -> _Retry:
+        """Stop every partition: nothing more goes to Outreach until a person acts."""
+        probe = self._outreach.backoff_cap_s
+        self._stopped_until = self._clock() + probe
+        log.error(
+            "integration.stopped",
+            integration="outreach",
+            error=exc.message,
+            action=exc.action,
+            probe_in_s=probe,
+        )
+        return _Retry(probe)
+
+    async def _give_up(
+        self,
+        group: list[tuple[Record, LeadIntent]],
+        lead: LeadIntent,
+        exchanges: list[VendorExchange],
+        reason: str,
+        status: int | None,
+        *,
+        attempts: int,
+        first_failure: float | None = None,
+    ) -> None:
+        await self._dead_letter_records(
+            [record for record, _ in group],
+            "deliver",
+            reason,
+            status=status,
+            attempts=attempts,
+            first_failure=first_failure,
+        )
+        self._failing.pop(lead.email, None)
+        await self._report.dead_lettered(lead, reason, status, exchanges)
+
+    async def _dead_letter_records(
+        self,
+        records: list[Record],
+        stage: str,
+        reason: str,
+        *,
+        status: int | None = None,
+        attempts: int = 1,
+        first_failure: float | None = None,
+    ) -> None:
+        when = first_failure if first_failure is not None else self._clock()
+        acks = [
+            await self._dead_letters.send(
+                record,
+                stage=stage,
+                reason=reason,
+                status=status,
+                attempts=attempts,
+                first_failure=when,
+            )
+            for record in records
+        ]
+        await asyncio.gather(*acks)
+        DEAD_LETTERS.labels(stage=stage, reason=reason).inc(len(records))

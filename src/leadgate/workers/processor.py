@@ -1,0 +1,325 @@
+"""The processor (consumer group ``leadgate-processor``): events in, lead intents and traces out.
+
+Per record, in partition order: decode, dedupe the messageId, take the profile of the event's
+identities, run the pure ``process()``, keep the profile update, produce the lead intent to the
+delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
+messageId). The store is read and written once per batch (profiles and seen ids), and the
+batch's traces go out as one record batch per partition (``TraceBatch``). A batch is finished
+only when every produce of it (lead intents and traces) was acknowledged; then its messageIds
+are marked seen and its offsets become committable. A crash before that replays the batch,
+and the dedupe skips what was already handed on.
+
+Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
+that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
+of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON object
+that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+import orjson
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from leadgate.domain.events import EventHead, decode
+from leadgate.domain.outcome import Drop, Outcome
+from leadgate.domain.profile import Profile
+from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
+from leadgate.domain.trace import StageRecord
+from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.kafka.traces import TraceBatch
+from leadgate.observability.logging import get_logger, log_dropped
+from leadgate.observability.metrics import DEAD_LETTERS, EVENTS, PROCESS_LATENCY, record_event
+from leadgate.pipeline.identity import merge_profiles
+from leadgate.pipeline.presets import Preset
+from leadgate.pipeline.process import process
+from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+from leadgate.store.presets import PresetsHolder
+from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
+
+__all__ = ["PresetHolder", "PresetSource", "Processor"]
+
+log = get_logger(__name__)
+
+# The live preset (hot reload, last good version kept on a bad edit) lives in presets_reload.
+PresetHolder = PresetsHolder
+
+
+class PresetSource(Protocol):
+    """Where the processor takes the preset for the next event from."""
+
+    @property
+    def current(self) -> Preset: ...
+
+    def reload_if_changed(self) -> bool: ...
+
+
+# The consume loop takes a finished batch back (and resumes its partition) only when its poll
+# returns; with every partition paused behind a batch, that is the poll timeout. 10 ms instead
+# of 100 ms keeps the partitions flowing (bench P2); an idle poll every 10 ms costs nothing.
+POLL_TIMEOUT_MS = 10
+
+# The Segment spec's message format version; an event claiming a newer one is not guessed at.
+SUPPORTED_EVENT_VERSION = 2
+
+
+def _decode(value: bytes | None) -> tuple[EventHead | None, dict[str, Any] | None]:
+    """The event's checked head (decoded once: ``process()`` reuses it) and its JSON object;
+    a record that is not a valid Segment head is parsed plainly (the K1/K2 checks need it)."""
+    if not value:
+        return None, None
+    head = decode(value)
+    if not isinstance(head, Drop):
+        return head, head.data
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None, None
+    return None, decoded if isinstance(decoded, dict) else None
+
+
+def _message_id(event: dict[str, Any] | None) -> str | None:
+    message_id = event.get("messageId") if event is not None else None
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
+    event_type = event.get("type")
+    name = event.get("event")
+    return Outcome(
+        message_id=message_id,
+        event_type=event_type if isinstance(event_type, str) else None,
+        event_name=name if isinstance(name, str) else None,
+        drop=DropReason.DUPLICATE_MESSAGE,
+        detail="messageId already processed",
+        stages=(
+            StageRecord(
+                "dedupe", StageStatus.DROP, str(DropReason.DUPLICATE_MESSAGE), "already processed"
+            ),
+        ),
+        received_at=event.get("receivedAt") if isinstance(event.get("receivedAt"), str) else None,
+    )
+
+
+class _BatchProfiles:
+    """The profiles of one batch's identities: read once, updated as the batch goes, and the
+    changed ones written back together."""
+
+    def __init__(self, store: StateStore, read: set[str], profiles: dict[str, Profile]) -> None:
+        self._store = store
+        self._read = read
+        self._profiles = profiles
+        self.changed: dict[str, Profile] = {}
+
+    async def snapshot(self, keys: tuple[str, ...]) -> Profile:
+        """The merged profile of these keys as the batch has left it so far."""
+        profiles = self._profiles
+        missing = [k for k in keys if k not in profiles and k not in self._read]
+        if missing:  # a key the batch read did not foresee: read it now
+            self._read.update(missing)
+            profiles.update(await self._store.get_profiles(missing))
+        return merge_profiles([profiles.get(k) for k in keys])
+
+    def update(self, keys: tuple[str, ...], profile: Profile) -> None:
+        """Store ``profile`` under every key, for the rest of the batch and the write-back."""
+        for key in keys:
+            self._profiles[key] = profile
+            self.changed[key] = profile
+
+
+class _BatchOutput:
+    """What one batch writes besides lead intents: its traces (sent together), its outcome
+    counts (added to the metrics once) and its log lines (one logger, bound once; a routine
+    drop's debug line is not even built when debug is off)."""
+
+    def __init__(self, traces: TraceBatch) -> None:
+        self.traces = traces
+        self.log = log.bind()
+        self.debug = self.log.is_enabled_for(logging.DEBUG)
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def count(self, outcome: str, reason: str) -> None:
+        key = (outcome, reason)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def flush_counts(self) -> None:
+        for (outcome, reason), n in self.counts.items():
+            EVENTS.labels(stage="processor", outcome=outcome, reason=reason).inc(n)
+        self.counts.clear()
+
+
+class Processor:
+    """Runs ``process()`` over the events topic; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        producer: AIOKafkaProducer,
+        presets: PresetSource,
+        dead_letters: DeadLetterWriter,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._producer = producer
+        self.presets = presets
+        self._dead_letters = dead_letters
+        kafka = settings.kafka
+        self.loop = ConsumeLoop(
+            kafka,
+            topic=kafka.events_topic,
+            group=kafka.processor_group,
+            handler=self.handle,
+            poll_timeout_ms=POLL_TIMEOUT_MS,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set (then drain and commit); presets reload meanwhile."""
+        watcher = asyncio.create_task(self._watch_presets(stop))
+        try:
+            await self.loop.run(stop)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _watch_presets(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.pipeline.presets_poll_s)
+            self.presets.reload_if_changed()
+
+    async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
+        """Process one partition's batch; finished only when every output is acknowledged.
+
+        The store is read once and written once per batch: the profiles of every identity in
+        the batch come in one read, and a batch-local copy carries each event's update to the
+        later events of the same batch. Nothing is cached across batches, so a consent changed
+        by another processor instance is always seen by the next batch.
+        """
+        started = time.perf_counter()
+        acks: list[Awaitable[Any]] = []
+        processed: list[str] = []
+        decoded = [_decode(r.value) for r in records]
+        ids = [_message_id(event) for _, event in decoded]
+        already = await self._store.seen([m for m in ids if m])
+        wanted = {
+            k
+            for (head, _), m in zip(decoded, ids, strict=True)
+            if head is not None and m not in already
+            for k in head.identities
+        }
+        batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
+        try:
+            out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
+            for record, (head, event), message_id in zip(records, decoded, ids, strict=True):
+                if message_id is not None and message_id in already:
+                    assert event is not None
+                    self._publish(_duplicate(event, message_id), message_id, out)
+                    continue
+                acks.extend(await self._one(record, head, event, message_id, batch, out))
+                if message_id is not None:
+                    already.add(message_id)  # a repeat later in this batch is a duplicate too
+                    processed.append(message_id)
+            out.flush_counts()
+            acks.extend(await out.traces.send())
+            await self._store.put_profiles(batch.changed)
+            await asyncio.gather(*acks)
+        except KafkaError as exc:
+            log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
+            return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
+        if processed:
+            await self._store.mark_seen(processed, self._settings.pipeline.dedupe_ttl_s)
+        PROCESS_LATENCY.observe((time.perf_counter() - started) / len(records))
+        return BatchResult(done=tuple(r.offset for r in records))
+
+    async def _one(
+        self,
+        record: Record,
+        head: EventHead | None,
+        event: dict[str, Any] | None,
+        message_id: str | None,
+        batch: _BatchProfiles,
+        out: _BatchOutput,
+    ) -> list[Awaitable[Any]]:
+        """Handle one record; returns the acknowledgements the batch must wait for."""
+        value: bytes | None = record.value
+        if not value:
+            record_event("processor", "skipped", "empty_record")  # K3
+            return []
+        if event is None:
+            return [await self._dead_letter(record, DeadLetterReason.DESERIALIZE)]  # K1
+        version = event.get("version")
+        if isinstance(version, int) and version > SUPPORTED_EVENT_VERSION:
+            return [await self._dead_letter(record, DeadLetterReason.UNSUPPORTED_SCHEMA)]  # K2
+        # A record without a valid head has no identities; process() says why it drops.
+        snapshot = await batch.snapshot(head.identities if head is not None else ())
+        outcome = process(
+            value,
+            snapshot,
+            self.presets.current,
+            default_region=self._settings.pipeline.default_phone_region,
+            head=head,
+        )
+        if outcome.profile is not None and outcome.identities:
+            batch.update(outcome.identities, outcome.profile)
+        acks: list[Awaitable[Any]] = []
+        if outcome.lead is not None:
+            lead = outcome.lead
+            acks.append(
+                await self._producer.send(
+                    self._settings.kafka.delivery_topic,
+                    value=lead.to_bytes(),
+                    key=lead.email.encode(),
+                )
+            )
+        trace_id = outcome.message_id or message_id or f"offset:{record.partition}:{record.offset}"
+        self._publish(outcome, trace_id, out)
+        return acks
+
+    def _publish(self, outcome: Outcome, trace_id: str, out: _BatchOutput) -> None:
+        """Count, log and trace one outcome (the trace goes out with the batch's)."""
+        if outcome.sent:
+            out.count("pending", "")
+        else:
+            reason = str(outcome.drop) if outcome.drop is not None else "unknown"
+            out.count("dropped", reason)
+            routine = outcome.drop is DropReason.UNMAPPED_EVENT
+            if out.debug or not routine:
+                log_dropped(
+                    out.log,
+                    message_id=outcome.message_id,
+                    event=outcome.event_name,
+                    reason=reason,
+                    detail=outcome.detail,
+                    routine=routine,
+                )
+        trace = outcome.trace_json()
+        trace["messageId"] = trace_id
+        trace["at"] = time.time()
+        out.traces.add(trace_id, trace)
+
+    async def _dead_letter(self, record: Record, reason: DeadLetterReason) -> Awaitable[Any]:
+        DEAD_LETTERS.labels(stage="deserialize", reason=str(reason)).inc()
+        log.warning(
+            "incoming.event.dead_lettered",
+            partition=record.partition,
+            offset=record.offset,
+            reason=str(reason),
+        )
+        return await self._dead_letters.send(
+            record,
+            stage="deserialize",
+            reason=str(reason),
+            status=None,
+            attempts=1,
+            first_failure=time.time(),
+        )
