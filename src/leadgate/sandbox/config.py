@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 
 # Scopes of the dev refresh token: everything leadgate touches, in Outreach's `<plural>.<verb>`
 # grammar (shared/outreach-api.md §4).
-DEFAULT_SCOPES: tuple[str, ...] = ("prospects.all", "accounts.all", "users.all", "webhooks.all")
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "prospects.all",
+    "accounts.all",
+    "users.all",
+    "webhooks.all",
+    "opportunities.all",
+    "opportunityStages.all",
+    "opportunityProspectRoles.all",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,9 @@ class SandboxConfig:
     max_logged_requests: int = 100_000
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
+    # Outreach documents no required opportunity fields (docs/outreach-api.md); these
+    # are the suggested default, a 422 "<Field> can't be blank." when missing.
+    opportunity_required: tuple[str, ...] = ("name", "closeDate")
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
