@@ -56,6 +56,14 @@ class SandboxHandle:
         """Every stored resource of one type, e.g. ``records("opportunityProspectRoles")``."""
         return await self._get(plural)
 
+    async def compliance_requests(self) -> list[dict[str, Any]]:
+        """Every compliance request, states brought up to date with the sandbox clock."""
+        return await self._get("complianceRequests")
+
+    async def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox clock forward (what depends on time catches up at once)."""
+        await self._post("clock", {"advance": seconds})
+
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, body, content_type, time."""
         return await self._get("requests")

@@ -14,6 +14,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "opportunities.all",
     "opportunityStages.all",
     "opportunityProspectRoles.all",
+    "complianceRequests.all",
 )
 
 
@@ -43,6 +44,9 @@ class SandboxConfig:
     # works (outreach-api.md §1.2); strict mode turns that into a 415.
     strict_content_type: bool = False
     max_logged_requests: int = 100_000
+    # A compliance request stays pending this long, then running this long, then is done (and
+    # its prospect deleted); measured on the sandbox clock, which tests move forward.
+    compliance_step_s: float = 1.0
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
     # Outreach documents no required opportunity fields (docs/outreach-api.md); these
