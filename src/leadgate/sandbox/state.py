@@ -9,11 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
+from leadgate.sandbox.changes import ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.faults import FaultPlan
 from leadgate.sandbox.ratelimit import FixedWindow
 from leadgate.sandbox.store import Store
 from leadgate.sandbox.tokens import TokenBook
+from leadgate.sandbox.webhooks import WebhookDeliverer
 
 
 @dataclass(slots=True)
@@ -26,6 +28,7 @@ class SandboxState:
     budget: FixedWindow = field(init=False)
     faults: FaultPlan = field(default_factory=FaultPlan)
     requests: deque[dict[str, Any]] = field(init=False)
+    webhooks: WebhookDeliverer = field(init=False)
     # Writes are serialised: the uniqueness check and the insert are one step.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -35,12 +38,20 @@ class SandboxState:
         self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
         # Bounded, so that a long `leadgate dev` or a benchmark does not grow without limit.
         self.requests = deque(maxlen=self.config.max_logged_requests)
+        self.webhooks = WebhookDeliverer(self.store, self.config, self.faults)
+        self.store.feed.subscribe(self.webhooks.on_change)
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """The change hook: ``state.changes.emit(Change(...))`` (see ``sandbox/changes.py``)."""
+        return self.store.feed
 
     def reset(self, *, oauth: bool = False) -> None:
         """Clear data, faults, the request log and the budget; OAuth state only when asked."""
         self.store.reset()
         self.faults.clear()
         self.requests.clear()
+        self.webhooks.log.clear()
         self.budget.clear()
         if oauth:
             self.tokens.reset()
