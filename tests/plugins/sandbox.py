@@ -53,6 +53,14 @@ class SandboxHandle:
         """Every stored user (user 1 is the token's owner)."""
         return await self._get("users")
 
+    async def compliance_requests(self) -> list[dict[str, Any]]:
+        """Every compliance request, states brought up to date with the sandbox clock."""
+        return await self._get("complianceRequests")
+
+    async def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox clock forward (what depends on time catches up at once)."""
+        await self._post("clock", {"advance": seconds})
+
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, body, content_type, time."""
         return await self._get("requests")

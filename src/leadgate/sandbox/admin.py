@@ -12,7 +12,10 @@
 ``GET deliveries``  webhook deliveries: ``{"data": [{webhook, event, resource_id, event_id, status,
     attempts, outcome, time}]}`` (outcome: pending, delivered, error_status, unreachable, timeout,
     dropped);
-``GET state``  counters: mints, live access tokens, budget left, webhook deliveries pending.
+``GET state``  counters: mints, live access tokens, budget left, webhook deliveries pending;
+``POST clock``  ``{"advance": seconds}`` moves the sandbox clock forward (time-based behaviour,
+    such as a compliance request going pending → running → done, without sleeping); answers
+    ``{"now": ISO time, "offset": seconds}``.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from leadgate.sandbox import compliance
 from leadgate.sandbox.errors import json_response
 from leadgate.sandbox.faults import FaultSpecError
 from leadgate.sandbox.routes import base_url
-from leadgate.sandbox.schema import SCHEMAS
+from leadgate.sandbox.schema import COMPLIANCE_REQUEST, SCHEMAS
 from leadgate.sandbox.state import SANDBOX
-from leadgate.sandbox.store import render
+from leadgate.sandbox.store import iso_ms, render
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -49,6 +53,8 @@ async def resources(request: web.Request) -> web.StreamResponse:
     schema = SCHEMAS.get(request.match_info["plural"])
     if schema is None:
         raise web.HTTPNotFound()
+    if schema is COMPLIANCE_REQUEST:
+        compliance.advance(request.app[SANDBOX])
     store = request.app[SANDBOX].store
     base = base_url(request)
     return json_response({"data": [render(schema, r, base) for r in store.all(schema.plural)]})
@@ -115,6 +121,18 @@ async def state(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def clock(request: web.Request) -> web.StreamResponse:
+    """Move the sandbox clock forward; what depends on it catches up at once."""
+    body = await _json_object(request)
+    seconds = body.get("advance")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise web.HTTPBadRequest(text="advance must be a number of seconds >= 0")
+    sandbox = request.app[SANDBOX]
+    sandbox.clock_offset += float(seconds)
+    compliance.advance(sandbox)
+    return json_response({"now": iso_ms(sandbox.now()), "offset": sandbox.clock_offset})
+
+
 def add_routes(app: web.Application) -> None:
     """Register the admin endpoints."""
     app.router.add_get("/__sandbox/requests", requests)
@@ -123,4 +141,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/__sandbox/faults", faults)
     app.router.add_post("/__sandbox/reset", reset)
     app.router.add_post("/__sandbox/refresh-tokens", refresh_tokens)
+    app.router.add_post("/__sandbox/clock", clock)
     app.router.add_get("/__sandbox/{plural}", resources)

@@ -5,6 +5,7 @@ uniqueness and excluded addresses (shared/outreach-api.md §2.3), and JSON:API r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from leadgate.sandbox.errors import (
     ApiError,
     validation_error,
 )
+from leadgate.sandbox.optout import check_opt_outs, stamp_opt_outs
 from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema
 
 
@@ -49,6 +51,8 @@ class Store:
     """Every resource of one sandbox, by plural type then id."""
 
     config: SandboxConfig
+    # The sandbox clock (``SandboxState.now``): tests move it forward instead of sleeping.
+    clock: Callable[[], float] = time.time
     tables: dict[str, dict[int, Record]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     # email key -> prospect ids: uniqueness checks and filter[emails] stay O(1) at bench scale.
@@ -103,9 +107,12 @@ class Store:
         attributes = {k: v for k, v in write.attributes.items() if v is not None}
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
+            check_opt_outs(attributes)
         self._check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
-        now = time.time()
+        now = self.clock()
+        if schema is PROSPECT:
+            stamp_opt_outs(attributes, {}, now)
         record = Record(self.next_ids[schema.plural], attributes, {}, now, now)
         record.relationships = {k: v for k, v in write.relationships.items() if v is not None}
         self.next_ids[schema.plural] += 1
@@ -119,6 +126,8 @@ class Store:
         """Apply a PATCH: only supplied attributes change; arrays are replaced wholesale."""
         if schema is PROSPECT and "emails" in write.attributes:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
+        if schema is PROSPECT:
+            check_opt_outs(write.attributes)
         self._check_links(write.relationships)
         before = (dict(record.attributes), dict(record.relationships))
         self._index(schema, record, add=False)
@@ -132,9 +141,11 @@ class Store:
                 record.relationships.pop(name, None)
             else:
                 record.relationships[name] = link
+        if schema is PROSPECT:
+            stamp_opt_outs(record.attributes, before[0], self.clock())
         self._index(schema, record, add=True)
         if (record.attributes, record.relationships) != before:
-            record.updated = time.time()
+            record.updated = self.clock()
             self.feed.emit(_update_change(schema, record, *before))
         return record
 
