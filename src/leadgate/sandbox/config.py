@@ -46,6 +46,10 @@ class SandboxConfig:
     compliance_step_s: float = 1.0
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
+    # Webhook deliveries: the org id header, and the pause between retries of a connection that
+    # could not be made (Outreach: 3 retries 1 s apart, outreach-api.md §6.4).
+    org_id: str = "5b7e1c2a-0000-4000-8000-000000000001"
+    webhook_retry_delay_s: float = 1.0
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
