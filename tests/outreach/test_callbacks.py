@@ -9,21 +9,23 @@ from pydantic import SecretStr
 
 from leadgate.outreach.callbacks import CallbackPoster
 from leadgate.settings import OutcomesSettings
-from tests.plugins.receiver import SECRET, Receiver
+from tests.plugins.callbacks import SECRET, CallbackReceiver
 
 
 def _settings(url: str) -> OutcomesSettings:
     return OutcomesSettings(callback_url=url, callback_secret=SecretStr(SECRET))
 
 
-async def test_a_signed_outcome_is_verified_by_the_receiver(receiver: Receiver) -> None:
+async def test_a_signed_outcome_is_verified_by_the_receiver(
+    callback_receiver: CallbackReceiver,
+) -> None:
     """The receiver gets the body unchanged, a fresh timestamp, and a signature it verifies."""
     body = b'{"id": "out_1", "status": "ok"}'
-    async with CallbackPoster(_settings(receiver.url)) as poster:
+    async with CallbackPoster(_settings(callback_receiver.url)) as poster:
         result = await poster.post("out_1", body)
     assert result.delivered
     assert result.status == 204
-    (got,) = receiver.received
+    (got,) = callback_receiver.received
     assert got.signature_ok
     assert got.body == body
     assert got.headers["webhook-id"] == "out_1"
@@ -31,10 +33,10 @@ async def test_a_signed_outcome_is_verified_by_the_receiver(receiver: Receiver) 
     assert got.headers["content-type"] == "application/json"
 
 
-async def test_failures_are_values(receiver: Receiver) -> None:
+async def test_failures_are_values(callback_receiver: CallbackReceiver) -> None:
     """A 503 and a closed port come back as undelivered results with their status or cause."""
-    receiver.answers.append(503)
-    async with CallbackPoster(_settings(receiver.url)) as poster:
+    callback_receiver.answers.append(503)
+    async with CallbackPoster(_settings(callback_receiver.url)) as poster:
         failed = await poster.post("out_2", b"{}")
     assert not failed.delivered
     assert failed.reason == "http_503"

@@ -28,7 +28,7 @@ from leadgate.outreach.upsert import Upserter
 from leadgate.pipeline.presets import Preset, load_preset
 from leadgate.pipeline.process import peek_identities, process
 from leadgate.settings import Settings, load_settings
-from leadgate.store.sqlite import open_store
+from leadgate.store.opening import open_configured_store
 
 
 def register(subparsers: Any) -> None:
@@ -71,7 +71,7 @@ async def send(
     settings: Settings, preset: Preset, lines: list[bytes], *, as_json: bool, out: TextIO
 ) -> int:
     """Process and deliver ``lines`` in order; print one report per event; the exit status."""
-    store = await open_store(settings.state_dir)
+    store = await open_configured_store(settings)
     status = 0
     try:
         async with OutreachClient(settings.outreach, store) as client:

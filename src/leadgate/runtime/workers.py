@@ -24,8 +24,8 @@ from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.upsert import Upserter
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.opening import open_configured_store
 from leadgate.store.presets import PresetsHolder
-from leadgate.store.sqlite import open_store
 from leadgate.workers.delivery import DeliveryWorker
 from leadgate.workers.processor import Processor
 
@@ -72,11 +72,11 @@ async def workers(
     """Start the role's workers as tasks; on exit set ``stop`` and wait for their drain.
 
     ``store`` and ``presets`` may be shared with the HTTP service (``leadgate dev``); by default
-    the SQLite store under ``settings.state_dir`` and the configured preset files are opened.
+    the configured state store (``store/opening.py``) and the configured preset files are opened.
     """
     async with contextlib.AsyncExitStack() as stack:
         if store is None:
-            opened = await open_store(settings.state_dir)
+            opened = await open_configured_store(settings)
             stack.push_async_callback(opened.close)
             store = opened
         producer = await stack.enter_async_context(started_producer(settings))

@@ -99,7 +99,7 @@ USER = ResourceSchema(
     shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
 )
 
-# Webhook subscriptions are stored and listed; the sandbox does not deliver events.
+# Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
 WEBHOOK = ResourceSchema(
     kind="webhook",
     plural="webhooks",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadgate.sandbox.changes import Change, ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.documents import Link, Write
 from leadgate.sandbox.errors import (
@@ -58,6 +59,8 @@ class Store:
     next_ids: dict[str, int] = field(default_factory=dict)
     # email key -> prospect ids: uniqueness checks and filter[emails] stay O(1) at bench scale.
     by_email: dict[str, set[int]] = field(default_factory=dict)
+    # Every create, update and delete is reported here (webhooks listen; see ``changes``).
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -91,14 +94,16 @@ class Store:
         opportunity's roles)."""
         self._index(schema, record, add=False)
         del self.tables[schema.plural][record.id]
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "destroyed", record.id, attributes, _flat(record)))
         for plural, relationship in CASCADES.get(schema.plural, ()):
-            table = self.tables[plural]
-            for dependent in [
+            dependents = [
                 r
-                for r in table.values()
+                for r in self.tables[plural].values()
                 if r.relationships.get(relationship) == (schema.plural, record.id)
-            ]:
-                del table[dependent.id]
+            ]
+            for dependent in dependents:
+                self.delete(SCHEMAS[plural], dependent)
 
     def _index(self, schema: ResourceSchema, record: Record, *, add: bool) -> None:
         if schema is not PROSPECT:
@@ -130,6 +135,8 @@ class Store:
         self.next_ids[schema.plural] += 1
         self.tables[schema.plural][record.id] = record
         self._index(schema, record, add=True)
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "created", record.id, attributes, _flat(record)))
         return record
 
     def update(self, schema: ResourceSchema, record: Record, write: Write) -> Record:
@@ -160,6 +167,7 @@ class Store:
         self._index(schema, record, add=True)
         if (record.attributes, record.relationships) != before:
             record.updated = self.clock()
+            self.feed.emit(_update_change(schema, record, *before))
         return record
 
     def _check_emails(self, emails: list[str], own_id: int | None) -> None:
@@ -188,6 +196,34 @@ class Store:
                         pointer=f"/data/relationships/{name}",
                     )
                 )
+
+
+def _stamps(record: Record) -> dict[str, str]:
+    return {"createdAt": iso_ms(record.created), "updatedAt": iso_ms(record.updated)}
+
+
+def _flat(record: Record) -> dict[str, int | None]:
+    return {name: link[1] for name, link in record.relationships.items() if link is not None}
+
+
+def _update_change(
+    schema: ResourceSchema,
+    record: Record,
+    old_attributes: dict[str, Any],
+    old_links: dict[str, Link],
+) -> Change:
+    """Only what changed: new values (None for a cleared one), the old ones, and updatedAt."""
+    names = set(old_attributes) | set(record.attributes)
+    changed = {n for n in names if old_attributes.get(n) != record.attributes.get(n)}
+    attributes: dict[str, Any] = {n: record.attributes.get(n) for n in sorted(changed)}
+    attributes["updatedAt"] = iso_ms(record.updated)
+    before = {n: old_attributes.get(n) for n in sorted(changed)}
+    links: dict[str, int | None] = {}
+    for name in set(old_links) | set(record.relationships):
+        old, new = old_links.get(name), record.relationships.get(name)
+        if old != new:
+            links[name] = new[1] if new is not None else None
+    return Change(schema.kind, "updated", record.id, attributes, links, before)
 
 
 def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class Received:
 
 
 @dataclasses.dataclass(slots=True)
-class Receiver:
+class CallbackReceiver:
     """The running receiver: its ``url``, what it ``received``, statuses still to answer."""
 
     url: str
@@ -57,9 +57,9 @@ def check_signature(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 @pytest_asyncio.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+async def callback_receiver() -> AsyncIterator[CallbackReceiver]:
     """A receiver on a free loopback port; it answers 204 unless a test queued other statuses."""
-    handle = Receiver(url="")
+    handle = CallbackReceiver(url="")
 
     async def accept(request: web.Request) -> web.Response:
         body = await request.read()
