@@ -9,10 +9,12 @@ and replays stay idempotent).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+
+from leadgate.domain.opportunity import OpportunityPlan, SourceRef
 
 LEAD_SCHEMA_VERSION = 1
 
@@ -43,6 +45,11 @@ class LeadIntent(BaseModel):
     event: str = ""
     preset: str = ""
     received_at: str | None = None
+    # CRM records: the record behind the intent (for its outcome), what to do with a prospect
+    # found by email that leadgate did not create, and the opportunity of an upsert_opportunity.
+    source: SourceRef | None = None
+    on_existing: Literal["update", "skip"] = "update"
+    opportunity: OpportunityPlan | None = None
 
     def document(self) -> dict[str, Any]:
         """The JSON:API prospect document for a create (attributes plus tags)."""

@@ -32,6 +32,7 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNKNOWN_STAGE = "unknown_stage"  # an opportunity's stage name is no stage in Outreach
 
 
 class Outcome(StrEnum):
