@@ -79,7 +79,8 @@ async def _login(settings: Settings, port: int, args: Any) -> int:
             timeout_s=args.timeout,
             out=sys.stdout,
         )
-    print(f"Authorized. Tokens stored in {settings.state_dir}/ (readable by you only).", flush=True)
+    where = "the Redis state store" if settings.state.url else f"{settings.state_dir}/"
+    print(f"Authorized. Tokens stored in {where} (readable by you only).", flush=True)
     return 0
 
 

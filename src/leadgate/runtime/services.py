@@ -15,15 +15,16 @@ from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.upsert import Upserter
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.opening import open_configured_store
 from leadgate.store.presets import PresetsHolder
-from leadgate.store.sqlite import open_store
 from leadgate.store.traces import TraceStore
 
 
 async def open_state_store(settings: Settings) -> StateStore:
-    """The state store the settings name (today: SQLite under ``settings.state_dir``); the
-    caller closes it. Fails now, not later, when it cannot be opened."""
-    return await open_store(settings.state_dir)
+    """The state store the settings name (Redis when ``state.url`` is set, else SQLite under
+    ``state_dir``: :mod:`leadgate.store.opening`); the caller closes it. Fails now, not later,
+    when it cannot be opened."""
+    return await open_configured_store(settings)
 
 
 @contextlib.asynccontextmanager

@@ -36,22 +36,22 @@ _PROSPECT_WRITABLE = """
     addedAt addressCity addressCountry addressState addressStreet addressStreet2 addressZip
     angelListUrl availableAt callOptedOut callsOptStatus campaignName company dateOfBirth degree
     emailOptedOut emails emailsOptStatus eventName externalId externalOwner externalSource
-    facebookUrl firstName gender githubUrl githubUsername googlePlusUrl graduationDate homePhones
-    jobStartDate lastName linkedInConnections linkedInId linkedInUrl middleName mobilePhones
-    nickname occupation optedOut otherPhones personalNote1 personalNote2 preferredContact quoraUrl
-    region school score sharingTeamId source specialties stackOverflowId stackOverflowUrl tags
-    timeZone title trashedAt twitterUrl twitterUsername voipPhones websiteUrl1 websiteUrl2
-    websiteUrl3 workPhones
+    facebookUrl firstName gender githubUrl githubUsername googlePlusUrl graduationDate
+    homePhones jobStartDate lastName linkedInConnections linkedInId linkedInUrl middleName
+    mobilePhones nickname occupation optedOut otherPhones personalNote1 personalNote2
+    preferredContact quoraUrl region school score sharingTeamId smsOptStatus source specialties
+    stackOverflowId stackOverflowUrl tags timeZone title trashedAt twitterUrl twitterUsername
+    voipPhones websiteUrl1 websiteUrl2 websiteUrl3 workPhones
 """
 _PROSPECT_READ_ONLY = """
     callsOptedAt clickCount contactHistogram createdAt emailsOptedAt engagedAt engagedScore
-    linkedInSlug name openCount optedOutAt replyCount timeZoneIana timeZoneInferred touchedAt
-    updatedAt
+    linkedInSlug name openCount optedOutAt replyCount smsOptedAt timeZoneIana timeZoneInferred
+    touchedAt updatedAt
 """
 _PROSPECT_SHOWN = """
-    addressCity addressCountry addressState company createdAt emails externalSource firstName
-    homePhones lastName mobilePhones name occupation optedOut otherPhones source tags title
-    updatedAt voipPhones workPhones
+    addressCity addressCountry addressState company createdAt emailOptedOut emails emailsOptStatus
+    emailsOptedAt externalSource firstName homePhones lastName mobilePhones name occupation
+    optedOut otherPhones source tags title updatedAt voipPhones workPhones
 """
 _ACCOUNT_WRITABLE = """
     annualRevenueRange buyerIntentScore companyType customId description domain externalSource
@@ -96,7 +96,7 @@ USER = ResourceSchema(
     shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
 )
 
-# Webhook subscriptions are stored and listed; the sandbox does not deliver events.
+# Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
 WEBHOOK = ResourceSchema(
     kind="webhook",
     plural="webhooks",
@@ -108,7 +108,22 @@ WEBHOOK = ResourceSchema(
     defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
 )
 
-SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK)}
+# A regulatory request to delete an individual's PII (outreach-api.md §10.5); created and read
+# through ``compliance.py`` only (Outreach offers no update or delete of one).
+COMPLIANCE_REQUEST = ResourceSchema(
+    kind="complianceRequest",
+    plural="complianceRequests",
+    writable=_names("requestType objectType requestObjectId"),
+    read_only=_names("createdAt updatedAt state"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("createdAt objectType requestObjectId requestType state updatedAt"))),
+    defaults={"state": "pending"},
+)
+
+SCHEMAS: dict[str, ResourceSchema] = {
+    s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK, COMPLIANCE_REQUEST)
+}
 
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
 CASELESS_FILTERS = frozenset({"emails", "domain", "name"})

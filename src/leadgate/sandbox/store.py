@@ -5,10 +5,12 @@ uniqueness and excluded addresses (shared/outreach-api.md §2.3), and JSON:API r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadgate.sandbox.changes import Change, ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.documents import Link, Write
 from leadgate.sandbox.errors import (
@@ -17,6 +19,7 @@ from leadgate.sandbox.errors import (
     ApiError,
     validation_error,
 )
+from leadgate.sandbox.optout import check_opt_outs, stamp_opt_outs
 from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema
 
 
@@ -48,10 +51,14 @@ class Store:
     """Every resource of one sandbox, by plural type then id."""
 
     config: SandboxConfig
+    # The sandbox clock (``SandboxState.now``): tests move it forward instead of sleeping.
+    clock: Callable[[], float] = time.time
     tables: dict[str, dict[int, Record]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     # email key -> prospect ids: uniqueness checks and filter[emails] stay O(1) at bench scale.
     by_email: dict[str, set[int]] = field(default_factory=dict)
+    # Every create, update and delete is reported here (webhooks listen; see ``changes``).
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -80,6 +87,8 @@ class Store:
         """Remove a resource."""
         self._index(schema, record, add=False)
         del self.tables[schema.plural][record.id]
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "destroyed", record.id, attributes, _flat(record)))
 
     def _index(self, schema: ResourceSchema, record: Record, *, add: bool) -> None:
         if schema is not PROSPECT:
@@ -98,20 +107,27 @@ class Store:
         attributes = {k: v for k, v in write.attributes.items() if v is not None}
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
+            check_opt_outs(attributes)
         self._check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
-        now = time.time()
+        now = self.clock()
+        if schema is PROSPECT:
+            stamp_opt_outs(attributes, {}, now)
         record = Record(self.next_ids[schema.plural], attributes, {}, now, now)
         record.relationships = {k: v for k, v in write.relationships.items() if v is not None}
         self.next_ids[schema.plural] += 1
         self.tables[schema.plural][record.id] = record
         self._index(schema, record, add=True)
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "created", record.id, attributes, _flat(record)))
         return record
 
     def update(self, schema: ResourceSchema, record: Record, write: Write) -> Record:
         """Apply a PATCH: only supplied attributes change; arrays are replaced wholesale."""
         if schema is PROSPECT and "emails" in write.attributes:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
+        if schema is PROSPECT:
+            check_opt_outs(write.attributes)
         self._check_links(write.relationships)
         before = (dict(record.attributes), dict(record.relationships))
         self._index(schema, record, add=False)
@@ -125,9 +141,12 @@ class Store:
                 record.relationships.pop(name, None)
             else:
                 record.relationships[name] = link
+        if schema is PROSPECT:
+            stamp_opt_outs(record.attributes, before[0], self.clock())
         self._index(schema, record, add=True)
         if (record.attributes, record.relationships) != before:
-            record.updated = time.time()
+            record.updated = self.clock()
+            self.feed.emit(_update_change(schema, record, *before))
         return record
 
     def _check_emails(self, emails: list[str], own_id: int | None) -> None:
@@ -156,6 +175,34 @@ class Store:
                         pointer=f"/data/relationships/{name}",
                     )
                 )
+
+
+def _stamps(record: Record) -> dict[str, str]:
+    return {"createdAt": iso_ms(record.created), "updatedAt": iso_ms(record.updated)}
+
+
+def _flat(record: Record) -> dict[str, int | None]:
+    return {name: link[1] for name, link in record.relationships.items() if link is not None}
+
+
+def _update_change(
+    schema: ResourceSchema,
+    record: Record,
+    old_attributes: dict[str, Any],
+    old_links: dict[str, Link],
+) -> Change:
+    """Only what changed: new values (None for a cleared one), the old ones, and updatedAt."""
+    names = set(old_attributes) | set(record.attributes)
+    changed = {n for n in names if old_attributes.get(n) != record.attributes.get(n)}
+    attributes: dict[str, Any] = {n: record.attributes.get(n) for n in sorted(changed)}
+    attributes["updatedAt"] = iso_ms(record.updated)
+    before = {n: old_attributes.get(n) for n in sorted(changed)}
+    links: dict[str, int | None] = {}
+    for name in set(old_links) | set(record.relationships):
+        old, new = old_links.get(name), record.relationships.get(name)
+        if old != new:
+            links[name] = new[1] if new is not None else None
+    return Change(schema.kind, "updated", record.id, attributes, links, before)
 
 
 def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, Any]:
