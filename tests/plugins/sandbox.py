@@ -53,6 +53,10 @@ class SandboxHandle:
         """Every stored user (user 1 is the token's owner)."""
         return await self._get("users")
 
+    async def records(self, plural: str) -> list[dict[str, Any]]:
+        """Every stored resource of one type, e.g. ``records("opportunityProspectRoles")``."""
+        return await self._get(plural)
+
     async def compliance_requests(self) -> list[dict[str, Any]]:
         """Every compliance request, states brought up to date with the sandbox clock."""
         return await self._get("complianceRequests")
