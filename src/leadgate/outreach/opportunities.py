@@ -18,6 +18,7 @@ role): a person related twice with two roles gets two roles (``outreach/opportun
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from leadgate.domain.lead import AccountHint, LeadIntent
@@ -75,7 +76,7 @@ def _wanted_attributes(plan: OpportunityPlan, system: str) -> dict[str, Any]:
 
 
 def _document(
-    attrs: dict[str, Any], links: dict[str, int | None], opportunity_id: int | None = None
+    attrs: dict[str, Any], links: Mapping[str, int | None], opportunity_id: int | None = None
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "opportunity"}
     if opportunity_id is not None:
