@@ -37,6 +37,7 @@ def make_kafka_settings(broker: EmbeddedBroker) -> Callable[..., KafkaSettings]:
             "delivery_topic": f"t{suffix}.delivery.outreach",
             "deadletter_topic": f"t{suffix}.deadletter",
             "traces_topic": f"t{suffix}.traces",
+            "outcomes_topic": f"t{suffix}.outcomes",
             "processor_group": f"g{suffix}-processor",
             "delivery_group": f"g{suffix}-delivery",
             "session_timeout_ms": 10_000,
@@ -62,6 +63,7 @@ async def kafka_settings(
             settings.delivery_topic,
             settings.deadletter_topic,
             settings.traces_topic,
+            settings.outcomes_topic,
         ),
         settings.partitions,
     )
