@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 
 
 class DeadLetterReason(StrEnum):
@@ -31,6 +32,9 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
+    SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
+    MAILBOX_MISSING = "mailbox_missing"  # routing: the sending user has no mailbox (or unknown)
 
 
 class Outcome(StrEnum):
