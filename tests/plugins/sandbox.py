@@ -52,6 +52,11 @@ class SandboxHandle:
         """Every stored user (user 1 is the token's owner)."""
         return await self._get("users")
 
+    async def listing(self, plural: str) -> list[dict[str, Any]]:
+        """Every stored resource of a type (``mailboxes``, ``sequences``, ``sequenceStates``,
+        ``stages``, ...), as ``/__sandbox/<plural>`` lists them."""
+        return await self._get(plural)
+
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, body, content_type, time."""
         return await self._get("requests")

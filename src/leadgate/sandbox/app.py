@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from leadgate.sandbox import admin, oauth, routes
+from leadgate.sandbox import admin, oauth, routes, sequence_states
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.gate import gate
 from leadgate.sandbox.state import SANDBOX, SandboxState
@@ -17,6 +17,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[gate])
     app[SANDBOX] = SandboxState(config or SandboxConfig())
     oauth.add_routes(app)
+    sequence_states.add_routes(app)  # before the generic /api/v2/{plural} routes
     routes.add_routes(app)
     admin.add_routes(app)
     return app

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 
 # Scopes of the dev refresh token: everything leadgate touches, in Outreach's `<plural>.<verb>`
 # grammar (shared/outreach-api.md §4).
-DEFAULT_SCOPES: tuple[str, ...] = ("prospects.all", "accounts.all", "users.all", "webhooks.all")
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "prospects.all",
+    "accounts.all",
+    "users.all",
+    "webhooks.all",
+    "mailboxes.all",
+    "sequences.all",
+    "sequenceStates.all",
+    "stages.all",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +46,14 @@ class SandboxConfig:
     max_logged_requests: int = 100_000
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
+    # Seed the default org (users alice and bob with mailboxes, three sequences, three stages) on
+    # start and on every reset; see ``sandbox/org.py``.
+    default_org: bool = True
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
             "lastName": "Owner",
             "email": "owner@sandbox.invalid",
+            "username": "owner",
         }
     )

@@ -93,7 +93,54 @@ USER = ResourceSchema(
     read_only=_names("createdAt updatedAt name"),
     arrays=frozenset(),
     relationships={},
-    shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
+    shown=tuple(
+        sorted(_names("createdAt email firstName lastName locked name title updatedAt username"))
+    ),
+)
+
+# Routing objects (outreach-api.md §10.1-§10.4). A mailbox's ``userId`` is read-only in Outreach;
+# the sandbox seeds it (default org) and accepts it on create so tests can add mailboxes.
+MAILBOX = ResourceSchema(
+    kind="mailbox",
+    plural="mailboxes",
+    writable=_names("email sendDisabled userId"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"user": "users"},
+    shown=tuple(sorted(_names("createdAt email sendDisabled updatedAt userId"))),
+    defaults={"sendDisabled": False},
+)
+
+SEQUENCE = ResourceSchema(
+    kind="sequence",
+    plural="sequences",
+    writable=_names("name enabled sequenceType throttleMaxAddsPerDay description tags"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={"owner": "users"},
+    shown=tuple(sorted(_names("createdAt enabled name sequenceType updatedAt"))),
+    defaults={"enabled": True, "sequenceType": "interval"},
+)
+
+# Enrolments: created with relationships only (``sequenceStates.py`` applies Outreach's checks).
+SEQUENCE_STATE = ResourceSchema(
+    kind="sequenceState",
+    plural="sequenceStates",
+    writable=frozenset(),
+    read_only=_names("state stateChangedAt errorReason pauseReason createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"prospect": "prospects", "sequence": "sequences", "mailbox": "mailboxes"},
+    shown=tuple(sorted(_names("createdAt errorReason pauseReason state stateChangedAt updatedAt"))),
+)
+
+STAGE = ResourceSchema(
+    kind="stage",
+    plural="stages",
+    writable=_names("name order color"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt name order updatedAt"))),
 )
 
 # Webhook subscriptions are stored and listed; the sandbox does not deliver events.
@@ -108,7 +155,16 @@ WEBHOOK = ResourceSchema(
     defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
 )
 
-SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK)}
+SCHEMAS: dict[str, ResourceSchema] = {
+    s.plural: s
+    for s in (PROSPECT, ACCOUNT, USER, WEBHOOK, MAILBOX, SEQUENCE, SEQUENCE_STATE, STAGE)
+}
 
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
-CASELESS_FILTERS = frozenset({"emails", "domain", "name"})
+CASELESS_FILTERS = frozenset({"emails", "domain", "name", "email"})
+
+
+def kind_of(plural: str) -> str:
+    """The JSON:API type of a resource path segment (``mailboxes`` -> ``mailbox``)."""
+    schema = SCHEMAS.get(plural)
+    return schema.kind if schema is not None else plural.removesuffix("s")

@@ -17,7 +17,7 @@ from leadgate.sandbox.errors import (
     ApiError,
     validation_error,
 )
-from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema
+from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema, kind_of
 
 
 def iso_ms(epoch: float) -> str:
@@ -98,7 +98,7 @@ class Store:
         attributes = {k: v for k, v in write.attributes.items() if v is not None}
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
         now = time.time()
         record = Record(self.next_ids[schema.plural], attributes, {}, now, now)
@@ -112,7 +112,7 @@ class Store:
         """Apply a PATCH: only supplied attributes change; arrays are replaced wholesale."""
         if schema is PROSPECT and "emails" in write.attributes:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
         before = (dict(record.attributes), dict(record.relationships))
         self._index(schema, record, add=False)
         for name, value in write.attributes.items():
@@ -144,7 +144,8 @@ class Store:
             if self.by_email.get(key, set()) - {own_id}:
                 raise ApiError(validation_error(DUPLICATE_EMAIL))
 
-    def _check_links(self, links: dict[str, Link]) -> None:
+    def check_links(self, links: dict[str, Link]) -> None:
+        """422 when a relationship names an id that does not exist (of a simulated type)."""
         for name, link in links.items():
             if link is None or link[0] not in self.tables:
                 continue  # stages/personas are not simulated; any id is accepted
@@ -172,7 +173,7 @@ def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, A
     relationships: dict[str, Any] = {}
     for name, related in schema.relationships.items():
         link = record.relationships.get(name)
-        kind = related.removesuffix("s")
+        kind = kind_of(related)
         relationships[name] = {"data": {"type": kind, "id": link[1]} if link else None}
     return {
         "type": schema.kind,
