@@ -1,16 +1,16 @@
-"""Enrolment: ``POST /api/v2/sequenceStates`` with Outreach's checks, and the ``finish`` action.
+"""Enrolment: ``POST /api/v2/sequenceStates`` with Outreach's checks.
 
 A sequenceState is created from relationships only (prospect, sequence, mailbox; outreach-api.md
 §10.3). The sandbox answers the 422s a client must handle: a missing relationship ("Mailbox can't
 be blank"), an unknown id, a disabled sequence, and a prospect that has already been in the
 sequence, whose error object carries ``code: "has already been in this sequence"`` (the code
-Supaglue's adapter checks; the detail wording is the sandbox's own). A new state is ``active``.
-``POST /api/v2/sequenceStates/{id}/actions/finish`` moves a state to ``finished``.
+Supaglue's adapter checks; the detail wording is the sandbox's own). A new state is ``active``,
+and the store's change hook reports it (``sequenceState.created``) like any other create.
+Listing and fetching are the generic routes; the ``finish`` action is ``sequence_actions.py``.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,6 @@ from leadgate.sandbox.documents import Link, Write, parse_write
 from leadgate.sandbox.errors import (
     ApiError,
     json_response,
-    resource_not_found,
     unauthorized_scope,
     validation_error,
 )
@@ -77,9 +76,9 @@ def enrol(store: Store, links: dict[str, Link]) -> Record:
             state.relationships.get("sequence") == sequence
         ):
             raise ApiError(already_in_sequence())
-    created = store.create(SEQUENCE_STATE, Write({}, dict(links)))
-    created.attributes.update({"state": "active", "stateChangedAt": iso_ms(created.created)})
-    return created
+    # Through the store, so the change hook reports sequenceState.created (webhooks).
+    started = {"state": "active", "stateChangedAt": iso_ms(store.clock())}
+    return store.create(SEQUENCE_STATE, Write(started, dict(links)))
 
 
 async def create_state(request: web.Request) -> web.StreamResponse:
@@ -92,23 +91,6 @@ async def create_state(request: web.Request) -> web.StreamResponse:
     return json_response({"data": render(SEQUENCE_STATE, record, base_url(request))}, 201)
 
 
-async def finish_state(request: web.Request) -> web.StreamResponse:
-    """``POST /api/v2/sequenceStates/{id}/actions/finish`` -> 200 with the finished state."""
-    _allow(request, "write")
-    raw = request.match_info["id"]
-    sandbox = request.app[SANDBOX]
-    record = sandbox.store.get(SEQUENCE_STATE.plural, int(raw)) if raw.isdigit() else None
-    if record is None:
-        raise ApiError(resource_not_found(SEQUENCE_STATE.kind, raw))
-    async with sandbox.write_lock:
-        now = time.time()
-        if record.attributes.get("state") != "finished":
-            record.attributes.update({"state": "finished", "stateChangedAt": iso_ms(now)})
-            record.updated = now
-    return json_response({"data": render(SEQUENCE_STATE, record, base_url(request))})
-
-
 def add_routes(app: web.Application) -> None:
-    """Register before the generic ``/api/v2/{plural}`` routes."""
+    """Register before the generic ``/api/v2/{plural}`` routes (GET stays generic)."""
     app.router.add_post("/api/v2/sequenceStates", create_state)
-    app.router.add_post("/api/v2/sequenceStates/{id}/actions/finish", finish_state)
