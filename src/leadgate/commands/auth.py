@@ -25,9 +25,9 @@ from aiohttp import web
 
 from leadgate.errors import IntegrationStopped, LeadgateError, RetriableError
 from leadgate.outreach.auth import post_token_request, token_set
+from leadgate.runtime.services import state_store
 from leadgate.settings import OutreachSettings, Settings, load_settings
 from leadgate.store.base import StateStore, TokenSet
-from leadgate.store.opening import open_configured_store
 
 _PAGE = "<!doctype html><title>leadgate</title><p>{}</p>"
 
@@ -70,8 +70,7 @@ def handle_login(args: argparse.Namespace) -> int:
 
 
 async def _login(settings: Settings, port: int, args: Any) -> int:
-    store = await open_configured_store(settings)
-    try:
+    async with state_store(settings) as store:
         await login(
             settings.outreach,
             store,
@@ -80,8 +79,6 @@ async def _login(settings: Settings, port: int, args: Any) -> int:
             timeout_s=args.timeout,
             out=sys.stdout,
         )
-    finally:
-        await store.close()
     where = "the Redis state store" if settings.state.url else f"{settings.state_dir}/"
     print(f"Authorized. Tokens stored in {where} (readable by you only).", flush=True)
     return 0
