@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.domain.opportunity import OpportunityPlan, SourceRef
+from leadgate.domain.routing import RoutingPlan
 
 LEAD_SCHEMA_VERSION = 1
 
@@ -50,6 +51,7 @@ class LeadIntent(BaseModel):
     source: SourceRef | None = None
     on_existing: Literal["update", "skip"] = "update"
     opportunity: OpportunityPlan | None = None
+    routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
 
     def document(self) -> dict[str, Any]:
         """The JSON:API prospect document for a create (attributes plus tags)."""
