@@ -23,6 +23,7 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
     """A lead intent built with trusted() serialises to the same bytes as a validated one."""
     values = {
         "schema_version": 1,
+        "kind": "upsert_prospect",
         "email": "jane@acme.com",
         "attributes": {"emails": ["jane@acme.com"], "firstName": "Jane"},
         "tags": ("Signal",),
@@ -35,6 +36,9 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
         "preset": "Lead Capture",
         "received_at": None,
         "routing": None,
+        "source": None,
+        "on_existing": "update",
+        "opportunity": None,
     }
     built = trusted(LeadIntent, dict(values))
     validated = LeadIntent.model_validate(values)

@@ -19,6 +19,8 @@ from leadgate.domain.routing import RoutingPlan
 
 LEAD_SCHEMA_VERSION = 1
 
+LeadKind = Literal["upsert_prospect", "consent_withdrawn", "upsert_opportunity"]
+
 
 class AccountHint(BaseModel):
     """What identifies the prospect's company: a corporate domain, and a name if known."""
@@ -35,6 +37,7 @@ class LeadIntent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = LEAD_SCHEMA_VERSION
+    kind: LeadKind = "upsert_prospect"
     email: str
     attributes: dict[str, Any]
     tags: tuple[str, ...] = ()
@@ -46,15 +49,26 @@ class LeadIntent(BaseModel):
     event: str = ""
     preset: str = ""
     received_at: str | None = None
+    routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
     # CRM records: the record behind the intent (for its outcome), what to do with a prospect
     # found by email that leadgate did not create, and the opportunity of an upsert_opportunity.
     source: SourceRef | None = None
     on_existing: Literal["update", "skip"] = "update"
     opportunity: OpportunityPlan | None = None
-    routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
+
+    @property
+    def key(self) -> str:
+        """The record key on the delivery topic: the email, or for an opportunity
+        ``opportunity:<system>:<sourceId>`` (its records stay in order on one partition)."""
+        if self.opportunity is not None and self.source is not None:
+            return f"opportunity:{self.source.system}:{self.opportunity.source_id}"
+        return self.email
 
     def document(self) -> dict[str, Any]:
-        """The JSON:API prospect document for a create (attributes plus tags)."""
+        """The JSON:API prospect document for a create (attributes plus tags); for an
+        opportunity, its preview (``OpportunityPlan.preview``)."""
+        if self.opportunity is not None and self.source is not None:
+            return self.opportunity.preview(self.source.system)
         attributes = dict(self.attributes)
         if self.tags:
             attributes["tags"] = list(self.tags)

@@ -58,23 +58,6 @@ class ProspectFinder(Protocol):
     ) -> int: ...
 
 
-def custom_id(system: str, source_id: str) -> str:
-    """What the opportunity's ``customId`` holds: ``<system>:<sourceId>`` (≤ 255 characters)."""
-    return f"{system}:{source_id}"[:255]
-
-
-def _wanted_attributes(plan: OpportunityPlan, system: str) -> dict[str, Any]:
-    attrs: dict[str, Any] = {"name": plan.name, "customId": custom_id(system, plan.source_id)}
-    if plan.amount is not None:
-        attrs["amountPrecise"] = plan.amount
-        attrs["amount"] = round(float(plan.amount))  # Outreach's amount is an integer
-    if plan.currency is not None:
-        attrs["currencyType"] = plan.currency
-    if plan.close_date is not None:
-        attrs["closeDate"] = plan.close_date
-    return attrs
-
-
 def _document(
     attrs: dict[str, Any], links: Mapping[str, int | None], opportunity_id: int | None = None
 ) -> dict[str, Any]:
@@ -131,7 +114,7 @@ class OpportunityWriter:
                 "an upsert_opportunity intent without its opportunity or source",
                 reason=str(DeadLetterReason.DESERIALIZE),
             )
-        key = custom_id(source.system, plan.source_id)
+        key = plan.custom_id(source.system)
         async with self._locks.hold(key):
             return await self._upsert(key, plan, source.system, exchanges)
 
@@ -145,7 +128,7 @@ class OpportunityWriter:
         primary = next((contacts[c.email] for c in plan.contacts if c.primary), None)
         if primary is not None:
             links["primaryProspect"] = primary
-        attrs = _wanted_attributes(plan, system)
+        attrs = plan.attributes(system)
         sent = {"attributes": attrs, "links": links}
         action = "unchanged"
         opportunity_id: int | None = None

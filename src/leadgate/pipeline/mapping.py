@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, AccountHint, LeadIntent
+from leadgate.domain.opportunity import SourceRef
 from leadgate.domain.routing import RoutingPlan
 from leadgate.pipeline.trusted import trusted
 
@@ -102,6 +103,7 @@ def build_lead(
     message_id: str | None,
     received_at: str | None,
     routing: RoutingPlan | None = None,
+    source: SourceRef | None = None,
 ) -> LeadIntent:
     """The lead intent for the delivery topic; ``values`` holds the normalised ``email``.
 
@@ -114,6 +116,7 @@ def build_lead(
         LeadIntent,
         {
             "schema_version": LEAD_SCHEMA_VERSION,
+            "kind": "upsert_prospect",
             "email": email,
             "attributes": attributes(values, preset),
             "tags": rule.tags,
@@ -126,5 +129,8 @@ def build_lead(
             "preset": preset.name,
             "received_at": received_at,
             "routing": routing,
+            "source": source,
+            "on_existing": rule.on_existing,
+            "opportunity": None,
         },
     )
