@@ -26,7 +26,6 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from leadgate.settings import KafkaSettings
 
-
 # The cluster id the embedded broker reports (DescribeCluster).
 EMBEDDED_CLUSTER_ID = "tansu_cluster"
 # Short enough that a lone member joins in ~1.5 s; three heartbeats (1 s apart) fit in it.
