@@ -37,7 +37,7 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
         "received_at": None,
         "routing": None,
         "source": None,
-        "on_existing": "update",
+        "on_existing": None,
         "opportunity": None,
     }
     built = trusted(LeadIntent, dict(values))

@@ -51,9 +51,10 @@ class LeadIntent(BaseModel):
     received_at: str | None = None
     routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
     # CRM records: the record behind the intent (for its outcome), what to do with a prospect
-    # found by email that leadgate did not create, and the opportunity of an upsert_opportunity.
+    # found by email that leadgate did not create (None: update it, reported as updated or
+    # unchanged), and the opportunity of an upsert_opportunity.
     source: SourceRef | None = None
-    on_existing: Literal["update", "skip"] = "update"
+    on_existing: Literal["update", "skip"] | None = None
     opportunity: OpportunityPlan | None = None
 
     @property

@@ -82,10 +82,11 @@ class EventRule(BaseModel):
         "the CRM opportunity in properties.opportunity (with its contacts' roles); drop ignores "
         "the event"
     )
-    on_existing: Literal["update", "skip"] = Field(
-        default="update",
+    on_existing: Literal["update", "skip"] | None = Field(
+        default=None,
         description="a prospect found by email that leadgate did not create: update it, or skip "
-        "it (Workbooks flags such a person as a duplicate); the outcome says matched_existing",
+        "it (Workbooks flags such a person as a duplicate); either way the result says "
+        "matched_existing. Unset: update, reported as updated/unchanged",
     )
     tags: tuple[Tag, ...] = Field(default=(), description="tags added to the prospect")
     owner: OwnerChain | None = Field(
