@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
 
 
 class DeadLetterReason(StrEnum):

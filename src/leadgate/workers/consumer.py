@@ -111,6 +111,8 @@ class ConsumeLoop:
         self.assignments = 0
         self.revocations = 0
         self.bad_batches = BadBatches(settings, group, dead_letters)
+        # set at the first assignment: the member has joined its group and consumes
+        self.joined = asyncio.Event()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -321,6 +323,7 @@ class ConsumeLoop:
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         self.assignments += 1
+        self.joined.set()
         self._tracker.assign(assigned)
         for tp in assigned:
             self._parts[tp] = _Partition()
