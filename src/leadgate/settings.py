@@ -103,6 +103,12 @@ class OutreachSettings(BaseModel):
         "prospects.write",
         "accounts.read",
         "accounts.write",
+        "users.read",
+        "mailboxes.read",
+        "sequences.read",
+        "sequenceStates.read",
+        "sequenceStates.write",
+        "stages.read",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.

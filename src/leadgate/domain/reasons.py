@@ -20,6 +20,7 @@ class DropReason(StrEnum):
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
     INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
+    CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 
 
 class DeadLetterReason(StrEnum):
@@ -35,6 +36,9 @@ class DeadLetterReason(StrEnum):
     # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
     # corrupt payload): its raw bytes and offset range, so the partition moves on
     UNDECODABLE_BATCH = "undecodable_batch"
+    SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
+    SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
+    MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)
 
 
 class Outcome(StrEnum):
