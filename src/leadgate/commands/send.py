@@ -2,8 +2,9 @@
 
 The "test your integration" path: no Kafka, no workers. Each event goes through the same
 ``process()`` as production (profiles kept in the state store, so an identify followed by a
-track is stitched), and each resulting lead is upserted with retries (``deliver()``). Running the
-same file twice changes nothing in Outreach: the second run finds every prospect unchanged.
+track is stitched), and each resulting lead is delivered with retries (``deliver()``, through
+the dispatcher). Running the same file twice changes nothing in Outreach: the second run finds
+every prospect unchanged.
 Configuration comes from the settings (``LEADGATE_OUTREACH__BASE_URL`` ... or the config file);
 state lives in ``--state-dir`` (default ``LEADGATE_STATE_DIR``, else ``.leadgate/``).
 
@@ -24,7 +25,7 @@ from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.deliver import Delivery, deliver
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.pipeline.presets import Preset, load_preset
 from leadgate.pipeline.process import peek_identities, process
 from leadgate.settings import Settings, load_settings
@@ -75,7 +76,7 @@ async def send(
     status = 0
     try:
         async with OutreachClient(settings.outreach, store) as client:
-            upserter = Upserter(client, store, settings.outreach)
+            dispatcher = build_dispatcher(client, store, settings.outreach)
             for line in lines:
                 snapshot = await store.get_profile(peek_identities(line))
                 outcome = process(
@@ -86,7 +87,7 @@ async def send(
                 delivery = None
                 if outcome.lead is not None:
                     try:
-                        delivery = await deliver(upserter, outcome.lead, settings.outreach)
+                        delivery = await deliver(dispatcher, outcome.lead, settings.outreach)
                     except IntegrationStopped as stop:
                         print(f"leadgate send: {stop.message}\n  what to do: {stop.action}",
                               file=sys.stderr)  # fmt: skip

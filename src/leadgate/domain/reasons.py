@@ -31,6 +31,7 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
 
 
 class Outcome(StrEnum):

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.producer import make_producer
 from leadgate.outreach.client import OutreachClient
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
@@ -87,8 +87,8 @@ async def workers(
             running.processor = Processor(settings, store, producer, presets, dead_letters)
         if role in (Role.ALL, Role.DELIVERY):
             client = await stack.enter_async_context(OutreachClient(settings.outreach, store))
-            upserter = Upserter(client, store, settings.outreach)
-            running.delivery = DeliveryWorker(settings, store, upserter, producer, dead_letters)
+            dispatcher = build_dispatcher(client, store, settings.outreach)
+            running.delivery = DeliveryWorker(settings, store, dispatcher, producer, dead_letters)
         for worker in (running.processor, running.delivery):
             if worker is not None:
                 running.tasks.append(asyncio.create_task(worker.run(stop)))
