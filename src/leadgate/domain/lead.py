@@ -14,6 +14,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadgate.domain.routing import RoutingPlan
+
 # 2: ``kind`` (and the optional sub-objects of other kinds). Version 1 records decode as
 # ``upsert_prospect`` intents.
 LEAD_SCHEMA_VERSION = 2
@@ -52,6 +54,7 @@ class LeadIntent(BaseModel):
     event: str = ""
     preset: str = ""
     received_at: str | None = None
+    routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
 
     def document(self) -> dict[str, Any]:
         """The JSON:API prospect document for a create (attributes plus tags)."""
