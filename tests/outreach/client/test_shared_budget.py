@@ -12,7 +12,7 @@ from leadgate.outreach.deliver import deliver
 from leadgate.outreach.shared_budget import SharedRateBudget, budget_for
 from leadgate.store.redis import RedisStore
 from leadgate.store.redis_budget import RedisBudgetBook
-from tests.outreach.client.helpers import make_lead, make_settings, dispatcher_for
+from tests.outreach.client.helpers import dispatcher_for, make_lead, make_settings
 from tests.plugins.redis import RedisServer
 from tests.plugins.sandbox import MakeSandbox
 
