@@ -62,10 +62,10 @@ class RoleSync:
         missing = [key for key in wanted if key not in remembered]
         if missing and not fresh:
             # Roles we may have created before a crash, or that someone else made: adopt them.
-            for role in await self._remote_roles(opportunity_id, exchanges):
-                if role.key in wanted and role.key not in remembered:
-                    remembered[role.key] = role
-                    await self._memories.remember_role(role)
+            for found in await self._remote_roles(opportunity_id, exchanges):
+                if found.key in wanted and found.key not in remembered:
+                    remembered[found.key] = found
+                    await self._memories.remember_role(found)
         wrote = False
         for key, (prospect_id, contact) in wanted.items():
             role = remembered.get(key)

@@ -63,6 +63,7 @@ class _Wanted:
     tags: frozenset[str]
     account_id: int | None
     digest: str
+    on_existing: Literal["update", "skip"] | None = None
 
 
 def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
@@ -73,9 +74,8 @@ def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
     if lead.email.lower() not in (e.lower() for e in emails):
         emails.insert(0, lead.email)
     tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
-    return _Wanted(
-        lead.email, attrs, emails, tags, account_id, attributes_hash(lead.attributes, account_id)
-    )
+    digest = attributes_hash(lead.attributes, account_id)
+    return _Wanted(lead.email, attrs, emails, tags, account_id, digest, lead.on_existing)
 
 
 def _document(
@@ -216,6 +216,16 @@ class Upserter:
     ) -> DeliveryResult:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
+        if wanted.on_existing == "skip":
+            # Workbooks' duplicate rule: a prospect leadgate did not create is left as it is (and
+            # not remembered, so the next sync of this person finds it again and skips again).
+            return DeliveryResult(
+                "prospect",
+                prospect_id,
+                "matched_existing",
+                related_id(match, "account"),
+                notes=("a prospect with this email exists: left as it is (on_existing: skip)",),
+            )
         remote = attributes(match)
         remote_tags = frozenset(t for t in remote.get("tags") or [] if isinstance(t, str))
         tags = remote_tags | wanted.tags
@@ -226,13 +236,17 @@ class Upserter:
         if wanted.email.lower() not in (e.lower() for e in remote_emails):
             changes["emails"] = [*remote_emails, wanted.email]
         relink = wanted.account_id is not None and related_id(match, "account") != wanted.account_id
+        # A rule with on_existing reports a prospect it found (rather than made) as such.
+        matched: Literal["matched_existing"] | None = (
+            "matched_existing" if wanted.on_existing is not None else None
+        )
         if not changes and not relink:
-            return await self._remember(wanted, prospect_id, tags, "unchanged")
+            return await self._remember(wanted, prospect_id, tags, matched or "unchanged")
         path = f"{PROSPECTS}/{prospect_id}"
         document = _document(changes, wanted.account_id if relink else None, prospect_id)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         self._expect_written(response, "PATCH", path)
-        return await self._remember(wanted, prospect_id, tags, "updated")
+        return await self._remember(wanted, prospect_id, tags, matched or "updated")
 
     def _expect_written(self, response: Response, method: str, path: str) -> None:
         if response.verdict in (Verdict.OK, Verdict.NO_CHANGE):
@@ -249,7 +263,7 @@ class Upserter:
         wanted: _Wanted,
         prospect_id: int,
         tags: frozenset[str],
-        action: Literal["created", "updated", "unchanged"],
+        action: Literal["created", "updated", "unchanged", "matched_existing"],
     ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
         await self._store.put_prospect(wanted.email, record)

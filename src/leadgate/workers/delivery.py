@@ -125,7 +125,7 @@ class DeliveryWorker:
                 if intent is None:
                     done.append(record.offset)
                 else:
-                    groups.setdefault(intent.email, []).append((record, intent))
+                    groups.setdefault(intent.key, []).append((record, intent))
         except KafkaError as exc:
             log.warning("delivery.dead_letter_failed", error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
@@ -197,12 +197,12 @@ class DeliveryWorker:
         if self._stopped_until > now:
             return _Retry(self._stopped_until - now)
         lead = coalesce([intent for _, intent in group])
-        failing = self._failing.get(lead.email)
+        failing = self._failing.get(lead.key)
         if failing is not None and failing.next_at > now:
             return _Retry(failing.next_at - now)
         if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
             await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
-            self._failing.pop(lead.email, None)
+            self._failing.pop(lead.key, None)
             return None
         exchanges = ExchangeRecorder(attempt=(failing.tries if failing is not None else 0) + 1)
         try:
@@ -213,11 +213,19 @@ class DeliveryWorker:
             return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
         except PermanentError as exc:
             attempts = exchanges.attempt
-            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
+            await self._give_up(
+                group,
+                lead,
+                exchanges,
+                exc.reason,
+                exc.status,
+                attempts=attempts,
+                detail=exc.message,
+            )
             return None
         except IntegrationStopped as exc:
             return self._stop(exc)
-        self._failing.pop(lead.email, None)
+        self._failing.pop(lead.key, None)
         if self._stopped_until:
             self._stopped_until = 0.0
             log.warning("integration.resumed", integration="outreach")
@@ -242,7 +250,7 @@ class DeliveryWorker:
         counts_as_attempt: bool,
     ) -> _Retry | None:
         now = self._clock()
-        failing = self._failing.setdefault(lead.email, _Failing(first_failure=now))
+        failing = self._failing.setdefault(lead.key, _Failing(first_failure=now))
         failing.tries += 1
         if counts_as_attempt:
             failing.attempts += 1
@@ -255,6 +263,7 @@ class DeliveryWorker:
                 exc.status,
                 attempts=failing.attempts,
                 first_failure=failing.first_failure,
+                detail=exc.message,
             )
             return None
         retry_after = exc.retry_after_s if isinstance(exc, RateLimited) else None
@@ -295,6 +304,7 @@ class DeliveryWorker:
         *,
         attempts: int,
         first_failure: float | None = None,
+        detail: str | None = None,
     ) -> None:
         await self._dead_letter_records(
             [record for record, _ in group],
@@ -304,8 +314,8 @@ class DeliveryWorker:
             attempts=attempts,
             first_failure=first_failure,
         )
-        self._failing.pop(lead.email, None)
-        await self._report.dead_lettered(lead, reason, status, exchanges)
+        self._failing.pop(lead.key, None)
+        await self._report.dead_lettered(lead, reason, status, exchanges, detail=detail)
 
     async def _dead_letter_records(
         self,
