@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.opportunities import NameResolver, OpportunityWriter
+from leadgate.outreach.opportunity_contacts import ContactProspects
+from leadgate.outreach.opportunity_stages import OpportunityStages
 from leadgate.outreach.upsert import Upserter
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
+from leadgate.store.opportunities import OpportunityMemories
+
+
+def opportunity_writer(
+    client: OutreachClient,
+    store: StateStore,
+    settings: OutreachSettings,
+    upserter: Upserter,
+    owners: NameResolver | None,
+) -> OpportunityWriter:
+    """The ``upsert_opportunity`` handler's writer over the same client, store and upsert."""
+    pages = settings.max_lookup_pages
+    return OpportunityWriter(
+        client,
+        OpportunityMemories(store),
+        AccountLinker(client, store),
+        stages=OpportunityStages(client, store, max_pages=pages),
+        owners=owners,
+        prospects=ContactProspects(upserter, store),
+        max_pages=pages,
+    )
 
 
 def build_dispatcher(
@@ -14,5 +39,8 @@ def build_dispatcher(
 ) -> Dispatcher:
     """The dispatcher of the delivery worker and ``leadgate send``."""
     dispatcher = Dispatcher()
-    dispatcher.register("upsert_prospect", Upserter(client, store, settings).upsert)
+    upserter = Upserter(client, store, settings)
+    dispatcher.register("upsert_prospect", upserter.upsert)
+    writer = opportunity_writer(client, store, settings, upserter, None)
+    dispatcher.register("upsert_opportunity", writer.upsert)
     return dispatcher

@@ -53,9 +53,7 @@ class NameResolver(Protocol):
 class ProspectFinder(Protocol):
     """The prospect of a contact's email: found, or created when there is none."""
 
-    async def __call__(
-        self, email: str, account_id: int | None, exchanges: ExchangeRecorder
-    ) -> int: ...
+    async def __call__(self, email: str, exchanges: ExchangeRecorder) -> int: ...
 
 
 def _document(
@@ -92,7 +90,7 @@ class OpportunityWriter:
         accounts: AccountLinker,
         *,
         stages: NameResolver,
-        owners: NameResolver,
+        owners: NameResolver | None,
         prospects: ProspectFinder,
         max_pages: int = 5,
     ) -> None:
@@ -124,7 +122,7 @@ class OpportunityWriter:
         notes: list[str] = []
         memory = await self._memories.get(key)
         links = await self._links(plan, exchanges, notes)
-        contacts = await self._contact_ids(plan.contacts, links.get("account"), memory, exchanges)
+        contacts = await self._contact_ids(plan.contacts, memory, exchanges)
         primary = next((contacts[c.email] for c in plan.contacts if c.primary), None)
         if primary is not None:
             links["primaryProspect"] = primary
@@ -170,7 +168,9 @@ class OpportunityWriter:
                     reason=str(DeadLetterReason.UNKNOWN_STAGE),
                 )
             links["opportunityStage"] = stage_id
-        if plan.owner is not None:
+        if plan.owner is not None and self._owners is None:
+            notes.append(f"owner {plan.owner!r} not resolved: no user directory in this worker")
+        elif plan.owner is not None and self._owners is not None:
             owner_id = await self._owners(plan.owner, exchanges)
             if owner_id is None:
                 notes.append(f"owner {plan.owner!r} is no Outreach username: left blank")
@@ -186,7 +186,6 @@ class OpportunityWriter:
     async def _contact_ids(
         self,
         contacts: tuple[OpportunityContact, ...],
-        account_id: int | None,
         memory: OpportunityMemory | None,
         exchanges: ExchangeRecorder,
     ) -> dict[str, int]:
@@ -195,7 +194,7 @@ class OpportunityWriter:
         for contact in contacts:
             if contact.email not in ids:
                 ids[contact.email] = known.get(contact.email) or await self._prospects(
-                    contact.email, account_id, exchanges
+                    contact.email, exchanges
                 )
         return ids
 
