@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    SUPPRESSED = "suppressed"  # a forgotten person (``leadgate privacy forget``); nothing is kept
 
 
 class DeadLetterReason(StrEnum):

@@ -38,6 +38,7 @@ from leadgate.observability.masking import mask_value
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
+from leadgate.store.suppression import PersonHasher, load_salt
 from leadgate.store.trace_entry import parse_time
 from leadgate.store.traces import TraceQuery, TraceStore
 
@@ -288,6 +289,7 @@ def setup_inspector(
             settings.state_dir if enabled else None,
             max_events=settings.inspector.max_events,
             max_age_s=settings.inspector.max_age_hours * 3600.0,
+            person_hash=PersonHasher(load_salt(settings)) if enabled else None,
         )
     own_presets = presets_holder is None
     holder = presets_holder

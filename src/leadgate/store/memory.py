@@ -50,6 +50,10 @@ class MemoryStore:
         """Store each profile under its key."""
         self._profiles.update(profiles)
 
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase the profiles stored under these keys; how many existed."""
+        return sum(1 for key in dict.fromkeys(keys) if self._profiles.pop(key, None) is not None)
+
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""
         expires = self._clock() + ttl_s
