@@ -34,8 +34,8 @@ from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.compliance import ComplianceRequests
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 from leadgate.pipeline.privacy import email_identifier
+from leadgate.runtime.services import open_state_store
 from leadgate.settings import Settings, load_settings
-from leadgate.store.sqlite import open_store
 from leadgate.store.traces import TraceStore
 from leadgate.workers.forget import ForgetReport, Forgetter
 
@@ -122,7 +122,7 @@ def handle_forget(args: argparse.Namespace) -> int:
 async def forget(settings: Settings, targets: list[str], *, outreach: bool) -> ForgetReport:
     """Forget one person with the state store, Kafka, the local inspector store and (when
     asked) Outreach of these settings."""
-    store = await open_store(settings.state_dir)
+    store = await open_state_store(settings)
     producer = make_producer(settings.kafka, client_id="leadgate-privacy")
     traces_file = settings.state_dir / "traces.sqlite3"
     trace_store: TraceStore | None = None
@@ -191,7 +191,7 @@ def handle_unsuppress(args: argparse.Namespace) -> int:
 
 async def unsuppress(settings: Settings, targets: list[str], hashes: list[str]) -> int:
     """Remove the entries; tell the inspectors to accept the person's traces again."""
-    store = await open_store(settings.state_dir)
+    store = await open_state_store(settings)
     producer = make_producer(settings.kafka, client_id="leadgate-privacy")
     try:
         forgetter = Forgetter(settings, store)
@@ -227,7 +227,7 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 async def _entries(settings: Settings) -> tuple[list[Any], list[tuple[str, float]]]:
-    store = await open_store(settings.state_dir)
+    store = await open_state_store(settings)
     try:
         forgetter = Forgetter(settings, store)
         jobs = [(job.step, job.started) for job in await forgetter.jobs.pending()]

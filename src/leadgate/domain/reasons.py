@@ -20,6 +20,7 @@ class DropReason(StrEnum):
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
     SUPPRESSED = "suppressed"  # a forgotten person (``leadgate privacy forget``); nothing is kept
+    INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
 
 
 class DeadLetterReason(StrEnum):

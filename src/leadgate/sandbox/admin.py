@@ -1,14 +1,19 @@
 """Test-only admin endpoints under ``/__sandbox/`` (no auth, not rate limited, not logged):
 
-``GET prospects`` / ``GET accounts`` / ``GET users``  every stored resource, JSON:API rendered,
+``GET <plural>`` (prospects, accounts, users, opportunities, opportunityStages,
+    opportunityProspectRoles, ...)  every stored resource of a type, JSON:API rendered,
     as ``{"data": [...]}``;
 ``GET requests``  the request log: ``{"data": [{method, path, query, status, body, content_type,
     time}]}`` (``status`` null for a dropped connection; client secrets masked);
 ``POST faults``  add faults (see ``faults`` module), answers the faults in force;
 ``POST reset``  clear data, faults, log and budget; ``{"oauth": true}`` resets tokens too;
-``POST refresh-tokens``  ``{"scopes": [...], "token": optional}`` → a new live refresh token with
-    exactly those scopes (to test 403 ``unauthorizedOauthScope``);
-``GET state``  counters: mints, live access tokens, budget left;
+``POST refresh-tokens``  ``{"scopes": [...], "token": optional, "user": optional id}`` → a new live
+    refresh token with exactly those scopes (to test 403 ``unauthorizedOauthScope``), belonging to
+    user ``user`` (default 1, the app's own user; a rep holds a token of their own);
+``GET deliveries``  webhook deliveries: ``{"data": [{webhook, event, resource_id, event_id, status,
+    attempts, outcome, time}]}`` (outcome: pending, delivered, error_status, unreachable, timeout,
+    dropped);
+``GET state``  counters: mints, live access tokens, budget left, webhook deliveries pending;
 ``POST clock``  ``{"advance": seconds}`` moves the sandbox clock forward (time-based behaviour,
     such as a compliance request going pending → running → done, without sleeping); answers
     ``{"now": ISO time, "offset": seconds}``.
@@ -86,10 +91,19 @@ async def refresh_tokens(request: web.Request) -> web.StreamResponse:
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise web.HTTPBadRequest(text="scopes must be a list of strings")
     token = body.get("token")
-    issued = request.app[SANDBOX].tokens.issue_refresh_token(
-        tuple(scopes), str(token) if token else None
+    user = body.get("user", 1)
+    sandbox = request.app[SANDBOX]
+    if type(user) is not int or sandbox.store.get("users", user) is None:
+        raise web.HTTPBadRequest(text="user must be the id of an existing user")
+    issued = sandbox.tokens.issue_refresh_token(
+        tuple(scopes), str(token) if token else None, user_id=user
     )
-    return json_response({"refresh_token": issued, "scopes": scopes}, 201)
+    return json_response({"refresh_token": issued, "scopes": scopes, "user": user}, 201)
+
+
+async def deliveries(request: web.Request) -> web.StreamResponse:
+    """What happened to each webhook delivery."""
+    return json_response({"data": list(request.app[SANDBOX].webhooks.log)})
 
 
 async def state(request: web.Request) -> web.StreamResponse:
@@ -103,6 +117,7 @@ async def state(request: web.Request) -> web.StreamResponse:
             "live_access_tokens": live,
             "budget_remaining": sandbox.budget.remaining(now),
             "faults": sandbox.faults.describe(),
+            "webhook_deliveries_pending": sandbox.webhooks.pending,
         }
     )
 
@@ -123,6 +138,7 @@ def add_routes(app: web.Application) -> None:
     """Register the admin endpoints."""
     app.router.add_get("/__sandbox/requests", requests)
     app.router.add_get("/__sandbox/state", state)
+    app.router.add_get("/__sandbox/deliveries", deliveries)
     app.router.add_post("/__sandbox/faults", faults)
     app.router.add_post("/__sandbox/reset", reset)
     app.router.add_post("/__sandbox/refresh-tokens", refresh_tokens)

@@ -15,7 +15,13 @@ from leadgate.sandbox.state import SANDBOX, SandboxState
 def build_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     """A fresh sandbox (its own data and tokens) as an aiohttp application."""
     app = web.Application(middlewares=[gate])
-    app[SANDBOX] = SandboxState(config or SandboxConfig())
+    state = SandboxState(config or SandboxConfig())
+    app[SANDBOX] = state
+
+    async def _stop_deliveries(_: web.Application) -> None:
+        await state.webhooks.close()
+
+    app.on_cleanup.append(_stop_deliveries)
     oauth.add_routes(app)
     compliance.add_routes(app)  # before the generic /api/v2/{plural} routes
     sequence_actions.add_routes(app)

@@ -10,11 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
+from leadgate.sandbox.changes import ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.faults import FaultPlan
 from leadgate.sandbox.ratelimit import FixedWindow
 from leadgate.sandbox.store import Store
 from leadgate.sandbox.tokens import TokenBook
+from leadgate.sandbox.webhooks import WebhookDeliverer
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class SandboxState:
     budget: FixedWindow = field(init=False)
     faults: FaultPlan = field(default_factory=FaultPlan)
     requests: deque[dict[str, Any]] = field(init=False)
+    webhooks: WebhookDeliverer = field(init=False)
     # Writes are serialised: the uniqueness check and the insert are one step.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Seconds added to the wall clock (``POST /__sandbox/clock``): time-based behaviour (compliance
@@ -39,6 +42,13 @@ class SandboxState:
         self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
         # Bounded, so that a long `leadgate dev` or a benchmark does not grow without limit.
         self.requests = deque(maxlen=self.config.max_logged_requests)
+        self.webhooks = WebhookDeliverer(self.store, self.config, self.faults)
+        self.store.feed.subscribe(self.webhooks.on_change)
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """The change hook: ``state.changes.emit(Change(...))`` (see ``sandbox/changes.py``)."""
+        return self.store.feed
 
     def now(self) -> float:
         """The sandbox clock: wall-clock seconds plus the offset tests added."""
@@ -49,6 +59,7 @@ class SandboxState:
         self.store.reset()
         self.faults.clear()
         self.requests.clear()
+        self.webhooks.log.clear()
         self.budget.clear()
         if oauth:
             self.tokens.reset()
