@@ -101,6 +101,8 @@ async def test_an_allow_marker_lets_a_person_back_in(
     async with _inspector(kafka_settings) as store:
         await publish_privacy_marker(producer, kafka_settings, "forget", hashes)
         await publish_privacy_marker(producer, kafka_settings, "allow", hashes)
+        markers = 2 * kafka_settings.partitions  # one per partition each
+        await _until(lambda: fresh_consumers[-1].consumed >= markers)
         await _event(producer, kafka_settings, f"m-{who}", who)
         await _until(lambda: store.get(f"m-{who}") is not None)
 

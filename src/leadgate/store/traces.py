@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS forgotten (
 );
 """
 _PRUNE_EVERY = 200
+# The forgotten table holds person hashes and, under this prefix, erased messageIds.
+_GONE_PREFIX = "message:"
+_MAX_GONE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,9 @@ class TraceStore:
         # the hashes of forgotten people, whose records are refused from then on.
         self._person_hash = person_hash
         self._forgotten: set[str] = set()
+        # Events erased as a forgotten person's: their later records are refused too (one
+        # record of an event may name the person while another, arriving later, does not).
+        self._gone: set[str] = set()
         if state_dir is not None:
             self._index = email_index or EmailIndex.from_state_dir(state_dir)
             self._db = _open_db(state_dir / "traces.sqlite3")
@@ -93,14 +99,17 @@ class TraceStore:
     def add_trace(self, record: dict[str, Any]) -> TraceEntry | None:
         """Fold one record from the traces topic; returns the updated entry (None if unusable)."""
         message_id = record.get("messageId")
-        if not isinstance(message_id, str) or not message_id:
+        if not isinstance(message_id, str) or not message_id or message_id in self._gone:
             return None
         entry = self._entry(message_id)
         entry.fold(record, self._clock())
         return self._saved(entry)
 
-    def add_event(self, message_id: str, raw: bytes) -> TraceEntry:
-        """Keep the raw event (for replays and the detail pane) next to its trace."""
+    def add_event(self, message_id: str, raw: bytes) -> TraceEntry | None:
+        """Keep the raw event (for replays and the detail pane) next to its trace; None for an
+        event of a forgotten person."""
+        if message_id in self._gone:
+            return None
         entry = self._entry(message_id)
         entry.set_raw(raw, self._clock())
         return self._saved(entry)
@@ -158,6 +167,10 @@ class TraceStore:
         horizon = self._clock() - self.max_age_s
         with self._db:
             self._db.execute("DELETE FROM traces WHERE updated < ?", (horizon,))
+            # An erased messageId older than the traces kept can no longer come back.
+            self._db.execute(
+                "DELETE FROM forgotten WHERE hash LIKE ? AND at < ?", (_GONE_PREFIX + "%", horizon)
+            )
             self._db.execute(
                 "DELETE FROM traces WHERE message_id NOT IN "
                 "(SELECT message_id FROM traces ORDER BY updated DESC LIMIT ?)",
@@ -171,12 +184,20 @@ class TraceStore:
         return hashed is not None and any(hashed(i) in self._forgotten for i in entry.identifiers())
 
     def _drop(self, message_ids: list[str]) -> None:
+        if len(self._gone) >= _MAX_GONE:
+            self._gone.clear()
         for message_id in message_ids:
             self._entries.pop(message_id, None)
+            self._gone.add(message_id)
         if self._db is not None and message_ids:
+            now = self._clock()
             with self._db:
                 self._db.executemany(
                     "DELETE FROM traces WHERE message_id = ?", [(m,) for m in message_ids]
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO forgotten (hash, at) VALUES (?, ?)",
+                    [(_GONE_PREFIX + m, now) for m in message_ids],
                 )
         INSPECTOR_TRACES.set(len(self._entries))
 
@@ -220,7 +241,11 @@ class TraceStore:
 
     def _load(self) -> None:
         assert self._db is not None
-        self._forgotten = {h for (h,) in self._db.execute("SELECT hash FROM forgotten")}
+        for (value,) in self._db.execute("SELECT hash FROM forgotten"):
+            if value.startswith(_GONE_PREFIX):
+                self._gone.add(value.removeprefix(_GONE_PREFIX))
+            else:
+                self._forgotten.add(value)
         self._prune_db()
         rows = self._db.execute(
             "SELECT body FROM traces ORDER BY updated DESC LIMIT ?", (self.max_events,)
