@@ -65,6 +65,11 @@ class SandboxHandle:
         """Move the sandbox clock forward (what depends on time catches up at once)."""
         await self._post("clock", {"advance": seconds})
 
+    async def listing(self, plural: str) -> list[dict[str, Any]]:
+        """Every stored resource of a type (``mailboxes``, ``sequences``, ``sequenceStates``,
+        ``stages``, ...), as ``/__sandbox/<plural>`` lists them."""
+        return await self._get(plural)
+
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, body, content_type, time."""
         return await self._get("requests")

@@ -21,6 +21,7 @@ class DropReason(StrEnum):
     EXCLUDED_DOMAIN = "excluded_domain"
     SUPPRESSED = "suppressed"  # a forgotten person (``leadgate privacy forget``); nothing is kept
     INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
+    CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 
 
 class DeadLetterReason(StrEnum):
@@ -33,6 +34,12 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
+    # corrupt payload): its raw bytes and offset range, so the partition moves on
+    UNDECODABLE_BATCH = "undecodable_batch"
+    SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
+    SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
+    MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)
 
 
 class Outcome(StrEnum):

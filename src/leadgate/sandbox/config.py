@@ -15,6 +15,10 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "opportunityStages.all",
     "opportunityProspectRoles.all",
     "complianceRequests.all",
+    "mailboxes.all",
+    "sequences.all",
+    "sequenceStates.all",
+    "stages.all",
 )
 
 
@@ -56,10 +60,14 @@ class SandboxConfig:
     # could not be made (Outreach: 3 retries 1 s apart, outreach-api.md §6.4).
     org_id: str = "5b7e1c2a-0000-4000-8000-000000000001"
     webhook_retry_delay_s: float = 1.0
+    # Seed the default org (users alice and bob, a mailbox per user, three sequences, three
+    # prospect stages) on start and on every reset; see ``sandbox/org.py``.
+    default_org: bool = True
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
             "lastName": "Owner",
             "email": "owner@sandbox.invalid",
+            "username": "owner",
         }
     )

@@ -96,7 +96,56 @@ USER = ResourceSchema(
     read_only=_names("createdAt updatedAt name"),
     arrays=frozenset(),
     relationships={},
-    shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
+    shown=tuple(
+        sorted(_names("createdAt email firstName lastName locked name title updatedAt username"))
+    ),
+)
+
+# Routing objects (outreach-api.md §10.1-§10.4). A mailbox's ``userId`` is read-only in Outreach;
+# the sandbox seeds it (default org) and accepts it on create so tests can add mailboxes.
+MAILBOX = ResourceSchema(
+    kind="mailbox",
+    plural="mailboxes",
+    writable=_names("email sendDisabled userId"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"user": "users"},
+    shown=tuple(sorted(_names("createdAt email sendDisabled updatedAt userId"))),
+    defaults={"sendDisabled": False},
+)
+
+SEQUENCE = ResourceSchema(
+    kind="sequence",
+    plural="sequences",
+    writable=_names("name enabled sequenceType throttleMaxAddsPerDay description tags"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={"owner": "users"},
+    shown=tuple(sorted(_names("createdAt enabled name sequenceType updatedAt"))),
+    defaults={"enabled": True, "sequenceType": "interval"},
+)
+
+# Enrolments: created from relationships only (``sequence_states.py`` applies Outreach's checks;
+# ``sequence_actions.py`` finishes one).
+SEQUENCE_STATE = ResourceSchema(
+    kind="sequenceState",
+    plural="sequenceStates",
+    writable=frozenset(),
+    read_only=_names("state stateChangedAt errorReason pauseReason createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"prospect": "prospects", "sequence": "sequences", "mailbox": "mailboxes"},
+    shown=tuple(sorted(_names("createdAt errorReason pauseReason state stateChangedAt updatedAt"))),
+)
+
+# Prospect stages (not opportunityStages).
+STAGE = ResourceSchema(
+    kind="stage",
+    plural="stages",
+    writable=_names("name order color"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt name order updatedAt"))),
 )
 
 # Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
@@ -190,6 +239,10 @@ SCHEMAS: dict[str, ResourceSchema] = {
         OPPORTUNITY_STAGE,
         OPPORTUNITY_PROSPECT_ROLE,
         COMPLIANCE_REQUEST,
+        MAILBOX,
+        SEQUENCE,
+        SEQUENCE_STATE,
+        STAGE,
     )
 }
 
@@ -201,4 +254,4 @@ def kind_of(plural: str) -> str:
 
 
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
-CASELESS_FILTERS = frozenset({"emails", "domain", "name"})
+CASELESS_FILTERS = frozenset({"emails", "domain", "name", "email"})

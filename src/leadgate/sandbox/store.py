@@ -123,7 +123,7 @@ class Store:
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
             check_opt_outs(attributes)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
         links = {k: v for k, v in write.relationships.items() if v is not None}
         check(schema, attributes, links, write.attributes, self.config.opportunity_required)
@@ -145,7 +145,7 @@ class Store:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
         if schema is PROSPECT:
             check_opt_outs(write.attributes)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
         after = {**record.attributes, **write.attributes}
         after = {k: v for k, v in after.items() if v is not None}
         links = {**record.relationships, **write.relationships}
@@ -184,7 +184,8 @@ class Store:
             if self.by_email.get(key, set()) - {own_id}:
                 raise ApiError(validation_error(DUPLICATE_EMAIL))
 
-    def _check_links(self, links: dict[str, Link]) -> None:
+    def check_links(self, links: dict[str, Link]) -> None:
+        """422 when a relationship names an id that does not exist (of a simulated type)."""
         for name, link in links.items():
             if link is None or link[0] not in self.tables:
                 continue  # stages/personas are not simulated; any id is accepted
