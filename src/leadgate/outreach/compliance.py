@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import attributes, resource_id
@@ -47,7 +47,7 @@ class ComplianceRequests:
     def __init__(self, client: OutreachClient) -> None:
         self._client = client
 
-    async def file(self, target: str, exchanges: list[VendorExchange]) -> ComplianceRequest:
+    async def file(self, target: str, exchanges: ExchangeRecorder) -> ComplianceRequest:
         """File a Delete request for a prospect id (or an email address)."""
         document = {
             "data": {
@@ -62,7 +62,7 @@ class ComplianceRequests:
         response = await self._client.request("POST", PATH, exchanges, document=document)
         return _parsed(response.data)
 
-    async def find(self, target: str, exchanges: list[VendorExchange]) -> ComplianceRequest | None:
+    async def find(self, target: str, exchanges: ExchangeRecorder) -> ComplianceRequest | None:
         """An open or done request already filed for this target (a filing that was
         interrupted before its id was saved), else None."""
         params = {"filter[requestObjectId]": target, "sort": "-id", "page[size]": "10"}
@@ -73,7 +73,7 @@ class ComplianceRequests:
                 return found
         return None
 
-    async def get(self, request_id: int, exchanges: list[VendorExchange]) -> ComplianceRequest:
+    async def get(self, request_id: int, exchanges: ExchangeRecorder) -> ComplianceRequest:
         """Where one request is now."""
         response = await self._client.request("GET", f"{PATH}/{request_id}", exchanges)
         return _parsed(response.data)

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.kafka.traces import publish_privacy_marker
 from leadgate.outreach.compliance import ComplianceRequest, ComplianceRequests
 from leadgate.pipeline.privacy import email_identifier, profile_email
@@ -251,7 +251,7 @@ class Forgetter:
         if target is None:
             notes.append("no prospect id or email known: nothing to ask Outreach to delete")
             return True
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder()
         request: ComplianceRequest | None = None
         if job.compliance_id is None:
             if job.compliance_target is not None:  # filed before a crash, id not saved
@@ -265,9 +265,7 @@ class Forgetter:
             await self.jobs.save(job)
         return await self._follow(job, notes, exchanges)
 
-    async def _follow(
-        self, job: ForgetJob, notes: list[str], exchanges: list[VendorExchange]
-    ) -> bool:
+    async def _follow(self, job: ForgetJob, notes: list[str], exchanges: ExchangeRecorder) -> bool:
         assert self._compliance is not None and job.compliance_id is not None
         privacy = self._settings.privacy
         deadline = self._clock() + privacy.compliance_timeout_s
