@@ -71,6 +71,15 @@ class KafkaSettings(BaseModel):
         ),
     )
     drain_timeout_s: float = Field(default=20.0, gt=0)
+    errors_tolerance: Literal["all", "none"] = Field(
+        default="all",
+        description=(
+            "a record batch a consumer cannot decode (CRC mismatch, unknown or missing codec, "
+            "corrupt payload), like Kafka Connect's errors.tolerance: 'all' dead-letters its raw "
+            "bytes and offsets and moves on; 'none' stops that partition at the batch (logged, "
+            "/readyz 503, leadgate_partition_halted) without committing past it"
+        ),
+    )
 
     _check_servers = field_validator("bootstrap_servers")(_no_control_chars)
 

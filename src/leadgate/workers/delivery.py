@@ -95,7 +95,11 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
         kafka = settings.kafka
         self.loop = ConsumeLoop(
-            kafka, topic=kafka.delivery_topic, group=kafka.delivery_group, handler=self.handle
+            kafka,
+            topic=kafka.delivery_topic,
+            group=kafka.delivery_group,
+            handler=self.handle,
+            dead_letters=dead_letters,
         )
         self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
 

@@ -179,6 +179,7 @@ class Processor:
             group=kafka.processor_group,
             handler=self.handle,
             poll_timeout_ms=POLL_TIMEOUT_MS,
+            dead_letters=dead_letters,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
