@@ -33,6 +33,7 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
     # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
     # corrupt payload): its raw bytes and offset range, so the partition moves on
     UNDECODABLE_BATCH = "undecodable_batch"

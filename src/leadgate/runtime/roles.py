@@ -21,7 +21,7 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.runtime.services import (
     open_presets,
     open_state_store,
-    outreach_upserter,
+    outreach_dispatcher,
     started_producer,
 )
 from leadgate.settings import Settings
@@ -77,8 +77,8 @@ async def _processor(services: Services) -> Worker:
 
 async def _delivery(services: Services) -> Worker:
     s = services
-    upserter = await s.stack.enter_async_context(outreach_upserter(s.settings, s.store))
-    return DeliveryWorker(s.settings, s.store, upserter, s.producer, s.dead_letters)
+    dispatcher = await s.stack.enter_async_context(outreach_dispatcher(s.settings, s.store))
+    return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
 
 
 FACTORIES: dict[str, WorkerFactory] = {
