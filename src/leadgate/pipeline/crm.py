@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +20,7 @@ from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.opportunity import OpportunityContact, OpportunityPlan, SourceRef
 from leadgate.domain.outcome import Drop
 from leadgate.domain.reasons import DropReason
+from leadgate.domain.times import iso_utc, parse_iso
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 
 OPPORTUNITY_EVENT = "Opportunity Updated"
@@ -133,17 +133,10 @@ def _close_date(value: object) -> str | None:
     text = _text(value, "opportunity.closeDate")
     if text is None:
         return None
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
-        raise _Invalid(
-            "opportunity.closeDate must be a date (2026-12-31) or an ISO date-time"
-        ) from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    moment = parse_iso(text) if len(text) >= 10 else None  # a date alone is midnight UTC
+    if moment is None:
+        raise _Invalid("opportunity.closeDate must be a date (2026-12-31) or an ISO date-time")
+    return iso_utc(moment)
 
 
 def _domain(value: object) -> str | None:

@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.opportunity import SourceRef
 from leadgate.domain.record_outcome import OutcomeStatus, RecordOutcome, advice, outcome_id, web_url
+from leadgate.domain.times import iso_utc
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import OUTCOME_LATENCY, OUTCOMES
 from leadgate.settings import Settings
 
 log = get_logger(__name__)
-
-
-def _iso(epoch: float) -> str:
-    return (
-        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
 
 
 def failure_message(reason: str, detail: str | None) -> str:
@@ -76,7 +70,7 @@ class OutcomePublisher:
             outreach_url=url,
             reason=reason,
             message=failure_message(reason, detail) if reason else None,
-            at=_iso(self._clock()),
+            at=iso_utc(self._clock()),
         )
 
     async def publish(self, outcomes: list[RecordOutcome]) -> None:
