@@ -10,7 +10,6 @@ is ``outreach/retry.py``'s decision.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,15 +26,13 @@ from leadgate.errors import (
     RetriableError,
     TokenRejected,
 )
+from leadgate.observability.masking import scrub_vendor_text
 
 # Outreach's exact 422 details (docs/outreach-api.md).
 EMAIL_TAKEN = "email hash has already been taken"
 EXCLUDED_EMAIL = "using an excluded email address"
 DUPLICATE_VALUE = "validationDuplicateValueError"
 
-_EMAIL_RE = re.compile(r"[^\s'\"<>(),;:@]+@[^\s'\"<>(),;:]+")
-_TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-]{32,}")
-_MAX_DETAIL = 200
 _FIX_BASE_URL = "check LEADGATE_OUTREACH__BASE_URL"
 
 
@@ -60,11 +57,9 @@ Outcome = Answer | LeadgateError
 
 
 def sanitize(text: str) -> str:
-    """Vendor text made safe for logs and dead-letter headers: no emails, no token-like strings."""
-    text = _EMAIL_RE.sub("<email>", text)
-    text = _TOKENISH_RE.sub("<redacted>", text)
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+    """Vendor text made safe for logs and dead-letter headers (the one scrubber:
+    ``observability.masking.scrub_vendor_text``)."""
+    return scrub_vendor_text(text)
 
 
 def _errors(body: bytes) -> list[dict[str, Any]]:
