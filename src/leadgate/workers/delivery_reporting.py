@@ -4,7 +4,8 @@ messageId (the inspector folds them into each event's view), one outcome log lin
 The trace record is the contract with the inspector::
 
     {"messageId", "stage": "delivery", "outcome": "delivered"|"dead_lettered"|"dropped"|"pending",
-     "reason", "prospectId", "action", "exchanges": [VendorExchange.to_json()...], "at"}
+     "reason", "prospectId", "action", "exchanges": [VendorExchange.to_json()...], "at",
+     "stages": [StageRecord.to_json()...]}   # routing decisions (owner, stage, sequence), if any
 """
 
 from __future__ import annotations
@@ -50,8 +51,15 @@ class DeliveryReporter:
         received = _epoch(lead.received_at)
         if received is not None:
             DELIVERY_LATENCY.observe(max(0.0, self._clock() - received))
+        routed = result.routing.stages if result.routing is not None else ()
         await self._trace(
-            lead, "delivered", None, exchanges, prospect_id=result.prospect_id, action=result.action
+            lead,
+            "delivered",
+            None,
+            exchanges,
+            prospect_id=result.prospect_id,
+            action=result.action,
+            stages=[stage.to_json() for stage in routed],
         )
 
     async def dropped(self, lead: LeadIntent, reason: str) -> None:
@@ -100,6 +108,7 @@ class DeliveryReporter:
         *,
         prospect_id: int | None = None,
         action: str | None = None,
+        stages: list[dict[str, Any]] | None = None,
     ) -> None:
         for exchange in exchanges:
             record_exchange(exchange)
@@ -116,6 +125,8 @@ class DeliveryReporter:
                 "exchanges": exchanged,
                 "at": at,
             }
+            if stages:
+                record["stages"] = stages
             await publish_trace(self._producer, self._settings, message_id, record)
 
     @staticmethod
