@@ -84,7 +84,7 @@ class _Wanted:
     links: Links  # owner/stage an existing prospect should get (what the rule may update)
 
 
-def _wanted(lead: LeadIntent, account_id: int | None, links: Links) -> _Wanted:
+def _wanted(lead: LeadIntent, account_id: int | None, links: Links | None = None) -> _Wanted:
     attrs = {k: v for k, v in lead.attributes.items() if k not in COMPUTED_ATTRIBUTES}
     extra_tags = attrs.pop("tags", None) or []
     raw_emails = attrs.pop("emails", None) or []
@@ -93,7 +93,7 @@ def _wanted(lead: LeadIntent, account_id: int | None, links: Links) -> _Wanted:
         emails.insert(0, lead.email)
     tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
     digest = attributes_hash(lead.attributes, account_id, links)
-    return _Wanted(lead.email, attrs, emails, tags, account_id, digest, links)
+    return _Wanted(lead.email, attrs, emails, tags, account_id, digest, links or {})
 
 
 def _document(
