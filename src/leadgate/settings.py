@@ -24,6 +24,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from leadgate.domain.events import MAX_EVENT_BYTES, MAX_NAME_CHARS
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -69,6 +71,15 @@ class KafkaSettings(BaseModel):
         ),
     )
     drain_timeout_s: float = Field(default=20.0, gt=0)
+    errors_tolerance: Literal["all", "none"] = Field(
+        default="all",
+        description=(
+            "a record batch a consumer cannot decode (CRC mismatch, unknown or missing codec, "
+            "corrupt payload), like Kafka Connect's errors.tolerance: 'all' dead-letters its raw "
+            "bytes and offsets and moves on; 'none' stops that partition at the batch (logged, "
+            "/readyz 503, leadgate_partition_halted) without committing past it"
+        ),
+    )
 
     _check_servers = field_validator("bootstrap_servers")(_no_control_chars)
 
@@ -145,7 +156,7 @@ class CollectorSettings(BaseModel):
     model_config = _STRICT
 
     write_keys: tuple[WriteKey, ...] = ()
-    max_event_bytes: int = Field(default=32 * 1024, gt=0)
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, gt=0, le=MAX_EVENT_BYTES)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=500, gt=0)
     per_ip_rate: float = Field(default=200.0, gt=0, description="requests per second per IP")
@@ -157,7 +168,7 @@ class CollectorSettings(BaseModel):
     max_json_depth: int = Field(default=32, gt=0)
     max_event_keys: int = Field(default=1_000, gt=0, description="object keys in one event")
     max_message_id_chars: int = Field(default=100, gt=0)
-    max_event_name_chars: int = Field(default=200, gt=0)
+    max_event_name_chars: int = Field(default=MAX_NAME_CHARS, gt=0, le=MAX_NAME_CHARS)
     # Browsers cannot set headers on sendBeacon, so some sites put the key in the URL; it is off
     # by default because URLs end up in proxy logs (reliability.md H18).
     allow_query_write_key: bool = False
@@ -193,7 +204,15 @@ class PipelineSettings(BaseModel):
 
     presets: tuple[Path, ...] = (Path("presets/outreach-lead-capture.yaml"),)
     default_phone_region: str | None = None
-    dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    dedupe_ttl_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description=(
+            "how long the messageId of an event that changed a profile or made a lead is "
+            "remembered, so a redelivery or replay within it is skipped (other events are "
+            "not remembered: their repeat changes nothing)"
+        ),
+    )
     presets_poll_s: float = Field(default=1.0, gt=0)
 
 

@@ -33,6 +33,10 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
+    # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
+    # corrupt payload): its raw bytes and offset range, so the partition moves on
+    UNDECODABLE_BATCH = "undecodable_batch"
     SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
     SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
     MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)

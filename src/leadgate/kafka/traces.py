@@ -44,7 +44,12 @@ def trace_partition(message_id: str, partitions: Collection[int]) -> int:
     """The partition of a messageId's trace records: crc32 of the id over the topic's
     partitions (stable, and much cheaper than the producer's pure-Python murmur2)."""
     ordered = partitions if isinstance(partitions, list) else sorted(partitions)
-    return int(ordered[zlib.crc32(message_id.encode()) % len(ordered)])
+    return _partition_of(message_id.encode(), ordered)
+
+
+def _partition_of(key: bytes, ordered: list[int]) -> int:
+    """The partition of an encoded messageId among ``ordered`` (sorted) partitions."""
+    return int(ordered[zlib.crc32(key) % len(ordered)])
 
 
 async def publish_trace(
@@ -99,7 +104,7 @@ class TraceBatch:
         """Encode one trace record keyed by ``message_id`` (``record`` holds the messageId)."""
         key = message_id.encode()
         value = orjson.dumps(record)
-        partition = self._partitions[zlib.crc32(key) % len(self._partitions)]
+        partition = _partition_of(key, self._partitions)  # as trace_partition() places it
         builder = self._open.get(partition)
         if builder is None:
             builder = self._open[partition] = self._producer.create_batch()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
@@ -85,7 +85,7 @@ class Directory:
         self._cache = cache or OutreachCache(store)
         self._locks = KeyedLocks()
 
-    async def user(self, ref: str, exchanges: list[VendorExchange]) -> User | None:
+    async def user(self, ref: str, exchanges: ExchangeRecorder) -> User | None:
         """The user with this email (caseless) or exact username, or None."""
         by_email = "@" in ref
         name = ref.strip().lower() if by_email else ref.strip()
@@ -96,21 +96,21 @@ class Directory:
             return None
         return User(int(doc["id"]), _text(doc.get("email")), _text(doc.get("username")))
 
-    async def mailbox_of(self, user_id: int, exchanges: list[VendorExchange]) -> Mailbox | None:
+    async def mailbox_of(self, user_id: int, exchanges: ExchangeRecorder) -> Mailbox | None:
         """The mailbox of a user, or None when they have none."""
         doc = await self._find(
             "mailbox", str(user_id), MAILBOXES, {"filter[userId]": str(user_id)}, exchanges
         )
         return None if doc is None else _mailbox(doc)
 
-    async def mailbox(self, email: str, exchanges: list[VendorExchange]) -> Mailbox | None:
+    async def mailbox(self, email: str, exchanges: ExchangeRecorder) -> Mailbox | None:
         """The mailbox with this email, or None."""
         name = email.strip().lower()
         doc = await self._find("mailbox:email", name, MAILBOXES, {"filter[email]": name}, exchanges)
         return None if doc is None else _mailbox(doc)
 
     async def sequence(
-        self, exchanges: list[VendorExchange], *, name: str | None = None, id: int | None = None
+        self, exchanges: ExchangeRecorder, *, name: str | None = None, id: int | None = None
     ) -> Sequence | None:
         """The sequence with this exact name (or id), or None."""
         params = {"filter[name]": name} if name is not None else {"filter[id]": str(id)}
@@ -122,7 +122,7 @@ class Directory:
             int(doc["id"]), str(doc.get("name") or key), doc.get("enabled") is not False
         )
 
-    async def stage(self, name: str, exchanges: list[VendorExchange]) -> Stage | None:
+    async def stage(self, name: str, exchanges: ExchangeRecorder) -> Stage | None:
         """The prospect stage with this exact name, or None."""
         doc = await self._find("stage", name, STAGES, {"filter[name]": name}, exchanges)
         return None if doc is None else Stage(int(doc["id"]), str(doc.get("name") or name))
@@ -137,7 +137,7 @@ class Directory:
         name: str,
         path: str,
         params: dict[str, str],
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> dict[str, Any] | None:
         cached = await self._cache.get(kind, name)
         if cached is None:
@@ -155,7 +155,7 @@ class Directory:
         params: dict[str, str],
         kind: CacheKind,
         name: str,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> dict[str, Any] | None:
         response = await self._client.request(
             "GET", path, exchanges, params={**params, "page[size]": "5", "count": "false"}

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from leadgate.domain.reasons import DeadLetterReason
 from leadgate.domain.routing import SequenceTarget
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.observability.metrics import ROUTING_ENROLMENTS
 from leadgate.outreach.classify import Verdict
@@ -82,7 +82,7 @@ class Enroller:
         owner: OwnerSource,
         *,
         new: bool,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> EnrolOutcome:
         """Enrol (or explain why not); raises ``PermanentError`` for a refusal retrying cannot
         fix, ``RetriableError`` when the answer is not known. ``owner`` is asked only when the
@@ -104,7 +104,7 @@ class Enroller:
                 )
         return await self._post(prospect_id, sequence, mailbox, exchanges)
 
-    async def _sequence(self, target: SequenceTarget, exchanges: list[VendorExchange]) -> Sequence:
+    async def _sequence(self, target: SequenceTarget, exchanges: ExchangeRecorder) -> Sequence:
         sequence = await self._directory.sequence(exchanges, name=target.name, id=target.id)
         which = repr(target.name) if target.name is not None else f"#{target.id}"
         if sequence is None:
@@ -127,7 +127,7 @@ class Enroller:
         prospect_id: int,
         sequence: Sequence,
         target: SequenceTarget,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> EnrolOutcome | None:
         """For an existing prospect: the skip, or None when it may be enrolled."""
         if target.enrol == "new":
@@ -150,7 +150,7 @@ class Enroller:
         return None
 
     async def _mailbox(
-        self, target: SequenceTarget, source: OwnerSource, exchanges: list[VendorExchange]
+        self, target: SequenceTarget, source: OwnerSource, exchanges: ExchangeRecorder
     ) -> Mailbox:
         owner = None if target.mailbox is not None else await source()
         if target.mailbox is not None:
@@ -173,7 +173,7 @@ class Enroller:
         prospect_id: int,
         sequence: Sequence,
         mailbox: Mailbox,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> EnrolOutcome:
         document = _document(prospect_id, sequence.id, mailbox.id)
         try:
@@ -202,7 +202,7 @@ class Enroller:
         error: PermanentError,
         prospect_id: int,
         sequence: Sequence,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
     ) -> EnrolOutcome:
         if error.status == 422 and ALREADY in error.message:
             found = await self._find(prospect_id, sequence.id, exchanges)
@@ -231,7 +231,7 @@ class Enroller:
         raise error
 
     async def _find(
-        self, prospect_id: int, sequence_id: int, exchanges: list[VendorExchange]
+        self, prospect_id: int, sequence_id: int, exchanges: ExchangeRecorder
     ) -> dict[str, Any] | None:
         params = {
             "filter[prospect][id]": str(prospect_id),
@@ -241,7 +241,7 @@ class Enroller:
         return states[0] if states else None
 
     async def _states(
-        self, params: dict[str, str], exchanges: list[VendorExchange]
+        self, params: dict[str, str], exchanges: ExchangeRecorder
     ) -> list[dict[str, Any]]:
         response = await self._client.request(
             "GET", SEQUENCE_STATES, exchanges, params={**params, "count": "false"}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leadgate.domain.routing import OwnerLink
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.observability.metrics import ROUTING_OWNERS
 from leadgate.outreach.directory import Directory, User
 from leadgate.store.routing import Rotations
@@ -47,7 +47,7 @@ class OwnerResolver:
         self._rotations = rotations
 
     async def choose(
-        self, links: tuple[OwnerLink, ...], exchanges: list[VendorExchange], *, new: bool
+        self, links: tuple[OwnerLink, ...], exchanges: ExchangeRecorder, *, new: bool
     ) -> OwnerChoice:
         """The first link that resolves; ``new`` False skips rotations (no re-assignment)."""
         notes: list[str] = []
@@ -72,7 +72,7 @@ class OwnerResolver:
         return OwnerChoice(None, None, tuple(notes))
 
     async def _rotate(
-        self, link: OwnerLink, exchanges: list[VendorExchange], notes: list[str]
+        self, link: OwnerLink, exchanges: ExchangeRecorder, notes: list[str]
     ) -> User | None:
         users = link.users
         start = await self._rotations.next(link.rotation or ",".join(users), len(users))

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.reasons import StageStatus
-from leadgate.domain.routing import RoutingPlan
-from leadgate.domain.trace import StageRecord, VendorExchange
+from leadgate.domain.routing import RoutingOutcome, RoutingPlan
+from leadgate.domain.trace import ExchangeRecorder, StageRecord
 from leadgate.observability.metrics import ROUTING_STAGES
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.directory import Directory, User
-from leadgate.outreach.enrol import EnrolAction, Enroller
+from leadgate.outreach.enrol import Enroller
 from leadgate.outreach.jsonapi import related_id
 from leadgate.outreach.owners import OwnerChoice, OwnerResolver
 from leadgate.store.base import StateStore
@@ -35,17 +35,6 @@ from leadgate.store.routing import Enrolments, NewProspects, Rotations
 
 PROSPECTS = "/api/v2/prospects"
 Links = dict[str, tuple[str, int]]  # relationship name -> (JSON:API type, id)
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingOutcome:
-    """What routing did to one prospect, with the trace lines that explain it."""
-
-    owner_id: int | None = None
-    stage_id: int | None = None
-    enrolment: EnrolAction | None = None
-    sequence_state_id: int | None = None
-    stages: tuple[StageRecord, ...] = ()
 
 
 class Router:
@@ -58,7 +47,7 @@ class Router:
         self.enroller = Enroller(client, self.directory, Enrolments(store))
         self.new_prospects = NewProspects(store)
 
-    def start(self, lead: LeadIntent, exchanges: list[VendorExchange]) -> Route | None:
+    def start(self, lead: LeadIntent, exchanges: ExchangeRecorder) -> Route | None:
         """The route of one delivery attempt, or None when the lead has no routing plan."""
         if lead.routing is None or lead.routing.empty:
             return None
@@ -72,7 +61,7 @@ class Route:
     router: Router
     lead: LeadIntent
     plan: RoutingPlan
-    exchanges: list[VendorExchange]
+    exchanges: ExchangeRecorder
     owner: User | None = None
     stage_id: int | None = None
     stages: list[StageRecord] = field(default_factory=list)

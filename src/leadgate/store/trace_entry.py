@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
+
+from leadgate.domain.times import epoch_seconds
+from leadgate.pipeline.email import InvalidEmail
+from leadgate.pipeline.email import normalize_email as canonical_email
 
 _FINAL = ("delivered", "dead_lettered", "dropped")
 _DELIVERY_STATUS = {
@@ -27,28 +30,16 @@ _DELIVERY_STATUS = {
 
 
 def normalize_email(email: str) -> str:
-    """The form emails are matched on (the processor's normalisation: trimmed, lower case)."""
-    return email.strip().lower()
+    """The form emails are matched on: the pipeline's own normalisation, so a search finds an
+    event's trace however the address was written; text that is no valid address (a raw trait
+    the processor refused) is matched trimmed and in lower case."""
+    try:
+        return canonical_email(email)
+    except InvalidEmail:
+        return email.strip().lower()
 
 
-def parse_time(value: object) -> float | None:
-    """Epoch seconds from an ISO 8601 string or a number (seconds or milliseconds)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) / 1000.0 if value > 1e11 else float(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return parse_time(float(text))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp()
+parse_time = epoch_seconds  # the inspector's filters and a trace's receivedAt
 
 
 @dataclass

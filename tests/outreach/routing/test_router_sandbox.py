@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from leadgate.domain.routing import OwnerLink, RoutingPlan, SequenceTarget
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.directory import User
-from leadgate.outreach.upsert import Upserter, UpsertResult
+from leadgate.outreach.dispatch import DeliveryResult
+from leadgate.outreach.upsert import Upserter
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_lead, upserter_for
 from tests.plugins.sandbox import SandboxHandle
@@ -21,7 +22,7 @@ DEMO = SequenceTarget(name="Inbound Demo Request")
 PLAN = RoutingPlan(rule="paid", owner=(REPS,), sequence=DEMO, stage="Inbound")
 
 
-def calls(exchanges: list[VendorExchange]) -> list[str]:
+def calls(exchanges: ExchangeRecorder) -> list[str]:
     """``METHOD /path status`` of each request."""
     return [f"{e.method} {e.path.partition('?')[0]} {e.status}" for e in exchanges]
 
@@ -42,17 +43,17 @@ def rel(resource: dict[str, Any], name: str) -> int | None:
     return None if data is None else int(data["id"])
 
 
-async def routed(upserter: Upserter, email: str, plan: RoutingPlan = PLAN) -> UpsertResult:
+async def routed(upserter: Upserter, email: str, plan: RoutingPlan = PLAN) -> DeliveryResult:
     """Upsert one routed lead, failing the test on any error."""
-    return await upserter.upsert(lead(email, plan), [])
+    return await upserter.upsert(lead(email, plan), ExchangeRecorder())
 
 
 async def test_new_lead_costs_lookup_create_enrol_once_cached(sandbox: SandboxHandle) -> None:
     """The first lead also pays the directory look-ups; the next ones cost exactly 3 requests,
     with owner and stage inside the create and the owner's mailbox on the state."""
-    first: list[VendorExchange] = []
-    second: list[VendorExchange] = []
-    third: list[VendorExchange] = []
+    first: ExchangeRecorder = ExchangeRecorder()
+    second: ExchangeRecorder = ExchangeRecorder()
+    third: ExchangeRecorder = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         one = await upserter.upsert(lead("ada@gmail.com"), first)
         two = await upserter.upsert(lead("bea@gmail.com"), second)
@@ -88,11 +89,11 @@ async def test_new_lead_costs_lookup_create_enrol_once_cached(sandbox: SandboxHa
 async def test_redelivery_costs_nothing_and_enrols_once(sandbox: SandboxHandle) -> None:
     """The same lead again finds everything remembered: no request, still one state."""
     store = MemoryStore()
-    again: list[VendorExchange] = []
+    again: ExchangeRecorder = ExchangeRecorder()
     async with upserter_for(sandbox.url, store) as (_, upserter):
         await routed(upserter, "ada@gmail.com")
         result = await upserter.upsert(lead("ada@gmail.com"), again)
-    assert again == []
+    assert len(again) == 0
     assert result.routing is not None and result.routing.enrolment == "already_enrolled"
     assert len(await states(sandbox)) == 1
 
@@ -100,14 +101,16 @@ async def test_redelivery_costs_nothing_and_enrols_once(sandbox: SandboxHandle) 
 async def test_enrolled_elsewhere_is_a_422_that_counts_as_done(sandbox: SandboxHandle) -> None:
     """A prospect someone else enrolled (a rep by hand, another tool) meets Outreach's 422 'has
     already been in this sequence': counted as done, remembered, nothing re-posted."""
-    exchanges: list[VendorExchange] = []
+    exchanges: ExchangeRecorder = ExchangeRecorder()
 
     async def alice() -> User | None:
         return User(2)
 
     async with upserter_for(sandbox.url, MemoryStore()) as (client, upserter):
         prospect = {"data": {"type": "prospect", "attributes": {"emails": ["ada@gmail.com"]}}}
-        created = await client.request("POST", "/api/v2/prospects", [], document=prospect)
+        created = await client.request(
+            "POST", "/api/v2/prospects", ExchangeRecorder(), document=prospect
+        )
         pid = int(created.data["id"])
         links = {
             "prospect": {"data": {"type": "prospect", "id": pid}},
@@ -115,9 +118,11 @@ async def test_enrolled_elsewhere_is_a_422_that_counts_as_done(sandbox: SandboxH
             "mailbox": {"data": {"type": "mailbox", "id": 3}},
         }
         by_hand = {"data": {"type": "sequenceState", "relationships": links}}
-        await client.request("POST", "/api/v2/sequenceStates", [], document=by_hand)
+        await client.request("POST", "/api/v2/sequenceStates", ExchangeRecorder(), document=by_hand)
         done = await upserter.router.enroller.enrol(pid, DEMO, alice, new=True, exchanges=exchanges)
-        again = await upserter.router.enroller.enrol(pid, DEMO, alice, new=True, exchanges=[])
+        again = await upserter.router.enroller.enrol(
+            pid, DEMO, alice, new=True, exchanges=ExchangeRecorder()
+        )
     assert calls(exchanges)[-2:] == [
         "POST /api/v2/sequenceStates 422",
         "GET /api/v2/sequenceStates 200",
@@ -132,7 +137,7 @@ async def test_lost_answer_to_the_enrolment_is_looked_up_not_reposted(
 ) -> None:
     """The POST is carried out but its answer lost: the retry looks the state up first."""
     await sandbox.faults(lose_responses=1, path_prefix="/api/v2/sequenceStates", method="POST")
-    retry: list[VendorExchange] = []
+    retry: ExchangeRecorder = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         with pytest.raises(RetriableError):
             await routed(upserter, "ada@gmail.com")
@@ -163,7 +168,7 @@ async def test_lost_answer_to_the_create_still_enrols_the_new_prospect(
 async def test_existing_prospect_is_skipped_by_policy_new(sandbox: SandboxHandle) -> None:
     """A prospect that existed before the lead is not enrolled under enrol: new."""
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        await upserter.upsert(make_lead("ada@gmail.com", account=None), [])
+        await upserter.upsert(make_lead("ada@gmail.com", account=None), ExchangeRecorder())
         result = await routed(upserter, "ada@gmail.com")
     assert result.routing is not None and result.routing.enrolment == "skipped_policy"
     assert await states(sandbox) == []
@@ -182,7 +187,7 @@ async def test_policy_idle_enrols_an_existing_prospect_not_in_a_sequence(
         rule="n", sequence=SequenceTarget(name="Newsletter Nurture", mailbox="bob@sandbox.invalid")
     )
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        await upserter.upsert(make_lead("ada@gmail.com", account=None), [])
+        await upserter.upsert(make_lead("ada@gmail.com", account=None), ExchangeRecorder())
         first = await routed(upserter, "ada@gmail.com", idle)
         await routed(upserter, "bea@gmail.com", nurture)  # new: enrolled in Nurture
         busy = await routed(upserter, "bea@gmail.com", idle)
@@ -248,12 +253,12 @@ async def test_update_owner_reassigns_an_existing_prospect_once(sandbox: Sandbox
     """update_owner moves an existing prospect to the rule's owner; the same lead again sends
     nothing."""
     plan = RoutingPlan(rule="u", owner=(OwnerLink(via="user", user="bob"),), update_owner=True)
-    again: list[VendorExchange] = []
+    again: ExchangeRecorder = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        await upserter.upsert(make_lead("ada@gmail.com", account=None), [])
+        await upserter.upsert(make_lead("ada@gmail.com", account=None), ExchangeRecorder())
         moved = await routed(upserter, "ada@gmail.com", plan)
         await upserter.upsert(lead("ada@gmail.com", plan), again)
     assert moved.action == "updated"
     (prospect,) = await sandbox.prospects()
     assert rel(prospect, "owner") == 3
-    assert again == []
+    assert len(again) == 0
