@@ -216,6 +216,38 @@ class PipelineSettings(BaseModel):
     presets_poll_s: float = Field(default=1.0, gt=0)
 
 
+class PrivacySettings(BaseModel):
+    """Forgetting people and suppressing them afterwards (docs/privacy.md)."""
+
+    model_config = _STRICT
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "bearer token of `POST /privacy/forget` (at least 12 characters, not a write key, "
+            "not the inspector token); unset keeps the endpoint closed (401)"
+        ),
+    )
+    salt: SecretStr | None = Field(
+        default=None,
+        description=(
+            "key of the suppression hashes; unset generates one in `<state_dir>/privacy.salt` "
+            "(mode 0600); set it when several machines share one state store"
+        ),
+    )
+    compliance_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "how long `privacy forget --outreach` follows a compliance request before it "
+            "reports it still open (run again to keep following)"
+        ),
+    )
+    compliance_poll_s: float = Field(
+        default=2.0, gt=0, description="how often a compliance request's state is read"
+    )
+
+
 class OutcomesSettings(BaseModel):
     """Writing outcomes back to the source (a CRM): the Outreach web links in each outcome and
     the optional signed callback every outcome is POSTed to."""
@@ -322,8 +354,24 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     inspector: InspectorSettings = InspectorSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    privacy: PrivacySettings = PrivacySettings()
     outcomes: OutcomesSettings = OutcomesSettings()
     state: StateSettings = StateSettings()
+
+    @model_validator(mode="after")
+    def _admin_token_is_its_own(self) -> Settings:
+        token = self.privacy.admin_token
+        if token is None:
+            return self
+        value = token.get_secret_value()
+        if len(value) < 12:
+            raise ValueError("privacy.admin_token must be at least 12 characters")
+        if value in {key.key.get_secret_value() for key in self.collector.write_keys}:
+            raise ValueError("privacy.admin_token must differ from every write key")
+        inspector = self.inspector.token
+        if inspector is not None and inspector.get_secret_value() == value:
+            raise ValueError("privacy.admin_token must differ from the inspector token")
+        return self
 
     @classmethod
     def settings_customise_sources(

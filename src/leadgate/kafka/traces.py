@@ -139,6 +139,30 @@ async def _reported(future: asyncio.Future[Any]) -> None:
         log.warning(TRACE_PUBLISH_FAILED, error=type(exc).__name__)
 
 
+PRIVACY_STAGE = "privacy"
+
+
+async def publish_privacy_marker(
+    producer: Any, settings: KafkaSettings | Settings, action: str, hashes: Collection[str]
+) -> None:
+    """Tell every inspector to forget (``action="forget"``) or accept again (``"allow"``) the
+    people with these identifier hashes: one record on every partition of the traces topic, so
+    it comes after every earlier trace of theirs in each partition (also for an inspector that
+    re-reads the topic from the start). Raises ``KafkaError`` when it cannot be written: unlike
+    a trace, a forget must not be lost silently."""
+    topic = _kafka(settings).traces_topic
+    marker_id = f"privacy:{uuid.uuid4().hex}"
+    value = orjson.dumps(
+        {"messageId": marker_id, "stage": PRIVACY_STAGE, "action": action, "hashes": sorted(hashes)}
+    )
+    partitions = sorted(await producer.partitions_for(topic))
+    acks = [
+        await producer.send(topic, key=marker_id.encode(), value=value, partition=partition)
+        for partition in partitions
+    ]
+    await asyncio.gather(*acks)
+
+
 def inspector_group(instance: str | None = None) -> str:
     """A consumer group of this inspector instance's own."""
     return f"leadgate-inspector-{instance or uuid.uuid4().hex[:12]}"
@@ -203,12 +227,24 @@ class TraceConsumer:
             except orjson.JSONDecodeError:
                 log.warning("traces.record.malformed", topic=topic)
                 return
-            if isinstance(record, dict):
+            if isinstance(record, dict) and record.get("stage") == PRIVACY_STAGE:
+                self._privacy(record)
+            elif isinstance(record, dict):
                 self._store.add_trace(record)
             return
         message_id = _message_id(value)
         if message_id is not None:
             self._store.add_event(message_id, value)
+
+    def _privacy(self, record: dict[str, Any]) -> None:
+        hashes = record.get("hashes")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            log.warning("traces.privacy.malformed")
+            return
+        if record.get("action") == "forget":
+            self._store.forget(hashes)
+        elif record.get("action") == "allow":
+            self._store.allow(hashes)
 
 
 def _message_id(value: bytes) -> str | None:

@@ -19,6 +19,7 @@ import orjson
 from leadgate.domain.times import epoch_seconds
 from leadgate.pipeline.email import InvalidEmail
 from leadgate.pipeline.email import normalize_email as canonical_email
+from leadgate.pipeline.privacy import email_identifier
 
 _FINAL = ("delivered", "dead_lettered", "dropped")
 _DELIVERY_STATUS = {
@@ -54,6 +55,8 @@ class TraceEntry:
     raw: bytes | None = None
     email: str | None = None
     email_key: str | None = None
+    # The processor dropped this event as a forgotten person's: nothing of it is kept.
+    suppressed: bool = False
     _event: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- folding -------------------------------------------------------------------------------
@@ -65,13 +68,22 @@ class TraceEntry:
             self.deliveries.append(record)
             return
         self.processor = record
+        if record.get("suppressed") is True:
+            self.suppressed = True
+            self.raw = None
+            self._event = None
+            self.email = self.email_key = None
+            return
         normalized = record.get("normalized")
         if isinstance(normalized, dict) and isinstance(normalized.get("email"), str):
             self.email = normalize_email(normalized["email"])
             self.email_key = None  # the store re-derives it
 
     def set_raw(self, raw: bytes, now: float) -> None:
-        """Take in the raw event record from the events topic."""
+        """Take in the raw event record from the events topic (not a forgotten person's)."""
+        if self.suppressed:
+            self.updated = max(self.updated, now)
+            return
         self.raw = raw
         self.updated = max(self.updated, now)
         self._event = None
@@ -79,6 +91,18 @@ class TraceEntry:
             email = _raw_email(self.event_json)
             if email:
                 self.email = normalize_email(email)
+
+    def identifiers(self) -> tuple[str, ...]:
+        """Who this event is about (``email:…``, ``user:…``, ``anon:…``), for forgetting."""
+        found: list[str] = []
+        if self.email:
+            found.append(email_identifier(self.email))
+        event = self.event_json
+        for prefix, name in (("user", "userId"), ("anon", "anonymousId")):
+            value = event.get(name)
+            if isinstance(value, str) and value:
+                found.append(f"{prefix}:{value}")
+        return tuple(found)
 
     # -- derived views -------------------------------------------------------------------------
 
@@ -212,6 +236,7 @@ class TraceEntry:
             "raw": base64.b64encode(self.raw).decode() if self.raw is not None else None,
             "email": self.email,
             "email_key": self.email_key,
+            "suppressed": self.suppressed,
         }
 
     @classmethod
@@ -232,6 +257,7 @@ class TraceEntry:
             raw=raw,
             email=state.get("email"),
             email_key=state.get("email_key"),
+            suppressed=state.get("suppressed") is True,
         )
 
 
