@@ -54,6 +54,7 @@ def make_intent(**overrides: Any) -> LeadIntent:
         "currency": "EUR",
         "close_date": "2026-12-31T00:00:00.000Z",
         "stage": "Negotiation",
+        "owner": "alice",
         "account_domain": "acme.example",
         "contacts": (DECIDER,),
     }
@@ -110,7 +111,9 @@ async def test_create_then_update_then_nothing(sandbox: SandboxHandle) -> None:
     (opportunity,) = await sandbox.records("opportunities")
     assert opportunity["id"] == created.record_id == updated.record_id == same.record_id
     stages = {s["attributes"]["name"]: s["id"] for s in await sandbox.records("opportunityStages")}
+    users = {u["attributes"].get("username"): u["id"] for u in await sandbox.users()}
     relationships = opportunity["relationships"]
+    assert relationships["owner"]["data"]["id"] == users["alice"]
     assert relationships["opportunityStage"]["data"]["id"] == stages["Negotiation"]
     (account,) = await sandbox.accounts()
     assert account["attributes"]["domain"] == "acme.example"
@@ -218,6 +221,16 @@ async def test_an_ambiguous_create_is_resolved_by_the_lookup(sandbox: SandboxHan
     assert len(await _roles(sandbox)) == 1
     assert failures == 2
     assert result.record_id == (await sandbox.records("opportunities"))[0]["id"]
+
+
+async def test_an_unknown_owner_is_left_blank_and_said_so(sandbox: SandboxHandle) -> None:
+    """An owner username Outreach does not know: no owner, a note in the result, delivered."""
+    async with delivering(sandbox, MemoryStore()) as deliver:
+        result, _ = await deliver(make_intent(owner="zed"))
+    assert result.action == "created"
+    assert result.notes == ("owner 'zed' is no Outreach username: left blank",)
+    (opportunity,) = await sandbox.records("opportunities")
+    assert opportunity["relationships"]["owner"] == {"data": None}
 
 
 async def test_an_unknown_stage_is_a_permanent_failure_a_person_can_fix(

@@ -16,8 +16,10 @@ from typing import Any
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.reasons import DeadLetterReason
+from leadgate.domain.routing import RoutingOutcome
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError
+from leadgate.outreach.health import HealthGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class DeliveryResult:
     action: str
     account_id: int | None = None
     notes: tuple[str, ...] = ()
+    routing: RoutingOutcome | None = None  # owner, stage, enrolment of a routed lead (ROUTING)
 
     @property
     def prospect_id(self) -> int | None:
@@ -52,6 +55,7 @@ class DeliveryResult:
             "action": self.action,
             "accountId": self.account_id,
             "notes": list(self.notes),
+            **({} if self.routing is None else {"enrolment": self.routing.enrolment}),
         }
 
 
@@ -59,10 +63,14 @@ Handler = Callable[[LeadIntent, ExchangeRecorder], Awaitable[DeliveryResult]]
 
 
 class Dispatcher:
-    """Maps an intent's ``kind`` to the handler that writes it."""
+    """Maps an intent's ``kind`` to the handler that writes it; ``health`` is the Outreach
+    client's shared health gate (``outreach/health.py``), which retry decisions consult."""
 
-    def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
+    def __init__(
+        self, handlers: Mapping[str, Handler] | None = None, *, health: HealthGate | None = None
+    ) -> None:
         self._handlers: dict[str, Handler] = dict(handlers or {})
+        self.health = health if health is not None else HealthGate()
 
     def register(self, kind: str, handler: Handler) -> None:
         """Deliver intents of ``kind`` with ``handler`` (one handler per kind)."""

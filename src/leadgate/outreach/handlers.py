@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.client import OutreachClient
+from leadgate.outreach.directory import Directory
 from leadgate.outreach.dispatch import Dispatcher
 from leadgate.outreach.opportunities import NameResolver, OpportunityWriter
 from leadgate.outreach.opportunity_contacts import ContactProspects
@@ -12,6 +14,19 @@ from leadgate.outreach.upsert import Upserter
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
 from leadgate.store.opportunities import OpportunityMemories
+
+
+class DirectoryOwners:
+    """Owners by username (or email) through routing's user directory: one cache of users for
+    prospects and opportunities alike."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+
+    async def __call__(self, name: str, exchanges: ExchangeRecorder) -> int | None:
+        """The user id of ``name``, or None when Outreach has no such user."""
+        user = await self._directory.user(name, exchanges)
+        return user.id if user is not None else None
 
 
 def opportunity_writer(
@@ -38,9 +53,10 @@ def build_dispatcher(
     client: OutreachClient, store: StateStore, settings: OutreachSettings
 ) -> Dispatcher:
     """The dispatcher of the delivery worker and ``leadgate send``."""
-    dispatcher = Dispatcher()
+    dispatcher = Dispatcher(health=client.health)
     upserter = Upserter(client, store, settings)
     dispatcher.register("upsert_prospect", upserter.upsert)
-    writer = opportunity_writer(client, store, settings, upserter, None)
+    owners = DirectoryOwners(upserter.router.directory)
+    writer = opportunity_writer(client, store, settings, upserter, owners)
     dispatcher.register("upsert_opportunity", writer.upsert)
     return dispatcher

@@ -99,11 +99,11 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
     try:
         response = await handler(request)
     except ApiError as error:
-        response = error.response
+        return error.response
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        response = route_not_found()
-    if rule is not None:  # "lose": the write happened, the answer never arrives
-        raise ConnectionDropped
+        return route_not_found()
+    if rule is not None and rule.kind == "lose":
+        raise ConnectionDropped  # done, but the client never hears of it
     return response
 
 
