@@ -21,11 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
 from leadgate.outreach.deliver import Delivery, deliver
 from leadgate.pipeline.presets import Preset, load_preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 from leadgate.runtime.services import outreach_dispatcher, state_store
 from leadgate.settings import Settings, load_settings
 
@@ -73,10 +74,10 @@ async def send(
     status = 0
     async with state_store(settings) as store, outreach_dispatcher(settings, store) as dispatcher:
         for line in lines:
-            snapshot = await store.get_profile(peek_identities(line))
-            outcome = process(
-                line, snapshot, preset, default_region=settings.pipeline.default_phone_region
-            )
+            head = decode(line)
+            snapshot = await store.get_profile(identities_of(head))
+            region = settings.pipeline.default_phone_region
+            outcome = process(line, snapshot, preset, default_region=region, head=head)
             if outcome.profile is not None:
                 await store.put_profile(outcome.identities, outcome.profile)
             delivery = None
