@@ -111,6 +111,8 @@ class OutreachSettings(BaseModel):
         "sequenceStates.read",
         "sequenceStates.write",
         "stages.read",
+        "complianceRequests.read",
+        "complianceRequests.write",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
