@@ -1,7 +1,8 @@
 """Enrolment: ``POST /api/v2/sequenceStates`` with Outreach's checks.
 
-A sequenceState is created from relationships only (prospect, sequence, mailbox; outreach-api.md
-§10.3). The sandbox answers the 422s a client must handle: a missing relationship ("Mailbox can't
+A sequenceState is created from relationships only (prospect, sequence, mailbox;
+docs/outreach-api.md#sequences-and-stages). The sandbox answers the 422s a client must handle: a
+missing relationship ("Mailbox can't
 be blank"), an unknown id, a disabled sequence, and a prospect that has already been in the
 sequence, whose error object carries ``code: "has already been in this sequence"`` (the code
 Supaglue's adapter checks; the detail wording is the sandbox's own). A new state is ``active``,
