@@ -172,7 +172,7 @@ class Upserter:
         links = await route.update_links() if route is not None else {}
         wanted = _wanted(lead, account_id, links)
         if found is not None:
-            return await self._lookup_or_create(wanted, exchanges, ticket, _oldest(found), route)
+            return await self._patch_or_create(wanted, exchanges, ticket, _oldest(found), route)
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
                 return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
@@ -181,7 +181,7 @@ class Upserter:
                 return result
             await self._store.forget_prospect(lead.email)
         match = await self._lookup(wanted.email, exchanges, ticket)
-        return await self._lookup_or_create(wanted, exchanges, ticket, match, route)
+        return await self._patch_or_create(wanted, exchanges, ticket, match, route)
 
     async def _patch_known(
         self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
@@ -201,7 +201,7 @@ class Upserter:
     ) -> dict[str, Any] | None:
         return _oldest(await ticket.find(email, exchanges))
 
-    async def _lookup_or_create(
+    async def _patch_or_create(
         self,
         wanted: _Wanted,
         exchanges: ExchangeRecorder,
@@ -209,6 +209,8 @@ class Upserter:
         match: dict[str, Any] | None,
         route: Route | None = None,
     ) -> DeliveryResult:
+        """PATCH ``match`` (what an earlier lookup found) or, when there is none, POST a new
+        prospect; a POST that finds the email taken looks up once more and PATCHes that."""
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}
