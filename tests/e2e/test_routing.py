@@ -139,11 +139,12 @@ async def test_kill_minus_nine_during_enrolments_enrols_each_prospect_once(
         await asyncio.sleep(2.0)  # anything still in flight would show as a second state
         per_prospect = await _assert_routed_once(pipeline, enrolled)
         doubles = sum(n - 1 for n in per_prospect.values())
-        refused = [
+        posts = [
             r
             for r in await pipeline.sandbox.api_requests()
-            if r["path"] == "/api/v2/sequenceStates" and r["method"] == "POST" and r["status"] != 201
+            if r["path"] == "/api/v2/sequenceStates" and r["method"] == "POST"
         ]
+        refused = [r for r in posts if r["status"] != 201]
         print(
             f"\nrouting kill -9 run: events={len(events)} kills={kills} "
             f"prospects={len(enrolled)} enrolled={len(per_prospect)} double_enrolments={doubles} "
