@@ -63,6 +63,10 @@ class SandboxConfig:
     # Seed the default org (users alice and bob, a mailbox per user, three sequences, three
     # prospect stages) on start and on every reset; see ``sandbox/org.py``.
     default_org: bool = True
+    # A test oracle, not an Outreach setting: Outreach always refuses a second enrolment of a
+    # prospect in a sequence (422); with this on the sandbox accepts it, so a test can see that a
+    # client never relies on that refusal (a double enrolment would show as two states).
+    allow_duplicate_enrolments: bool = False
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",

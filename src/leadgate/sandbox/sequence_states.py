@@ -57,7 +57,7 @@ def already_in_sequence() -> web.Response:
     return json_response(body, 422)
 
 
-def enrol(store: Store, links: dict[str, Link]) -> Record:
+def enrol(store: Store, links: dict[str, Link], *, allow_duplicates: bool = False) -> Record:
     """Apply Outreach's checks and create the state; raises ``ApiError`` with the 422."""
     for name in REQUIRED:
         if links.get(name) is None:
@@ -72,7 +72,7 @@ def enrol(store: Store, links: dict[str, Link]) -> Record:
     record = store.get(SEQUENCE.plural, sequence[1])
     if record is not None and not record.attributes.get("enabled", True):
         raise ApiError(validation_error(SEQUENCE_DISABLED, pointer="/data/relationships/sequence"))
-    for state in store.all(SEQUENCE_STATE.plural):
+    for state in () if allow_duplicates else store.all(SEQUENCE_STATE.plural):
         if state.relationships.get("prospect") == prospect and (
             state.relationships.get("sequence") == sequence
         ):
@@ -88,7 +88,11 @@ async def create_state(request: web.Request) -> web.StreamResponse:
     write = parse_write(await request.read(), SEQUENCE_STATE, None)
     sandbox = request.app[SANDBOX]
     async with sandbox.write_lock:
-        record = enrol(sandbox.store, dict(write.relationships))
+        record = enrol(
+            sandbox.store,
+            dict(write.relationships),
+            allow_duplicates=sandbox.config.allow_duplicate_enrolments,
+        )
     return json_response({"data": render(SEQUENCE_STATE, record, base_url(request))}, 201)
 
 
