@@ -3,7 +3,7 @@
 A dead letter is the original record (key and value unchanged, its own headers kept) on
 ``leadgate.deadletter`` with headers ``leadgate.error.{stage,reason,status,attempts,
 first_failure,topic,partition,offset}``: utf-8 strings, never a secret, a stack trace or PII
-(unlike Kafka Connect's exception-message headers, reliability.md §1.1).
+(unlike Kafka Connect's exception-message headers; docs/reliability.md, "dead letter").
 
 A record batch the consumer could not decode (``reason=undecodable_batch``) is dead-lettered
 whole: its raw bytes as the value, no key, the range in ``offset`` and ``last_offset`` and why

@@ -1,6 +1,6 @@
 """Presets: which events become Outreach prospects, with which tags, and how traits map.
 
-A preset is one YAML file (ARCHITECTURE §3.4), validated once at load into a frozen ``Preset``.
+A preset is one YAML file (docs/architecture.md), validated once at load into a frozen ``Preset``.
 Loading is strict: see ``leadgate.pipeline.yamlsafe`` for the YAML rules; the schema below
 rejects unknown fields, wrong types (including YAML 1.1 surprises such as an unquoted ``on``
 where text is due) and unusable tags. Every error reads ``file:line: field: message``.

@@ -1,9 +1,9 @@
-"""Compliance requests (outreach-api.md §10.5): ``POST /api/v2/complianceRequests`` files a
-regulatory request to delete one person's PII; it is ``pending``, then ``running``, then ``done``
-(each step ``config.compliance_step_s`` on the sandbox clock), and when it is done the prospect is
-gone, with everything that pointed at it (its sequenceStates, for one). Reading them is the
-generic ``GET /api/v2/complianceRequests[/{id}]``; the admin listing is
-``/__sandbox/complianceRequests``.
+"""Compliance requests (docs/outreach-api.md#opt-out-and-erasure):
+``POST /api/v2/complianceRequests`` files a regulatory request to delete one person's PII; it is
+``pending``, then ``running``, then ``done`` (each step ``config.compliance_step_s`` on the sandbox
+clock), and when it is done the prospect is gone, with everything that pointed at it (its
+sequenceStates, for one). Reading them is the generic ``GET /api/v2/complianceRequests[/{id}]``; the
+admin listing is ``/__sandbox/complianceRequests``.
 
 ``requestType`` "Delete" is the only type Outreach supports; ``objectType`` is "Prospect" (the
 ``requestObjectId`` is a prospect id, or an email address) or "Recipient" (an email address).

@@ -1,4 +1,4 @@
-"""Member actions on sequenceStates (outreach-api.md §10.3): ``POST
+"""Member actions on sequenceStates (docs/outreach-api.md#sequences-and-stages): ``POST
 /api/v2/sequenceStates/{id}/actions/finish`` ends an enrolment, so its scheduled mailings stop.
 
 The sequenceState resource itself (create, list, fetch) is the routing room's; this module only
