@@ -49,8 +49,11 @@ class KafkaSettings(BaseModel):
     delivery_topic: str = "leadgate.delivery.outreach"
     deadletter_topic: str = "leadgate.deadletter"
     traces_topic: str = "leadgate.traces"
+    inbound_topic: str = "leadgate.inbound.outreach"
+    changes_topic: str = "leadgate.outreach.changes"
     processor_group: str = "leadgate-processor"
     delivery_group: str = "leadgate-delivery-outreach"
+    inbound_group: str = "leadgate-inbound-outreach"
     request_timeout_ms: int = Field(default=30_000, gt=0)
     max_poll_interval_ms: int = Field(default=300_000, gt=0)
     rebalance_timeout_ms: int = Field(default=60_000, gt=0)
@@ -109,8 +112,37 @@ class OutreachSettings(BaseModel):
     max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     # A lookup that pages further than this is a vendor loop (V19).
     max_lookup_pages: int = Field(default=5, gt=0)
+    # Two-way sync (webhooks in, reconciliation poll, mirror).
+    webhook_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description=(
+            "secrets Outreach signs webhook deliveries with (JSON list); several at once during a "
+            "rotation; none: POST /outreach/webhooks refuses every delivery"
+        ),
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="the public URL of POST /outreach/webhooks that Outreach calls (https)",
+    )
+    reconcile_interval_s: float = Field(
+        default=900.0, gt=0, description="seconds between reconciliation polls of Outreach"
+    )
+    mirror_fresh_s: float = Field(
+        default=900.0,
+        ge=0,
+        description=(
+            "the mirror replaces a GET before an array merge while webhooks arrived this recently"
+        ),
+    )
 
     _check_url = field_validator("base_url", "client_id", "redirect_uri")(_no_control_chars)
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_not_empty(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(secret.get_secret_value()) < 16 for secret in value):
+            raise ValueError("each webhook secret needs at least 16 characters")
+        return value
 
     @model_validator(mode="after")
     def _window_exceeds_cap(self) -> OutreachSettings:

@@ -206,7 +206,9 @@ async def _serve_http(
     presets: PresetsHolder,
 ) -> str:
     """Serve the HTTP service (collector, SDK, demo, inspector, metrics, health)."""
-    app = build_http_app(settings, producer=producer, profile_store=store, presets_holder=presets)
+    app = build_http_app(
+        settings, producer=producer, profile_store=store, presets_holder=presets, state_store=store
+    )
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)

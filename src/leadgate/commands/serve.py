@@ -1,5 +1,7 @@
 """``leadgate serve``: the production HTTP service on one port: the collector (Segment Tracking
-API), the tag SDK, the demo page (when configured), the inspector, /metrics, /healthz, /readyz.
+API), the tag SDK, the demo page (when configured), the inspector, Outreach's webhooks
+(``POST /outreach/webhooks``, signed with LEADGATE_OUTREACH__WEBHOOK_SECRETS), /metrics, /healthz,
+/readyz.
 
 It produces to the Kafka named by LEADGATE_KAFKA__BOOTSTRAP_SERVERS and needs at least one write
 key (LEADGATE_COLLECTOR__WRITE_KEYS, e.g. '[{"key": "...", "name": "web", "origins":
@@ -23,6 +25,7 @@ from leadgate.http.app import build_http_app
 from leadgate.kafka.producer import make_producer
 from leadgate.observability.logging import configure_logging, get_logger
 from leadgate.settings import Settings, load_settings
+from leadgate.store.sqlite import open_store
 
 log = get_logger("leadgate.serve")
 
@@ -78,8 +81,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         )
         await producer.stop()
         return 1
+    # The state store remembers accepted webhook deliveries (24 h dedupe).
+    store = await open_store(settings.state_dir)
     try:
-        app = build_http_app(settings, producer=producer)
+        app = build_http_app(settings, producer=producer, state_store=store)
         runner = web.AppRunner(
             app,
             handle_signals=False,
@@ -100,5 +105,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         finally:
             await runner.cleanup()
     finally:
+        await store.close()
         await producer.stop()
     return 0

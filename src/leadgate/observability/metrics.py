@@ -86,6 +86,20 @@ PRESET_ERROR = Gauge(
     ["preset"],
     registry=REGISTRY,
 )
+WEBHOOKS = Counter(
+    "leadgate_outreach_webhooks",
+    "Outreach webhook deliveries received, by outcome (accepted, duplicate, ignored, "
+    "unauthenticated, replayed, conflict, too_large, malformed, unavailable).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+MIRROR_CHANGES = Counter(
+    "leadgate_outreach_mirror_changes",
+    "Outreach changes seen by the inbound worker, by source and outcome (applied, unchanged, "
+    "ignored_resource, dead_lettered).",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
 INSPECTOR_TRACES = Gauge(
     "leadgate_inspector_traces",
     "Traces held by this inspector's bounded store.",
