@@ -53,6 +53,10 @@ class SandboxHandle:
         """Every stored user (user 1 is the token's owner)."""
         return await self._get("users")
 
+    async def records(self, plural: str) -> list[dict[str, Any]]:
+        """Every stored resource of one type, e.g. ``records("opportunityProspectRoles")``."""
+        return await self._get(plural)
+
     async def compliance_requests(self) -> list[dict[str, Any]]:
         """Every compliance request, states brought up to date with the sandbox clock."""
         return await self._get("complianceRequests")
@@ -60,6 +64,11 @@ class SandboxHandle:
     async def advance_clock(self, seconds: float) -> None:
         """Move the sandbox clock forward (what depends on time catches up at once)."""
         await self._post("clock", {"advance": seconds})
+
+    async def listing(self, plural: str) -> list[dict[str, Any]]:
+        """Every stored resource of a type (``mailboxes``, ``sequences``, ``sequenceStates``,
+        ``stages``, ...), as ``/__sandbox/<plural>`` lists them."""
+        return await self._get(plural)
 
     async def requests(self) -> list[dict[str, Any]]:
         """The request log: method, path, query, status, body, content_type, time."""

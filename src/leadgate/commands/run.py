@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from leadgate.observability.logging import configure_logging
-from leadgate.runtime.workers import Role, run_until_signalled
+from leadgate.runtime.process import run_process
+from leadgate.runtime.roles import Role
 from leadgate.settings import load_settings
 
 
@@ -47,4 +48,4 @@ def handle(args: argparse.Namespace) -> int:
         overrides["state_dir"] = args.state_dir
     settings = load_settings(**overrides)
     configure_logging(settings)
-    return asyncio.run(run_until_signalled(settings, Role(args.role)))
+    return asyncio.run(run_process(settings, role=Role(args.role), http=False))

@@ -35,7 +35,9 @@ class Registration:
 def _target(client: OutreachClient) -> tuple[str, str]:
     settings = client.settings
     if not settings.webhook_url:
-        raise ConfigError("set LEADGATE_OUTREACH__WEBHOOK_URL to the public URL of /outreach/webhooks")
+        raise ConfigError(
+            "set LEADGATE_OUTREACH__WEBHOOK_URL to the public URL of /outreach/webhooks"
+        )
     if not settings.webhook_secrets:
         raise ConfigError("set LEADGATE_OUTREACH__WEBHOOK_SECRETS (Outreach signs with the first)")
     return settings.webhook_url, settings.webhook_secrets[0].get_secret_value()
@@ -46,7 +48,9 @@ async def list_webhooks(
 ) -> list[dict[str, Any]]:
     """Every webhook of the org (resource objects)."""
     params = {"page[size]": "100", "count": "false"}
-    return await collect(client, WEBHOOKS, params, exchanges if exchanges is not None else [], max_pages=50)
+    return await collect(
+        client, WEBHOOKS, params, exchanges if exchanges is not None else [], max_pages=50
+    )
 
 
 def ours(hooks: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
@@ -72,7 +76,9 @@ async def ensure(
             drift["secret"] = secret
         if not drift and not current.get("disabledReason"):
             return Registration("unchanged", hook_id, url)
-        document = {"data": {"type": "webhook", "id": hook_id, "attributes": {**drift, "active": True}}}
+        document = {
+            "data": {"type": "webhook", "id": hook_id, "attributes": {**drift, "active": True}}
+        }
         response = await client.request("PATCH", f"{WEBHOOKS}/{hook_id}", trace, document=document)
         _expect(response.verdict, response.status, "PATCH")
         return Registration("repaired", hook_id, url)
@@ -85,12 +91,16 @@ async def ensure(
     return Registration("created", hook_id, url)
 
 
-async def remove(client: OutreachClient, exchanges: list[VendorExchange] | None = None) -> list[int]:
+async def remove(
+    client: OutreachClient, exchanges: list[VendorExchange] | None = None
+) -> list[int]:
     """Delete leadgate's webhook(s) (those with our URL); the ids removed."""
     trace = exchanges if exchanges is not None else []
     url = client.settings.webhook_url
     if not url:
-        raise ConfigError("set LEADGATE_OUTREACH__WEBHOOK_URL: only the webhook with that URL is removed")
+        raise ConfigError(
+            "set LEADGATE_OUTREACH__WEBHOOK_URL: only the webhook with that URL is removed"
+        )
     removed: list[int] = []
     for hook in ours(await list_webhooks(client, trace), url):
         hook_id = resource_id(hook)
@@ -104,4 +114,6 @@ async def remove(client: OutreachClient, exchanges: list[VendorExchange] | None 
 
 def _expect(verdict: Verdict, status: int, method: str) -> None:
     if verdict is not Verdict.OK:
-        raise RetriableError(f"{method} {WEBHOOKS}: Outreach answered {status}", reason=WINDOW_REASON, status=status)
+        raise RetriableError(
+            f"{method} {WEBHOOKS}: Outreach answered {status}", reason=WINDOW_REASON, status=status
+        )

@@ -1,6 +1,7 @@
 """Test-only admin endpoints under ``/__sandbox/`` (no auth, not rate limited, not logged):
 
-``GET prospects`` / ``GET accounts`` / ``GET users``  every stored resource, JSON:API rendered,
+``GET <plural>`` (prospects, accounts, users, opportunities, opportunityStages,
+    opportunityProspectRoles, ...)  every stored resource of a type, JSON:API rendered,
     as ``{"data": [...]}``;
 ``GET requests``  the request log: ``{"data": [{method, path, query, status, body, content_type,
     time}]}`` (``status`` null for a dropped connection; client secrets masked);

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from leadgate.sandbox import admin, compliance, oauth, routes, sequence_actions
+from leadgate.sandbox import admin, compliance, oauth, routes, sequence_actions, sequence_states
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.gate import gate
 from leadgate.sandbox.state import SANDBOX, SandboxState
@@ -25,6 +25,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> web.Application:
     oauth.add_routes(app)
     compliance.add_routes(app)  # before the generic /api/v2/{plural} routes
     sequence_actions.add_routes(app)
+    sequence_states.add_routes(app)
     routes.add_routes(app)
     admin.add_routes(app)
     return app

@@ -11,7 +11,14 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "accounts.all",
     "users.all",
     "webhooks.all",
+    "opportunities.all",
+    "opportunityStages.all",
+    "opportunityProspectRoles.all",
     "complianceRequests.all",
+    "mailboxes.all",
+    "sequences.all",
+    "sequenceStates.all",
+    "stages.all",
 )
 
 
@@ -46,14 +53,21 @@ class SandboxConfig:
     compliance_step_s: float = 1.0
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
+    # Outreach documents no required opportunity fields (docs/outreach-api.md); these
+    # are the suggested default, a 422 "<Field> can't be blank." when missing.
+    opportunity_required: tuple[str, ...] = ("name", "closeDate")
     # Webhook deliveries: the org id header, and the pause between retries of a connection that
     # could not be made (Outreach: 3 retries 1 s apart, outreach-api.md §6.4).
     org_id: str = "5b7e1c2a-0000-4000-8000-000000000001"
     webhook_retry_delay_s: float = 1.0
+    # Seed the default org (users alice and bob, a mailbox per user, three sequences, three
+    # prospect stages) on start and on every reset; see ``sandbox/org.py``.
+    default_org: bool = True
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
             "lastName": "Owner",
             "email": "owner@sandbox.invalid",
+            "username": "owner",
         }
     )

@@ -1,5 +1,6 @@
 """Which attributes and relationships each sandbox resource has (OAS tables in
-shared/outreach-api.md §2.1 and §3.1). Writing anything else is a 422 naming the attribute.
+shared/outreach-api.md §2.1 and §3.1; opportunities as docs/outreach-api.md has them). Writing
+anything else is a 422 naming the attribute.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ResourceSchema:
     shown: tuple[str, ...]
     # Server-side defaults on create ("outreach-api" is what API-created records say, §2.1).
     defaults: dict[str, Any] = field(default_factory=dict)
+    # Records every org has: created (attributes only) on start and on every reset.
+    seeds: tuple[dict[str, Any], ...] = ()
 
 
 _PROSPECT_WRITABLE = """
@@ -93,7 +96,56 @@ USER = ResourceSchema(
     read_only=_names("createdAt updatedAt name"),
     arrays=frozenset(),
     relationships={},
-    shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
+    shown=tuple(
+        sorted(_names("createdAt email firstName lastName locked name title updatedAt username"))
+    ),
+)
+
+# Routing objects (outreach-api.md §10.1-§10.4). A mailbox's ``userId`` is read-only in Outreach;
+# the sandbox seeds it (default org) and accepts it on create so tests can add mailboxes.
+MAILBOX = ResourceSchema(
+    kind="mailbox",
+    plural="mailboxes",
+    writable=_names("email sendDisabled userId"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"user": "users"},
+    shown=tuple(sorted(_names("createdAt email sendDisabled updatedAt userId"))),
+    defaults={"sendDisabled": False},
+)
+
+SEQUENCE = ResourceSchema(
+    kind="sequence",
+    plural="sequences",
+    writable=_names("name enabled sequenceType throttleMaxAddsPerDay description tags"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={"owner": "users"},
+    shown=tuple(sorted(_names("createdAt enabled name sequenceType updatedAt"))),
+    defaults={"enabled": True, "sequenceType": "interval"},
+)
+
+# Enrolments: created from relationships only (``sequence_states.py`` applies Outreach's checks;
+# ``sequence_actions.py`` finishes one).
+SEQUENCE_STATE = ResourceSchema(
+    kind="sequenceState",
+    plural="sequenceStates",
+    writable=frozenset(),
+    read_only=_names("state stateChangedAt errorReason pauseReason createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"prospect": "prospects", "sequence": "sequences", "mailbox": "mailboxes"},
+    shown=tuple(sorted(_names("createdAt errorReason pauseReason state stateChangedAt updatedAt"))),
+)
+
+# Prospect stages (not opportunityStages).
+STAGE = ResourceSchema(
+    kind="stage",
+    plural="stages",
+    writable=_names("name order color"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt name order updatedAt"))),
 )
 
 # Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
@@ -106,6 +158,61 @@ WEBHOOK = ResourceSchema(
     relationships={},
     shown=tuple(sorted(_names("action active createdAt payloadVersion resource secret url"))),
     defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
+)
+
+_OPPORTUNITY_WRITABLE = """
+    amount amountPrecise closeDate currencyType customId description externalCreatedAt
+    externalUpdatedAt forecastCategory leadSource lostReason mapLink mapNextSteps mapStatus name
+    nextStep opportunityType probability prospectingRepId recordType sharingTeamId tags trashedAt
+"""
+
+# Requires the Opportunities SKU in Outreach; the sandbox org has it.
+OPPORTUNITY = ResourceSchema(
+    kind="opportunity",
+    plural="opportunities",
+    writable=_names(_OPPORTUNITY_WRITABLE) | _CUSTOM,
+    read_only=_names("createdAt touchedAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={
+        "account": "accounts",
+        "owner": "users",
+        "opportunityStage": "opportunityStages",
+        "primaryProspect": "prospects",
+    },
+    shown=tuple(
+        sorted(_names("amount closeDate createdAt currencyType customId name tags updatedAt"))
+    ),
+)
+
+# The default pipeline of a new org; `order` is the position in it, `isClosed` ends a deal.
+DEFAULT_OPPORTUNITY_STAGES: tuple[dict[str, Any], ...] = (
+    {"name": "Prospecting", "order": 1, "isClosed": False},
+    {"name": "Qualification", "order": 2, "isClosed": False},
+    {"name": "Negotiation", "order": 3, "isClosed": False},
+    {"name": "Closed Won", "order": 4, "isClosed": True},
+    {"name": "Closed Lost", "order": 5, "isClosed": True},
+)
+
+OPPORTUNITY_STAGE = ResourceSchema(
+    kind="opportunityStage",
+    plural="opportunityStages",
+    writable=_names("color isClosed name order"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt isClosed name order updatedAt"))),
+    seeds=DEFAULT_OPPORTUNITY_STAGES,
+)
+
+# A prospect's role on an opportunity: the only way to attach prospects to one.
+OPPORTUNITY_PROSPECT_ROLE = ResourceSchema(
+    kind="opportunityProspectRole",
+    plural="opportunityProspectRoles",
+    writable=_names("primary role"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"opportunity": "opportunities", "prospect": "prospects"},
+    shown=tuple(sorted(_names("createdAt primary role updatedAt"))),
 )
 
 # A regulatory request to delete an individual's PII (outreach-api.md §10.5); created and read
@@ -122,8 +229,29 @@ COMPLIANCE_REQUEST = ResourceSchema(
 )
 
 SCHEMAS: dict[str, ResourceSchema] = {
-    s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK, COMPLIANCE_REQUEST)
+    s.plural: s
+    for s in (
+        PROSPECT,
+        ACCOUNT,
+        USER,
+        WEBHOOK,
+        OPPORTUNITY,
+        OPPORTUNITY_STAGE,
+        OPPORTUNITY_PROSPECT_ROLE,
+        COMPLIANCE_REQUEST,
+        MAILBOX,
+        SEQUENCE,
+        SEQUENCE_STATE,
+        STAGE,
+    )
 }
 
+
+def kind_of(plural: str) -> str:
+    """The JSON:API type of a related plural (``opportunities`` → ``opportunity``)."""
+    schema = SCHEMAS.get(plural)
+    return schema.kind if schema is not None else plural.removesuffix("s")
+
+
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
-CASELESS_FILTERS = frozenset({"emails", "domain", "name"})
+CASELESS_FILTERS = frozenset({"emails", "domain", "name", "email"})

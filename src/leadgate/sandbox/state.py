@@ -13,6 +13,7 @@ from aiohttp import web
 from leadgate.sandbox.changes import ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.faults import FaultPlan
+from leadgate.sandbox.org import seed_default_org
 from leadgate.sandbox.ratelimit import FixedWindow
 from leadgate.sandbox.store import Store
 from leadgate.sandbox.tokens import TokenBook
@@ -38,6 +39,8 @@ class SandboxState:
 
     def __post_init__(self) -> None:
         self.store = Store(self.config, self.now)
+        if self.config.default_org:
+            seed_default_org(self.store)
         self.tokens = TokenBook(self.config)
         self.budget = FixedWindow(self.config.rate_limit, self.config.window_s)
         # Bounded, so that a long `leadgate dev` or a benchmark does not grow without limit.
@@ -57,6 +60,8 @@ class SandboxState:
     def reset(self, *, oauth: bool = False) -> None:
         """Clear data, faults, the request log and the budget; OAuth state only when asked."""
         self.store.reset()
+        if self.config.default_org:
+            seed_default_org(self.store)
         self.faults.clear()
         self.requests.clear()
         self.webhooks.log.clear()

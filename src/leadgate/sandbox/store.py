@@ -1,5 +1,6 @@
 """The sandbox's data: resources per type with integer ids, server-kept timestamps, prospect email
-uniqueness and excluded addresses (shared/outreach-api.md §2.3), and JSON:API rendering.
+uniqueness and excluded addresses (shared/outreach-api.md §2.3), the opportunity checks
+(``opportunities``), seeded records, and JSON:API rendering.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from leadgate.sandbox.errors import (
     ApiError,
     validation_error,
 )
+from leadgate.sandbox.opportunities import CASCADES, check
 from leadgate.sandbox.optout import check_opt_outs, stamp_opt_outs
-from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema
+from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema, kind_of
 
 
 def iso_ms(epoch: float) -> str:
@@ -64,11 +66,15 @@ class Store:
         self.reset()
 
     def reset(self) -> None:
-        """Empty tables, ids from 1 again, and the token's own user (id 1) seeded."""
+        """Empty tables, ids from 1 again, the token's own user (id 1) and every schema's
+        seeds (e.g. the default opportunity stages) created again."""
         self.tables = {plural: {} for plural in SCHEMAS}
         self.next_ids = dict.fromkeys(SCHEMAS, 1)
         self.by_email = {}
         self.create(USER, Write(dict(self.config.seed_user), {}))
+        for schema in SCHEMAS.values():
+            for seed in schema.seeds:
+                self.create(schema, Write(dict(seed), {}))
 
     def get(self, plural: str, resource_id: int) -> Record | None:
         return self.tables[plural].get(resource_id)
@@ -84,11 +90,20 @@ class Store:
         return [table[i] for i in sorted(ids)]
 
     def delete(self, schema: ResourceSchema, record: Record) -> None:
-        """Remove a resource."""
+        """Remove a resource, and the records that exist only through it (a prospect's or an
+        opportunity's roles)."""
         self._index(schema, record, add=False)
         del self.tables[schema.plural][record.id]
         attributes = {**record.attributes, **_stamps(record)}
         self.feed.emit(Change(schema.kind, "destroyed", record.id, attributes, _flat(record)))
+        for plural, relationship in CASCADES.get(schema.plural, ()):
+            dependents = [
+                r
+                for r in self.tables[plural].values()
+                if r.relationships.get(relationship) == (schema.plural, record.id)
+            ]
+            for dependent in dependents:
+                self.delete(SCHEMAS[plural], dependent)
 
     def _index(self, schema: ResourceSchema, record: Record, *, add: bool) -> None:
         if schema is not PROSPECT:
@@ -108,8 +123,10 @@ class Store:
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
             check_opt_outs(attributes)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
+        links = {k: v for k, v in write.relationships.items() if v is not None}
+        check(schema, attributes, links, write.attributes, self.config.opportunity_required)
         now = self.clock()
         if schema is PROSPECT:
             stamp_opt_outs(attributes, {}, now)
@@ -128,7 +145,11 @@ class Store:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
         if schema is PROSPECT:
             check_opt_outs(write.attributes)
-        self._check_links(write.relationships)
+        self.check_links(write.relationships)
+        after = {**record.attributes, **write.attributes}
+        after = {k: v for k, v in after.items() if v is not None}
+        links = {**record.relationships, **write.relationships}
+        check(schema, after, links, write.attributes, self.config.opportunity_required)
         before = (dict(record.attributes), dict(record.relationships))
         self._index(schema, record, add=False)
         for name, value in write.attributes.items():
@@ -163,7 +184,8 @@ class Store:
             if self.by_email.get(key, set()) - {own_id}:
                 raise ApiError(validation_error(DUPLICATE_EMAIL))
 
-    def _check_links(self, links: dict[str, Link]) -> None:
+    def check_links(self, links: dict[str, Link]) -> None:
+        """422 when a relationship names an id that does not exist (of a simulated type)."""
         for name, link in links.items():
             if link is None or link[0] not in self.tables:
                 continue  # stages/personas are not simulated; any id is accepted
@@ -219,8 +241,7 @@ def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, A
     relationships: dict[str, Any] = {}
     for name, related in schema.relationships.items():
         link = record.relationships.get(name)
-        kind = related.removesuffix("s")
-        relationships[name] = {"data": {"type": kind, "id": link[1]} if link else None}
+        relationships[name] = {"data": {"type": kind_of(related), "id": link[1]} if link else None}
     return {
         "type": schema.kind,
         "id": record.id,

@@ -32,6 +32,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.mirror import Mirror
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
+from leadgate.workers.reconcile import Reconciler
 
 log = get_logger(__name__)
 
@@ -144,3 +145,22 @@ class InboundWorker:
         await asyncio.gather(*acks)
         self.applied += len(applied)
         return BatchResult(done=tuple(r.offset for r in records))
+
+
+class InboundRole:
+    """The ``inbound`` role: the inbound worker and the reconciliation poller, side by side."""
+
+    def __init__(self, worker: InboundWorker, reconciler: Reconciler) -> None:
+        self.worker = worker
+        self.reconciler = reconciler
+        self.loop = worker.loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Both until ``stop``; the poller's failures never stop the worker."""
+        poller = asyncio.create_task(self.reconciler.run(stop))
+        try:
+            await self.worker.run(stop)
+        finally:
+            if not stop.is_set():
+                poller.cancel()  # the worker crashed: the role stops as a whole
+            await asyncio.gather(poller, return_exceptions=True)
