@@ -103,6 +103,8 @@ class OutreachSettings(BaseModel):
         "sequenceStates.read",
         "sequenceStates.write",
         "stages.read",
+        # Two-way sync: register leadgate's webhook (list, create, repair, remove).
+        "webhooks.all",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
@@ -126,8 +128,9 @@ class OutreachSettings(BaseModel):
     webhook_secrets: tuple[SecretStr, ...] = Field(
         default=(),
         description=(
-            "secrets Outreach signs webhook deliveries with (JSON list); several at once during a "
-            "rotation; none: POST /outreach/webhooks refuses every delivery"
+            "secrets Outreach signs webhook deliveries with (JSON list, the first is registered); "
+            "several at once during a rotation; none: two-way sync is off (POST "
+            "/outreach/webhooks refuses every delivery, no reconciliation poll)"
         ),
     )
     webhook_url: str | None = Field(

@@ -1,8 +1,10 @@
 """``leadgate run``: the production workers against any Kafka.
 
-``--role all`` (the default) runs the processor and the delivery worker in one process;
-``--role processor`` and ``--role delivery`` split them so that each scales on its own. The
-broker comes from ``LEADGATE_KAFKA__BOOTSTRAP_SERVERS``; SIGTERM drains and exits 0.
+``--role all`` (the default) runs every worker in one process: the processor, the delivery worker
+and the inbound worker (Outreach's changes into leadgate's mirror; with
+``LEADGATE_OUTREACH__WEBHOOK_SECRETS`` set, also the reconciliation poll). ``--role processor``,
+``--role delivery`` and ``--role inbound`` split them so that each scales on its own. The broker
+comes from ``LEADGATE_KAFKA__BOOTSTRAP_SERVERS``; SIGTERM drains and exits 0.
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ async def _delivery(services: Services) -> Worker:
 async def _inbound(services: Services) -> Worker:
     s = services
     worker = InboundWorker(s.settings, s.store, s.producer, s.dead_letters)
-    reconciler = Reconciler(s.settings, await s.outreach(), s.store, s.producer)
+    # Two-way sync is on once Outreach may sign webhooks for us; then the poll backs them up.
+    reconciler = None
+    if s.settings.outreach.webhook_secrets:
+        reconciler = Reconciler(s.settings, await s.outreach(), s.store, s.producer)
     return InboundRole(worker, reconciler)
 
 

@@ -150,13 +150,16 @@ class InboundWorker:
 class InboundRole:
     """The ``inbound`` role: the inbound worker and the reconciliation poller, side by side."""
 
-    def __init__(self, worker: InboundWorker, reconciler: Reconciler) -> None:
+    def __init__(self, worker: InboundWorker, reconciler: Reconciler | None) -> None:
         self.worker = worker
         self.reconciler = reconciler
         self.loop = worker.loop
 
     async def run(self, stop: asyncio.Event) -> None:
         """Both until ``stop``; the poller's failures never stop the worker."""
+        if self.reconciler is None:
+            await self.worker.run(stop)
+            return
         poller = asyncio.create_task(self.reconciler.run(stop))
         try:
             await self.worker.run(stop)
