@@ -72,6 +72,15 @@ class KafkaSettings(BaseModel):
         ),
     )
     drain_timeout_s: float = Field(default=20.0, gt=0)
+    errors_tolerance: Literal["all", "none"] = Field(
+        default="all",
+        description=(
+            "a record batch a consumer cannot decode (CRC mismatch, unknown or missing codec, "
+            "corrupt payload), like Kafka Connect's errors.tolerance: 'all' dead-letters its raw "
+            "bytes and offsets and moves on; 'none' stops that partition at the batch (logged, "
+            "/readyz 503, leadgate_partition_halted) without committing past it"
+        ),
+    )
 
     _check_servers = field_validator("bootstrap_servers")(_no_control_chars)
 
@@ -228,7 +237,15 @@ class PipelineSettings(BaseModel):
 
     presets: tuple[Path, ...] = (Path("presets/outreach-lead-capture.yaml"),)
     default_phone_region: str | None = None
-    dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    dedupe_ttl_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description=(
+            "how long the messageId of an event that changed a profile or made a lead is "
+            "remembered, so a redelivery or replay within it is skipped (other events are "
+            "not remembered: their repeat changes nothing)"
+        ),
+    )
     presets_poll_s: float = Field(default=1.0, gt=0)
 
 

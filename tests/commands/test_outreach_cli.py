@@ -31,8 +31,8 @@ def _settings(sandbox: SandboxHandle, tmp_path: Path, **outreach: Any) -> Settin
 
 
 async def _api(sandbox: SandboxHandle) -> Api:
-    return Api(sandbox, await sandbox.token_for(await sandbox.issue_refresh_token("webhooks.all",
-                                                                                   "prospects.all")))  # fmt: skip
+    refresh = await sandbox.issue_refresh_token("webhooks.all", "prospects.all")
+    return Api(sandbox, await sandbox.token_for(refresh))
 
 
 async def test_ensure_reuses_ours_repairs_it_and_never_touches_others(

@@ -22,7 +22,8 @@ def test_new_profile_equals_a_validated_profile() -> None:
 def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
     """A lead intent built with trusted() serialises to the same bytes as a validated one."""
     values = {
-        "schema_version": 1,
+        "schema_version": 2,
+        "kind": "upsert_prospect",
         "email": "jane@acme.com",
         "attributes": {"emails": ["jane@acme.com"], "firstName": "Jane"},
         "tags": ("Signal",),

@@ -197,13 +197,17 @@ def worker_env(settings: Settings) -> dict[str, str]:
             ).decode(),
         }
     )
+    if settings.state.url is not None:
+        env["LEADGATE_STATE__URL"] = settings.state.url.get_secret_value()
+        env["LEADGATE_STATE__NAMESPACE"] = settings.state.namespace
     return env
 
 
 async def spawn_worker(
-    settings: Settings, *, role: str = "all", log: Path | None = None
+    settings: Settings, *, role: str = "all", log: Path | None = None, processes: int = 1
 ) -> asyncio.subprocess.Process:
-    """Start ``python -m leadgate.cli run --role ROLE`` configured by ``settings``."""
+    """Start ``python -m leadgate.cli run --role ROLE [--processes N]`` configured by
+    ``settings``."""
     # the child inherits the descriptor; the test reads the log only after the child is gone
     stderr = log.open("ab") if log is not None else asyncio.subprocess.DEVNULL
     return await asyncio.create_subprocess_exec(
@@ -213,6 +217,7 @@ async def spawn_worker(
         "run",
         "--role",
         role,
+        *(["--processes", str(processes)] if processes > 1 else []),
         env=worker_env(settings),
         cwd=str(REPO),
         stdout=asyncio.subprocess.DEVNULL,

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from leadgate.errors import ConfigError
-from leadgate.kafka.broker import EmbeddedBroker, topics_of
+from leadgate.kafka.broker import EmbeddedBroker, for_embedded, topics_of
 from leadgate.observability.logging import configure_logging
 from leadgate.runtime.process import Host, run_process
 from leadgate.runtime.roles import Role
@@ -100,7 +100,7 @@ def dev_settings(
     """The settings of a dev run: the embedded broker, the generated credentials."""
     update: dict[str, Any] = {
         "http_port": options.http_port,
-        "kafka": base.kafka.model_copy(
+        "kafka": for_embedded(base.kafka).model_copy(
             update={
                 "bootstrap_servers": bootstrap,
                 "partitions": options.partitions,

@@ -36,6 +36,10 @@ class DeadLetterReason(StrEnum):
     # An Outreach change (webhook delivery, poll record) on leadgate.inbound.outreach that is not
     # JSON or not a change leadgate can read (no type/id, eventName not <type>.<action>, ...).
     INVALID_OUTREACH_CHANGE = "invalid_outreach_change"
+    UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
+    # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
+    # corrupt payload): its raw bytes and offset range, so the partition moves on
+    UNDECODABLE_BATCH = "undecodable_batch"
     SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
     SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
     MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)

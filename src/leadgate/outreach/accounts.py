@@ -15,7 +15,7 @@ from typing import Any
 
 from leadgate.domain.freemail import is_freemail
 from leadgate.domain.lead import AccountHint
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
@@ -53,7 +53,7 @@ class AccountLinker:
         self._lookups = BatchLookup(client, ACCOUNTS, "domain", _has_domain)
 
     async def resolve(
-        self, hint: AccountHint | None, email: str, exchanges: list[VendorExchange]
+        self, hint: AccountHint | None, email: str, exchanges: ExchangeRecorder
     ) -> int | None:
         """The account id to link the prospect to, or None when it has no company domain."""
         domain = account_domain(hint, email)
@@ -77,7 +77,7 @@ class AccountLinker:
         self,
         domain: str,
         hint: AccountHint | None,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         ticket: Ticket,
     ) -> int:
         found = await ticket.find(domain, exchanges)

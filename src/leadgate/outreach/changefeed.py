@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
@@ -23,7 +23,7 @@ PAGE = 1000
 
 
 async def _page(
-    client: OutreachClient, plural: str, params: dict[str, str], exchanges: list[VendorExchange]
+    client: OutreachClient, plural: str, params: dict[str, str], exchanges: ExchangeRecorder
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     response = await client.request("GET", f"/api/v2/{plural}", exchanges, params=params)
     data = response.data
@@ -42,7 +42,7 @@ async def count(client: OutreachClient, plural: str, since: str | None = None) -
     params = {"page[size]": "1", "count": "true"}
     if since:
         params["filter[updatedAt]"] = f"{since}..inf"
-    _, meta = await _page(client, plural, params, [])
+    _, meta = await _page(client, plural, params, ExchangeRecorder())
     total = meta.get("count") if meta else None
     return total if isinstance(total, int) else None
 
@@ -63,7 +63,7 @@ async def by_id(
         params["count"] = "false"
         if since:
             params["filter[updatedAt]"] = f"{since}..inf"
-        records, _ = await _page(client, plural, params, [])
+        records, _ = await _page(client, plural, params, ExchangeRecorder())
         records = [r for r in records if (resource_id(r) or 0) >= start]
         if records:
             yield records
@@ -85,7 +85,7 @@ async def changed_since(
             "page[size]": str(page_size),
             "count": "false",
         }
-        records, _ = await _page(client, plural, params, [])
+        records, _ = await _page(client, plural, params, ExchangeRecorder())
         fresh = [r for r in records if resource_id(r) not in seen_at_cursor]
         if fresh:
             yield fresh

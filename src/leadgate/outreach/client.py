@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder, VendorExchange
 from leadgate.errors import (
     IntegrationStopped,
     PermanentError,
@@ -31,6 +31,7 @@ from leadgate.outreach.auth import REAUTHORIZE, TokenManager
 from leadgate.outreach.backoff import retry_after
 from leadgate.outreach.classify import Action, Verdict, classify
 from leadgate.outreach.ratelimit import RateBudget
+from leadgate.outreach.shared_budget import budget_for
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
 
@@ -77,7 +78,7 @@ class OutreachClient:
         self._base = URL(settings.base_url.rstrip("/"))
         self._session: aiohttp.ClientSession | None = None
         self._auth: TokenManager | None = None
-        self.budget = RateBudget(settings, clock=clock)
+        self.budget: RateBudget = budget_for(settings, store, clock=clock)
 
     async def __aenter__(self) -> OutreachClient:
         timeout = aiohttp.ClientTimeout(
@@ -120,11 +121,10 @@ class OutreachClient:
         self,
         method: str,
         target: str | URL,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         *,
         params: Mapping[str, str] | None = None,
         document: dict[str, Any] | None = None,
-        attempt: int = 1,
     ) -> Response:
         """One logical request (with at most one token refresh and retry).
 
@@ -133,10 +133,10 @@ class OutreachClient:
         """
         url = target if isinstance(target, URL) else self.url(target, params)
         token = await self.auth.access_token()
-        status, action, doc = await self._send(method, url, token, document, exchanges, attempt)
+        status, action, doc = await self._send(method, url, token, document, exchanges)
         if action.verdict is Verdict.REFRESH:
             token = await self.auth.replace(token)
-            status, action, doc = await self._send(method, url, token, document, exchanges, attempt)
+            status, action, doc = await self._send(method, url, token, document, exchanges)
             if action.verdict is Verdict.REFRESH:
                 raise IntegrationStopped(
                     "Outreach rejected a freshly refreshed access token (401 twice)",
@@ -162,14 +162,13 @@ class OutreachClient:
         url: URL,
         token: str,
         document: dict[str, Any] | None,
-        exchanges: list[VendorExchange],
-        attempt: int,
+        exchanges: ExchangeRecorder,
     ) -> tuple[int, Action, dict[str, Any] | None]:
         if self._session is None:
             raise RuntimeError("use OutreachClient as an async context manager")
         await self.budget.acquire()
         try:
-            return await self._exchange(method, url, token, document, exchanges, attempt)
+            return await self._exchange(method, url, token, document, exchanges)
         finally:
             self.budget.release()
 
@@ -179,8 +178,7 @@ class OutreachClient:
         url: URL,
         token: str,
         document: dict[str, Any] | None,
-        exchanges: list[VendorExchange],
-        attempt: int,
+        exchanges: ExchangeRecorder,
     ) -> tuple[int, Action, dict[str, Any] | None]:
         assert self._session is not None
         headers = {"Authorization": f"Bearer {token}", "Accept": JSONAPI}
@@ -199,20 +197,22 @@ class OutreachClient:
                 response_headers = {k: v for k, v in response.headers.items()}
         except (aiohttp.ClientError, OSError, TimeoutError, _TooLarge) as exc:
             message = _transport_message(method, shown, exc)
-            exchanges.append(
-                VendorExchange(method, shown, None, _ms(started), attempt, document, error=message)
+            exchanges.record(
+                VendorExchange(
+                    method, shown, None, _ms(started), exchanges.attempt, document, error=message
+                )
             )
             raise RetriableError(message, reason=WINDOW_REASON) from None
         self.budget.observe(response_headers)
         action = classify(status, response_headers, raw)
         doc = _json(raw)
-        exchanges.append(
+        exchanges.record(
             VendorExchange(
                 method,
                 shown,
                 status,
                 _ms(started),
-                attempt,
+                exchanges.attempt,
                 document,
                 response=doc,
                 rate_limit={h: response_headers[h] for h in _RATE_HEADERS if h in response_headers},

@@ -11,19 +11,18 @@ person must act, and no lead is dead-lettered for auth reasons.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.reasons import DeadLetterReason
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder, VendorExchange
 from leadgate.errors import PermanentError, RateLimited, RetriableError
 from leadgate.outreach.backoff import next_delay
-from leadgate.outreach.upsert import Upserter, UpsertResult
+from leadgate.outreach.dispatch import DeliveryResult, Dispatcher
 from leadgate.settings import OutreachSettings
 
 
@@ -32,16 +31,16 @@ class Delivery:
     """How one lead's delivery ended."""
 
     outcome: Literal["delivered", "dead_lettered"]
-    result: UpsertResult | None = None
+    result: DeliveryResult | None = None
     reason: str | None = None
     message: str | None = None
     status: int | None = None
     attempts: int = 0
-    exchanges: list[VendorExchange] = field(default_factory=list)
+    exchanges: tuple[VendorExchange, ...] = ()
 
 
 async def deliver(
-    upserter: Upserter,
+    dispatcher: Dispatcher,
     lead: LeadIntent,
     settings: OutreachSettings,
     *,
@@ -49,20 +48,25 @@ async def deliver(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rand: Callable[[], float] = random.random,
 ) -> Delivery:
-    """Upsert ``lead`` until it is delivered, permanently refused, or the window is spent."""
-    exchanges: list[VendorExchange] = []
+    """Deliver ``lead`` until it is delivered, permanently refused, or the window is spent."""
+    exchanges = ExchangeRecorder()
     started = clock()
     failures = 0
     attempt = 0
     while True:
         attempt += 1
-        mark = len(exchanges)
+        exchanges.attempt = attempt
         try:
-            result = await upserter.upsert(lead, exchanges)
+            result = await dispatcher.deliver(lead, exchanges)
         except PermanentError as error:
-            _number(exchanges, mark, attempt)
             return Delivery(
-                "dead_lettered", None, error.reason, error.message, error.status, attempt, exchanges
+                "dead_lettered",
+                None,
+                error.reason,
+                error.message,
+                error.status,
+                attempt,
+                exchanges.exchanges,
             )
         except RateLimited as error:
             delay = next_delay(
@@ -81,9 +85,7 @@ async def deliver(
             )
             last = error
         else:
-            _number(exchanges, mark, attempt)
-            return Delivery("delivered", result, None, None, None, attempt, exchanges)
-        _number(exchanges, mark, attempt)
+            return Delivery("delivered", result, None, None, None, attempt, exchanges.exchanges)
         if clock() - started + delay > settings.retry_window_s:
             return Delivery(
                 "dead_lettered",
@@ -92,12 +94,6 @@ async def deliver(
                 last.message,
                 last.status,
                 attempt,
-                exchanges,
+                exchanges.exchanges,
             )
         await sleep(delay)
-
-
-def _number(exchanges: list[VendorExchange], since: int, attempt: int) -> None:
-    """Stamp the attempt number on the exchanges of this attempt."""
-    for index in range(since, len(exchanges)):
-        exchanges[index] = dataclasses.replace(exchanges[index], attempt=attempt)

@@ -6,7 +6,7 @@ from typing import Any
 
 from yarl import URL
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
@@ -43,7 +43,7 @@ async def collect(
     client: OutreachClient,
     path: str,
     params: dict[str, str],
-    exchanges: list[VendorExchange],
+    exchanges: ExchangeRecorder,
     *,
     max_pages: int,
 ) -> list[dict[str, Any]]:

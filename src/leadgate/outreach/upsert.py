@@ -33,11 +33,12 @@ import orjson
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.mirror import MalformedChange, from_resource
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient, Response
+from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
@@ -50,15 +51,6 @@ PROSPECTS = "/api/v2/prospects"
 # Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
 # read-only, outreach-api.md §2.1); presets may map a full-name trait to it, so it is not sent.
 COMPUTED_ATTRIBUTES = frozenset({"name"})
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    """What one upsert did."""
-
-    prospect_id: int | None
-    action: Literal["created", "updated", "unchanged"]
-    account_id: int | None
 
 
 def attributes_hash(attrs: dict[str, Any], account_id: int | None) -> str:
@@ -138,8 +130,9 @@ class Upserter:
         self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
         self.mirror = Mirror(store)
 
-    async def upsert(self, lead: LeadIntent, exchanges: list[VendorExchange]) -> UpsertResult:
-        """One attempt at the upsert; raises the ``errors`` types on failure."""
+    async def upsert(self, lead: LeadIntent, exchanges: ExchangeRecorder) -> DeliveryResult:
+        """One attempt at the upsert (the ``upsert_prospect`` handler); raises the ``errors``
+        types on failure."""
         async with self._locks.hold(lead.email):
             ticket = self._prospects.ticket()
             try:
@@ -148,8 +141,8 @@ class Upserter:
                 ticket.close()
 
     async def _upsert(
-        self, lead: LeadIntent, exchanges: list[VendorExchange], ticket: Ticket
-    ) -> UpsertResult:
+        self, lead: LeadIntent, exchanges: ExchangeRecorder, ticket: Ticket
+    ) -> DeliveryResult:
         known = await self._store.get_prospect(lead.email)
         if known is not None:
             ticket.close()  # a remembered prospect needs no lookup (unless it was deleted)
@@ -166,7 +159,7 @@ class Upserter:
             return await self._lookup_or_create(wanted, exchanges, ticket, _oldest(found))
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
-                return UpsertResult(known.prospect_id, "unchanged", known.account_id)
+                return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
             result = await self._update_known(known, wanted, exchanges)
             if result is not None:
                 return result
@@ -175,8 +168,8 @@ class Upserter:
         return await self._lookup_or_create(wanted, exchanges, ticket, match)
 
     async def _update_known(
-        self, known: ProspectRecord, wanted: _Wanted, exchanges: list[VendorExchange]
-    ) -> UpsertResult | None:
+        self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
+    ) -> DeliveryResult | None:
         """Only what the lead changed since it was last sent; arrays merged into Outreach's
         current value. None when Outreach no longer has the prospect (V8)."""
         sent = await get_sent(self._store, wanted.email)
@@ -209,7 +202,7 @@ class Upserter:
         return await self._remember(wanted, known.prospect_id, tags, "updated", sent)
 
     async def _current(
-        self, prospect_id: int, path: str, exchanges: list[VendorExchange]
+        self, prospect_id: int, path: str, exchanges: ExchangeRecorder
     ) -> dict[str, Any] | None:
         """Outreach's current attributes: the mirror's while webhooks keep it fresh, else a GET
         (None: the prospect is gone)."""
@@ -233,17 +226,17 @@ class Upserter:
         await self.mirror.apply([change])
 
     async def _lookup(
-        self, email: str, exchanges: list[VendorExchange], ticket: Ticket
+        self, email: str, exchanges: ExchangeRecorder, ticket: Ticket
     ) -> dict[str, Any] | None:
         return _oldest(await ticket.find(email, exchanges))
 
     async def _lookup_or_create(
         self,
         wanted: _Wanted,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         ticket: Ticket,
         match: dict[str, Any] | None,
-    ) -> UpsertResult:
+    ) -> DeliveryResult:
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}
@@ -274,8 +267,8 @@ class Upserter:
         return await self._remember(wanted, prospect_id, wanted.tags, "created", None)
 
     async def _patch_match(
-        self, match: dict[str, Any], wanted: _Wanted, exchanges: list[VendorExchange]
-    ) -> UpsertResult:
+        self, match: dict[str, Any], wanted: _Wanted, exchanges: ExchangeRecorder
+    ) -> DeliveryResult:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
         remote = attributes(match)
@@ -314,7 +307,7 @@ class Upserter:
         tags: frozenset[str],
         action: Literal["created", "updated", "unchanged"],
         sent: SentRecord | None,
-    ) -> UpsertResult:
+    ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
         await self._store.put_prospect(wanted.email, record)
         keep = sent is not None and sent.prospect_id == prospect_id
@@ -327,4 +320,4 @@ class Upserter:
             wanted.account_id,
         )
         await put_sent(self._store, wanted.email, now_sent)
-        return UpsertResult(prospect_id, action, wanted.account_id)
+        return DeliveryResult("prospect", prospect_id, action, wanted.account_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import ConfigError, RetriableError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import WINDOW_REASON, OutreachClient
@@ -44,12 +44,16 @@ def _target(client: OutreachClient) -> tuple[str, str]:
 
 
 async def list_webhooks(
-    client: OutreachClient, exchanges: list[VendorExchange] | None = None
+    client: OutreachClient, exchanges: ExchangeRecorder | None = None
 ) -> list[dict[str, Any]]:
     """Every webhook of the org (resource objects)."""
     params = {"page[size]": "100", "count": "false"}
     return await collect(
-        client, WEBHOOKS, params, exchanges if exchanges is not None else [], max_pages=50
+        client,
+        WEBHOOKS,
+        params,
+        exchanges if exchanges is not None else ExchangeRecorder(),
+        max_pages=50,
     )
 
 
@@ -59,11 +63,9 @@ def ours(hooks: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
     return sorted(mine, key=lambda h: resource_id(h) or 0)
 
 
-async def ensure(
-    client: OutreachClient, exchanges: list[VendorExchange] | None = None
-) -> Registration:
+async def ensure(client: OutreachClient, exchanges: ExchangeRecorder | None = None) -> Registration:
     """Make sure Outreach delivers every change to leadgate's URL, signed with our secret."""
-    trace = exchanges if exchanges is not None else []
+    trace = exchanges if exchanges is not None else ExchangeRecorder()
     url, secret = _target(client)
     found = ours(await list_webhooks(client, trace), url)
     if found:
@@ -91,11 +93,9 @@ async def ensure(
     return Registration("created", hook_id, url)
 
 
-async def remove(
-    client: OutreachClient, exchanges: list[VendorExchange] | None = None
-) -> list[int]:
+async def remove(client: OutreachClient, exchanges: ExchangeRecorder | None = None) -> list[int]:
     """Delete leadgate's webhook(s) (those with our URL); the ids removed."""
-    trace = exchanges if exchanges is not None else []
+    trace = exchanges if exchanges is not None else ExchangeRecorder()
     url = client.settings.webhook_url
     if not url:
         raise ConfigError(

@@ -114,6 +114,7 @@ def build_lead(
         LeadIntent,
         {
             "schema_version": LEAD_SCHEMA_VERSION,
+            "kind": "upsert_prospect",
             "email": email,
             "attributes": attributes(values, preset),
             "tags": rule.tags,

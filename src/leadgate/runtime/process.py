@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from leadgate.kafka.broker import tuned_for_broker
 from leadgate.observability.logging import get_logger
 from leadgate.runtime.http import HttpService, serve_http, watch_presets
 from leadgate.runtime.roles import Role, Workers, names_of, workers
@@ -70,6 +71,7 @@ async def host(
     """Open the services, start the role's workers (``role=None``: none) and the HTTP service;
     on exit stop everything in reverse order (HTTP first, then the workers drain)."""
     stop = stop or asyncio.Event()
+    settings = settings.model_copy(update={"kafka": await tuned_for_broker(settings.kafka)})
     log.info("process.starting", role=str(role), http=http, kafka=settings.kafka.bootstrap_servers)
     async with contextlib.AsyncExitStack() as stack:
         # The HTTP service needs the store to remember accepted Outreach webhook deliveries.

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.outreach.client import OutreachClient
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.runtime.services import (
     open_presets,
     open_state_store,
@@ -91,8 +91,8 @@ async def _processor(services: Services) -> Worker:
 
 async def _delivery(services: Services) -> Worker:
     s = services
-    upserter = Upserter(await s.outreach(), s.store, s.settings.outreach)
-    return DeliveryWorker(s.settings, s.store, upserter, s.producer, s.dead_letters)
+    dispatcher = build_dispatcher(await s.outreach(), s.store, s.settings.outreach)
+    return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
 
 
 async def _inbound(services: Services) -> Worker:

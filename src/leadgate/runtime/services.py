@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.producer import make_producer
 from leadgate.outreach.client import OutreachClient
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.opening import open_configured_store
@@ -67,8 +68,8 @@ def open_trace_store(settings: Settings) -> TraceStore:
 
 
 @contextlib.asynccontextmanager
-async def outreach_upserter(settings: Settings, store: StateStore) -> AsyncIterator[Upserter]:
-    """An Outreach client (tokens in ``store``) and the upsert logic over it; the client's
-    session closes on the way out."""
+async def outreach_dispatcher(settings: Settings, store: StateStore) -> AsyncIterator[Dispatcher]:
+    """An Outreach client (tokens in ``store``) and the dispatcher of every intent kind over it
+    (:mod:`leadgate.outreach.handlers`); the client's session closes on the way out."""
     async with OutreachClient(settings.outreach, store) as client:
-        yield Upserter(client, store, settings.outreach)
+        yield build_dispatcher(client, store, settings.outreach)

@@ -1,6 +1,9 @@
 """The delivery worker (consumer group ``leadgate-delivery-outreach``): lead intents into Outreach.
 
-Per partition batch the intents are grouped by email, each group coalesced into one upsert.
+Every write goes through the dispatcher (``outreach/dispatch.py``), which maps the intent's
+``kind`` to its handler. Per partition batch the intents are grouped by key (the email); within
+a key, consecutive ``upsert_prospect`` intents are coalesced into one upsert, and any other kind
+is a barrier delivered on its own, in the key's order.
 Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
 ``outreach.coalesce_window_s`` goes at once; its followers within the window are held
 (``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
@@ -35,17 +38,17 @@ from pydantic import ValidationError
 
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.reasons import DeadLetterReason, DropReason
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, record_event
 from leadgate.outreach.backoff import next_delay
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.dispatch import Dispatcher
 from leadgate.pipeline.consent import consent_granted
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
-from leadgate.workers.coalesce import coalesce
+from leadgate.workers.coalesce import coalesce, units
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.delivery_reporting import DeliveryReporter
 from leadgate.workers.holdback import HoldBack
@@ -58,7 +61,8 @@ class _Failing:
     """Retry bookkeeping of one email whose delivery keeps failing."""
 
     first_failure: float
-    attempts: int = 0
+    attempts: int = 0  # failures that count as attempts (a 429 does not)
+    tries: int = 0  # every try, 429s included: the attempt number the inspector shows
     next_at: float = 0.0
 
 
@@ -74,7 +78,7 @@ class DeliveryWorker:
         self,
         settings: Settings,
         store: StateStore,
-        upserter: Upserter,
+        dispatcher: Dispatcher,
         producer: AIOKafkaProducer,
         dead_letters: DeadLetterWriter,
         *,
@@ -84,7 +88,7 @@ class DeliveryWorker:
         self._settings = settings
         self._outreach = settings.outreach
         self._store = store
-        self._upserter = upserter
+        self._dispatcher = dispatcher
         self._producer = producer
         self._dead_letters = dead_letters
         self._clock = clock
@@ -95,7 +99,11 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
         kafka = settings.kafka
         self.loop = ConsumeLoop(
-            kafka, topic=kafka.delivery_topic, group=kafka.delivery_group, handler=self.handle
+            kafka,
+            topic=kafka.delivery_topic,
+            group=kafka.delivery_group,
+            handler=self.handle,
+            dead_letters=dead_letters,
         )
         self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
 
@@ -126,23 +134,24 @@ class DeliveryWorker:
         outcomes = await asyncio.gather(*(self._guarded(group) for group in groups.values()))
         delays: list[float] = []
         unfinished: list[int] = []
-        for email, group, outcome in zip(groups, groups.values(), outcomes, strict=True):
-            if isinstance(outcome, _Retry):
-                delays.append(outcome.delay_s)
-                unfinished.extend(record.offset for record, _ in group)
-            else:
+        for email, group, (finished, retry) in zip(groups, groups.values(), outcomes, strict=True):
+            done.extend(record.offset for record, _ in group[:finished])
+            if finished:
                 self._hold.edge.wrote(email, started)
-                done.extend(record.offset for record, _ in group)
+            if retry is not None:
+                delays.append(retry.delay_s)
+                unfinished.extend(record.offset for record, _ in group[finished:])
         if not unfinished:
             return BatchResult(done=tuple(done))
         return BatchResult(
             done=tuple(done), retry_from=min(unfinished), retry_after_s=max(min(delays), 0.0)
         )
 
-    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> float | None:
-        """Write a held group (``HoldBack``): None when final, else seconds until a retry."""
-        outcome = await self._guarded(group)
-        return outcome.delay_s if outcome is not None else None
+    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, float | None]:
+        """Write a held group (``HoldBack``): how many leading records are final, and the seconds
+        until a retry of the rest (None when every record is final)."""
+        finished, retry = await self._guarded(group)
+        return finished, retry.delay_s if retry is not None else None
 
     async def _decode(self, record: Record) -> LeadIntent | None:
         """The record's intent; None when it is finished already (empty, or dead-lettered)."""
@@ -165,17 +174,25 @@ class DeliveryWorker:
             )
             return None
 
-    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
+    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, _Retry | None]:
+        """Deliver one key's records unit by unit, in order: how many leading records are final,
+        and the retry of the first unit that is not (the units after it wait for it)."""
+        finished = 0
         async with self._slots:
-            try:
-                return await self._deliver(group)
-            except KafkaError as exc:
-                # A dead-letter or trace write failed: nothing is finished, try the group again.
-                log.warning("delivery.produce_failed", error=type(exc).__name__)
-                return _Retry(1.0)
+            for unit in units(group):
+                try:
+                    retry = await self._deliver(unit)
+                except KafkaError as exc:
+                    # A dead-letter or trace write failed: the unit is not finished, try again.
+                    log.warning("delivery.produce_failed", error=type(exc).__name__)
+                    retry = _Retry(1.0)
+                if retry is not None:
+                    return finished, retry
+                finished += len(unit)
+        return finished, None
 
     async def _deliver(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
-        """One coalesced upsert; None when the group's outcome is final."""
+        """One unit: a coalesced upsert, or one intent of another kind; None when final."""
         now = self._clock()
         if self._stopped_until > now:
             return _Retry(self._stopped_until - now)
@@ -183,19 +200,19 @@ class DeliveryWorker:
         failing = self._failing.get(lead.email)
         if failing is not None and failing.next_at > now:
             return _Retry(failing.next_at - now)
-        if not await self._consent_holds(lead):
+        if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
             await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
             self._failing.pop(lead.email, None)
             return None
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder(attempt=(failing.tries if failing is not None else 0) + 1)
         try:
-            result = await self._upserter.upsert(lead, exchanges)
+            result = await self._dispatcher.deliver(lead, exchanges)
         except RateLimited as exc:
             return await self._retry(group, lead, exchanges, exc, counts_as_attempt=False)
         except RetriableError as exc:
             return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
         except PermanentError as exc:
-            attempts = (failing.attempts if failing is not None else 0) + 1
+            attempts = exchanges.attempt
             await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
             return None
         except IntegrationStopped as exc:
@@ -219,13 +236,14 @@ class DeliveryWorker:
         self,
         group: list[tuple[Record, LeadIntent]],
         lead: LeadIntent,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         exc: RetriableError,
         *,
         counts_as_attempt: bool,
     ) -> _Retry | None:
         now = self._clock()
         failing = self._failing.setdefault(lead.email, _Failing(first_failure=now))
+        failing.tries += 1
         if counts_as_attempt:
             failing.attempts += 1
         if now - failing.first_failure >= self._outreach.retry_window_s:
@@ -271,7 +289,7 @@ class DeliveryWorker:
         self,
         group: list[tuple[Record, LeadIntent]],
         lead: LeadIntent,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         reason: str,
         status: int | None,
         *,

@@ -5,9 +5,12 @@ identities, run the pure ``process()``, keep the profile update, produce the lea
 delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
 messageId). The store is read and written once per batch (profiles and seen ids), and the
 batch's traces go out as one record batch per partition (``TraceBatch``). A batch is finished
-only when every produce of it (lead intents and traces) was acknowledged; then its messageIds
-are marked seen and its offsets become committable. A crash before that replays the batch,
-and the dedupe skips what was already handed on.
+only when every produce of it (lead intents and traces) was acknowledged; then the messageIds of
+its events that changed a profile or made a lead are marked seen (for
+``pipeline.dedupe_ttl_s``) and its offsets become committable. A crash before that replays the
+batch, and the dedupe skips what was already handed on. Events whose repeat would change
+nothing (page views, unmapped tracks: most of a site's traffic) are not remembered: a replayed
+one is processed again to the same no-op, and the store does not grow with them.
 
 Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
 that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
@@ -145,6 +148,9 @@ class _BatchOutput:
         self.log = log.bind()
         self.debug = self.log.is_enabled_for(logging.DEBUG)
         self.counts: dict[tuple[str, str], int] = {}
+        # Whether the record just handled changed a profile or made a lead (then its messageId
+        # is remembered: only such a repeat would do harm).
+        self.consequential = False
 
     def count(self, outcome: str, reason: str) -> None:
         key = (outcome, reason)
@@ -179,6 +185,7 @@ class Processor:
             group=kafka.processor_group,
             handler=self.handle,
             poll_timeout_ms=POLL_TIMEOUT_MS,
+            dead_letters=dead_letters,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -225,8 +232,9 @@ class Processor:
                     assert event is not None
                     self._publish(_duplicate(event, message_id), message_id, out)
                     continue
+                out.consequential = False
                 acks.extend(await self._one(record, head, event, message_id, batch, out))
-                if message_id is not None:
+                if message_id is not None and out.consequential:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
             out.flush_counts()
@@ -271,6 +279,8 @@ class Processor:
         )
         if outcome.profile is not None and outcome.identities:
             batch.update(outcome.identities, outcome.profile)
+        # Only a repeat of an event that changed a profile or made a lead could do harm.
+        out.consequential = outcome.profile is not None or outcome.lead is not None
         acks: list[Awaitable[Any]] = []
         if outcome.lead is not None:
             lead = outcome.lead
