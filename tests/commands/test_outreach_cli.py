@@ -76,8 +76,8 @@ async def _seed(api: Api, count: int) -> None:
 async def test_export_writes_one_line_per_prospect_by_keyset(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    """1,200 prospects become 1,200 lines, paged by id (no offsets), with a known total; the
-    mirror is seeded with --to-mirror."""
+    """1,200 prospects become 1,200 lines in id order, read by id windows (no offsets) after one
+    request for the total and the highest id; the mirror is seeded with --to-mirror."""
     sandbox = await make_sandbox(mint_interval_s=0)
     await _seed(await _api(sandbox), 1200)
     out = tmp_path / "prospects.jsonl"
@@ -91,8 +91,9 @@ async def test_export_writes_one_line_per_prospect_by_keyset(
         for r in await sandbox.api_requests()
         if r["path"] == "/api/v2/prospects" and r["method"] == "GET"
     ]
-    assert reads[0]["query"]["count"] == "true"
-    assert [r["query"].get("filter[id]") for r in reads[1:]] == ["1..inf", "1001..inf"]
+    assert (reads[0]["query"]["count"], reads[0]["query"]["sort"]) == ("true", "-id")
+    # id windows of about a page each, then the ids created meanwhile (none) by key
+    assert [r["query"].get("filter[id]") for r in reads[1:]] == ["1..970", "971..1200", "1201..inf"]
     assert all("page[after]" not in r["query"] and "page[offset]" not in r["query"] for r in reads)
     async with state_store(settings) as store:
         seeded = await Mirror(store).prospect_for("p1199@acme.com")
@@ -129,3 +130,22 @@ async def test_export_resumes_after_an_interruption(
     mirrored = await Mirror(store).get("prospect", 25)
     assert mirrored is not None and mirrored["source"] == "export"
     assert mirrored["attributes"]["tags"] == ["seed"]
+
+
+async def test_export_handles_holes_and_crowded_windows(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Deleted ids make some windows empty and others hold more than a page: every remaining
+    record is written once, in id order."""
+    sandbox = await make_sandbox(mint_interval_s=0)
+    api = await _api(sandbox)
+    await _seed(api, 40)
+    for prospect_id in range(1, 21):
+        assert (await api.call("DELETE", f"/api/v2/prospects/{prospect_id}")).status == 204
+    out = tmp_path / "prospects.jsonl"
+    async with OutreachClient(_settings(sandbox, tmp_path).outreach, MemoryStore()) as client:
+        result = await export(client, "prospects", out, page_size=10)
+    assert [orjson.loads(line)["id"] for line in out.read_bytes().splitlines()] == list(
+        range(21, 41)
+    )
+    assert result.written == 20

@@ -1,11 +1,12 @@
 """Fetch-all: every prospect (or account) of the org into a JSON Lines file, resumably.
 
-Pages by key (``sort=id&filter[id]=N..inf&page[size]=1000``, ``changefeed.by_id``), never by
-offset (Outreach refuses offsets beyond 10,000, outreach-api.md §1.4), through the client's rate
-budget. One line per record: the JSON:API resource object as Outreach returned it. The file is
-appended page by page and flushed; a run that finds the file already there resumes after the
-last complete line (a line cut off by a crash is dropped and read again). ``mirror`` seeds
-leadgate's mirror with every record (source ``export``) on the way.
+Reads by key (id windows ``filter[id]=a..b`` of about a page each, a few in flight, handed out
+in id order: ``changefeed.by_id_windows``), never by offset (Outreach refuses offsets beyond
+10,000, outreach-api.md §1.4), through the client's rate budget. One line per record: the
+JSON:API resource object as Outreach returned it. The file is appended page by page and
+flushed; a run that finds the file already there resumes after the last complete line (a line
+cut off by a crash is dropped and read again). ``mirror`` seeds leadgate's mirror with every
+record (source ``export``) on the way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import orjson
 
 from leadgate.domain.mirror import MalformedChange, from_resource
-from leadgate.outreach.changefeed import PAGE, by_id, count
+from leadgate.outreach.changefeed import PAGE, by_id_windows, span
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import resource_id
 from leadgate.store.mirror import Mirror
@@ -70,12 +71,14 @@ async def export(
 ) -> ExportResult:
     """Write every ``kind`` (``prospects`` or ``accounts``) record to ``path``."""
     done, after = resume_point(path)
-    total = await count(client, kind, since)
+    known = await span(client, kind, after_id=after, since=since)
+    total = done + known.remaining
     if progress is not None:
         progress(done, total)
     written = 0
+    pages = by_id_windows(client, kind, known, after_id=after, since=since, page_size=page_size)
     with path.open("ab") as out:
-        async for page in by_id(client, kind, after_id=after, since=since, page_size=page_size):
+        async for page in pages:
             out.write(b"".join(orjson.dumps(record) + b"\n" for record in page))
             out.flush()
             os.fsync(out.fileno())
@@ -83,7 +86,7 @@ async def export(
                 await mirror.apply(_changes(page))
             written += len(page)
             if progress is not None:
-                progress(done + written, total)
+                progress(done + written, max(total, done + written))
     return ExportResult(written, after, done + written)
 
 
