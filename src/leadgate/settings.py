@@ -24,6 +24,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from leadgate.domain.events import MAX_EVENT_BYTES, MAX_NAME_CHARS
+
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -189,7 +191,7 @@ class CollectorSettings(BaseModel):
     model_config = _STRICT
 
     write_keys: tuple[WriteKey, ...] = ()
-    max_event_bytes: int = Field(default=32 * 1024, gt=0)
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, gt=0, le=MAX_EVENT_BYTES)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=500, gt=0)
     per_ip_rate: float = Field(default=200.0, gt=0, description="requests per second per IP")
@@ -201,7 +203,7 @@ class CollectorSettings(BaseModel):
     max_json_depth: int = Field(default=32, gt=0)
     max_event_keys: int = Field(default=1_000, gt=0, description="object keys in one event")
     max_message_id_chars: int = Field(default=100, gt=0)
-    max_event_name_chars: int = Field(default=200, gt=0)
+    max_event_name_chars: int = Field(default=MAX_NAME_CHARS, gt=0, le=MAX_NAME_CHARS)
     # Browsers cannot set headers on sendBeacon, so some sites put the key in the URL; it is off
     # by default because URLs end up in proxy logs (reliability.md H18).
     allow_query_write_key: bool = False
@@ -247,6 +249,38 @@ class PipelineSettings(BaseModel):
         ),
     )
     presets_poll_s: float = Field(default=1.0, gt=0)
+
+
+class PrivacySettings(BaseModel):
+    """Forgetting people and suppressing them afterwards (docs/privacy.md)."""
+
+    model_config = _STRICT
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "bearer token of `POST /privacy/forget` (at least 12 characters, not a write key, "
+            "not the inspector token); unset keeps the endpoint closed (401)"
+        ),
+    )
+    salt: SecretStr | None = Field(
+        default=None,
+        description=(
+            "key of the suppression hashes; unset generates one in `<state_dir>/privacy.salt` "
+            "(mode 0600); set it when several machines share one state store"
+        ),
+    )
+    compliance_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "how long `privacy forget --outreach` follows a compliance request before it "
+            "reports it still open (run again to keep following)"
+        ),
+    )
+    compliance_poll_s: float = Field(
+        default=2.0, gt=0, description="how often a compliance request's state is read"
+    )
 
 
 class OutcomesSettings(BaseModel):
@@ -355,8 +389,24 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     inspector: InspectorSettings = InspectorSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    privacy: PrivacySettings = PrivacySettings()
     outcomes: OutcomesSettings = OutcomesSettings()
     state: StateSettings = StateSettings()
+
+    @model_validator(mode="after")
+    def _admin_token_is_its_own(self) -> Settings:
+        token = self.privacy.admin_token
+        if token is None:
+            return self
+        value = token.get_secret_value()
+        if len(value) < 12:
+            raise ValueError("privacy.admin_token must be at least 12 characters")
+        if value in {key.key.get_secret_value() for key in self.collector.write_keys}:
+            raise ValueError("privacy.admin_token must differ from every write key")
+        inspector = self.inspector.token
+        if inspector is not None and inspector.get_secret_value() == value:
+            raise ValueError("privacy.admin_token must differ from the inspector token")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -43,7 +43,7 @@ def test_headers_are_plain_utf8_strings() -> None:
         "leadgate.error.reason": b"vendor_validation",
         "leadgate.error.status": b"",
         "leadgate.error.attempts": b"3",
-        "leadgate.error.first_failure": b"2023-11-14T22:13:20.000+00:00",
+        "leadgate.error.first_failure": b"2023-11-14T22:13:20.000Z",
         "leadgate.error.topic": b"leadgate.events",
         "leadgate.error.partition": b"2",
         "leadgate.error.offset": b"41",

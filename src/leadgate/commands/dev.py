@@ -200,8 +200,15 @@ async def run_dev(options: DevOptions) -> int:
                 assert running.http is not None
                 _print_banner(settings, broker, sandbox_url, running.http.url, write_key, token)
 
+            # a worker that dies is said so, /readyz turns 503, and it is restarted (backoff)
             return await run_process(
-                settings, role=Role.ALL, http=True, store=store, presets=presets, on_ready=banner
+                settings,
+                role=Role.ALL,
+                http=True,
+                store=store,
+                presets=presets,
+                on_ready=banner,
+                restart=True,
             )
     finally:
         broker.stop()

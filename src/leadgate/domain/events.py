@@ -21,8 +21,8 @@ from leadgate.domain.reasons import DropReason
 MAX_EVENT_BYTES = 32 * 1024  # Segment's per-event limit
 MAX_NAME_CHARS = 200
 EVENT_TYPES = frozenset({"identify", "track", "page", "alias", "group", "screen"})
-IGNORED_TYPES = frozenset({"alias", "group", "screen"})
-_CONTAINERS = ("context", "traits", "properties")
+# The fields that must be objects when present (the collector refuses others at once).
+CONTAINERS = ("context", "traits", "properties")
 
 _STRICT = ConfigDict(extra="ignore", frozen=True, strict=True)
 
@@ -120,6 +120,15 @@ def _wrong_id(data: dict[str, Any]) -> Drop | None:
     return None
 
 
+def wrong_container(data: dict[str, Any]) -> str | None:
+    """The first of :data:`CONTAINERS` present with a value that is not an object, if any."""
+    for key in CONTAINERS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, dict):
+            return key
+    return None
+
+
 def _diagnose(data: object) -> Drop:
     """Why the fast path in ``decode`` refused a parsed record (the slow, explaining path)."""
     if not isinstance(data, dict):
@@ -132,10 +141,9 @@ def _diagnose(data: object) -> Drop:
     wrong = _wrong_id(data)
     if wrong is not None:
         return wrong
-    for key in _CONTAINERS:
-        value = data.get(key)
-        if value is not None and not isinstance(value, dict):
-            return _malformed(f"{key} must be an object, not {type(value).__name__}")
+    container = wrong_container(data)
+    if container is not None:
+        return _malformed(f"{container} must be an object, not {type(data[container]).__name__}")
     if kind == "track":
         name = data.get("event")
         if not isinstance(name, str) or not name.strip():
@@ -187,10 +195,6 @@ def decode(raw: bytes) -> EventHead | Drop:
         name = get("event")
         if name.__class__ is not str or not name.strip() or len(name) > MAX_NAME_CHARS:
             return _diagnose(data)
-    if user_id:
-        keys = (f"user:{user_id}", f"anon:{anonymous_id}") if anonymous_id else (f"user:{user_id}",)
-    else:
-        keys = (f"anon:{anonymous_id}",)
     received = get("receivedAt")
     head: EventHead = _new_head(
         EventHead,
@@ -202,7 +206,7 @@ def decode(raw: bytes) -> EventHead | Drop:
             user_id or None,
             anonymous_id or None,
             received if received.__class__ is str else None,
-            keys,
+            identity_keys(user_id, anonymous_id),
         ),
     )
     return head

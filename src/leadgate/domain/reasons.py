@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    SUPPRESSED = "suppressed"  # a forgotten person (``leadgate privacy forget``); nothing is kept
     INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
     CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from leadgate.http.collector import Collector
-from leadgate.http.health import WorkersReady, health_routes
+from leadgate.http.health import Problems, WorkersReady, health_routes
 from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
@@ -35,6 +35,7 @@ def build_http_app(
     trace_store: TraceStore | None = None,
     presets_holder: PresetsHolder | None = None,
     workers_ready: WorkersReady | None = None,
+    problems: Problems | None = None,
     state_store: StateStore | None = None,
 ) -> web.Application:
     """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all").
@@ -55,7 +56,7 @@ def build_http_app(
     app[COLLECTOR_KEY] = collector
     app.add_routes(collector.routes())
     app.add_routes(page_routes(collector_settings))
-    app.add_routes(health_routes(sink, workers_ready))
+    app.add_routes(health_routes(sink, workers_ready, problems))
     webhook_store = state_store if state_store is not None else profile_store
     if webhook_store is not None:
         receiver = WebhookReceiver(settings, producer=producer, store=webhook_store)

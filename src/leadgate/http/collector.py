@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from leadgate.domain.times import iso_utc
 from leadgate.http.body import check_content_type, read_capped
 from leadgate.http.cors import cors_headers, origin_allowed, preflight_ok, preflight_response
 from leadgate.http.events import Prepared, prepare_event
@@ -52,7 +52,7 @@ def count(code: RejectCode | None, events: int = 1) -> None:
 
 def utc_now_iso() -> str:
     """The server's receive time, ISO 8601 in UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(time.time())
 
 
 class Collector:

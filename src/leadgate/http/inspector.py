@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import orjson
 from aiohttp import web
 
 from leadgate.errors import ConfigError
+from leadgate.http.collector import utc_now_iso
 from leadgate.http.inspector_auth import InspectorAuth, security_headers
 from leadgate.observability.logging import get_logger, known_secrets, settings_secrets
 from leadgate.observability.masking import mask_value
@@ -204,7 +204,7 @@ async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     if not isinstance(event, dict):
         return _error(inspector, 400, "malformed", "send one event as a JSON object")
     event.setdefault("messageId", f"try-{uuid.uuid4()}")
-    event.setdefault("receivedAt", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    event.setdefault("receivedAt", utc_now_iso())
     try:
         preset = inspector.presets.get(request.query.get("preset"))
     except KeyError:

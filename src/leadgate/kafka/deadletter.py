@@ -31,6 +31,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from leadgate.domain.reasons import DeadLetterReason
+from leadgate.domain.times import iso_utc, parse_iso
 from leadgate.settings import KafkaSettings
 
 PREFIX = "leadgate.error."
@@ -42,12 +43,6 @@ _REPLAY_WINDOW = 500
 _STALL_S = 60.0
 # How long to wait for the fetch that reveals each partition's high watermark.
 _PROBE_S = 10.0
-
-
-def _iso(moment: float | datetime) -> str:
-    if isinstance(moment, datetime):
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 def dead_letter_headers(
@@ -67,7 +62,7 @@ def dead_letter_headers(
         "reason": reason,
         "status": "" if status is None else str(status),
         "attempts": str(attempts),
-        "first_failure": _iso(first_failure),
+        "first_failure": iso_utc(first_failure),
         "topic": topic,
         "partition": str(partition),
         "offset": str(offset),
@@ -203,7 +198,7 @@ class DeadLetter:
         return {
             "partition": self.partition,
             "offset": self.offset,
-            "dead_lettered_at": _iso(self.dead_lettered_at),
+            "dead_lettered_at": iso_utc(self.dead_lettered_at),
             "stage": self.error("stage"),
             "reason": self.reason,
             "status": self.error("status"),
@@ -401,5 +396,7 @@ async def list_dead_letters(
 
 def parse_since(text: str) -> datetime:
     """An ISO 8601 time for ``--since`` (a date alone, or no zone, means UTC)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = parse_iso(text)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    return moment

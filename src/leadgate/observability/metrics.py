@@ -87,6 +87,18 @@ PARTITION_HALTED = Gauge(
     ["group", "topic", "partition"],
     registry=REGISTRY,
 )
+WORKER_UP = Gauge(
+    "leadgate_worker_up",
+    "1 while a supervised worker or background task runs; 0 once it died (until restarted).",
+    ["worker"],
+    registry=REGISTRY,
+)
+WORKER_RESTARTS = Counter(
+    "leadgate_worker_restarts",
+    "Restarts of a supervised worker or background task after it died.",
+    ["worker"],
+    registry=REGISTRY,
+)
 PRESET_RELOADS = Counter(
     "leadgate_preset_reloads",
     "Preset hot reloads by result (ok, error).",

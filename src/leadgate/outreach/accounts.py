@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadgate.domain.freemail import is_freemail
+from leadgate.domain.freemail import corporate_domain, normalize_domain
 from leadgate.domain.lead import AccountHint
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
@@ -27,20 +27,9 @@ from leadgate.store.base import StateStore
 ACCOUNTS = "/api/v2/accounts"
 
 
-def normalize_domain(value: str) -> str:
-    """``https://WWW.Acme.com/about`` -> ``acme.com``."""
-    domain = value.strip().lower()
-    domain = domain.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].rstrip(".")
-    return domain.removeprefix("www.")
-
-
 def account_domain(hint: AccountHint | None, email: str) -> str | None:
     """The corporate domain to link by, or None (free-mail, no domain at all)."""
-    source = hint.domain if hint is not None and hint.domain else email.rpartition("@")[2]
-    domain = normalize_domain(source)
-    if not domain or "." not in domain or is_freemail(domain):
-        return None
-    return domain
+    return corporate_domain(hint.domain if hint is not None and hint.domain else email)
 
 
 class AccountLinker:

@@ -8,7 +8,6 @@ few verdicts that are not failures of the operation (``NOT_FOUND``, ``EMAIL_TAKE
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,15 +16,12 @@ from typing import Any
 import orjson
 
 from leadgate.domain.reasons import DeadLetterReason
+from leadgate.observability.masking import scrub_vendor_text
 
 # Outreach's exact 422 details (shared/outreach-api.md §2.3).
 EMAIL_TAKEN = "email hash has already been taken"
 EXCLUDED_EMAIL = "using an excluded email address"
 DUPLICATE_VALUE = "validationDuplicateValueError"
-
-_EMAIL_RE = re.compile(r"[^\s'\"<>(),;:@]+@[^\s'\"<>(),;:]+")
-_TOKENISH_RE = re.compile(r"[A-Za-z0-9_\-]{32,}")
-_MAX_DETAIL = 200
 
 
 class Verdict(StrEnum):
@@ -54,11 +50,9 @@ class Action:
 
 
 def sanitize(text: str) -> str:
-    """Vendor text made safe for logs and dead-letter headers: no emails, no token-like strings."""
-    text = _EMAIL_RE.sub("<email>", text)
-    text = _TOKENISH_RE.sub("<redacted>", text)
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+    """Vendor text made safe for logs and dead-letter headers (the one scrubber:
+    ``observability.masking.scrub_vendor_text``)."""
+    return scrub_vendor_text(text)
 
 
 def _errors(body: bytes) -> list[dict[str, Any]]:

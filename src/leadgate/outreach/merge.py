@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leadgate.pipeline.mapping import LIST_ATTRIBUTES
+from leadgate.domain.prospect import LIST_ATTRIBUTES
 
 # Outreach's array attributes of a prospect other than emails (outreach-api.md §2.1).
 ARRAYS = LIST_ATTRIBUTES - {"emails"}

@@ -28,9 +28,9 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from leadgate.domain.prospect import LIST_ATTRIBUTES, is_prospect_attribute
 from leadgate.errors import PresetError
 from leadgate.pipeline.conditions import Condition
-from leadgate.pipeline.mapping import LIST_ATTRIBUTES, is_prospect_attribute
 from leadgate.pipeline.routing import FIELD_ROOTS, Name, OwnerChain, SequenceField
 from leadgate.pipeline.yamlsafe import Document, YamlProblem, load_document
 

@@ -18,6 +18,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.opening import open_configured_store
 from leadgate.store.presets import PresetsHolder
+from leadgate.store.suppression import PersonHasher, load_salt
 from leadgate.store.traces import TraceStore
 
 
@@ -60,10 +61,13 @@ def open_trace_store(settings: Settings) -> TraceStore:
     """The inspector's trace store: on disk under ``state_dir`` when the inspector is enabled
     (it has a token), else a small one in memory that nothing feeds."""
     inspector = settings.inspector
+    enabled = inspector.token is not None
     return TraceStore(
-        settings.state_dir if inspector.token is not None else None,
+        settings.state_dir if enabled else None,
         max_events=inspector.max_events,
         max_age_s=inspector.max_age_hours * 3600.0,
+        # Forget markers name people by their suppression hash (``store.suppression``).
+        person_hash=PersonHasher(load_salt(settings)) if enabled else None,
     )
 
 

@@ -10,12 +10,12 @@ The trace record is the contract with the inspector::
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 
 from leadgate.domain.lead import LeadIntent
+from leadgate.domain.times import epoch_seconds
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.kafka.traces import publish_trace
 from leadgate.observability.logging import get_logger, log_prospect_error, log_prospect_success
@@ -125,9 +125,4 @@ class DeliveryReporter:
 
 def _epoch(iso: str | None) -> float | None:
     """The collector's ``receivedAt`` as epoch seconds (None when absent or unreadable)."""
-    if not iso:
-        return None
-    try:
-        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return epoch_seconds(iso) if iso else None

@@ -47,6 +47,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
+from leadgate.workers.privacy_gate import PrivacyGate
 
 __all__ = ["PresetHolder", "PresetSource", "Processor"]
 
@@ -112,6 +113,25 @@ def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
     )
 
 
+_SUPPRESSED_DETAIL = "this person asked to be forgotten (leadgate privacy unsuppress lifts it)"
+_SUPPRESSED_STAGES = (
+    StageRecord("privacy", StageStatus.DROP, str(DropReason.SUPPRESSED), _SUPPRESSED_DETAIL),
+)
+
+
+def _suppressed(head: EventHead) -> Outcome:
+    """The outcome of a forgotten person's event: no identities, no fields, nothing kept."""
+    return Outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        drop=DropReason.SUPPRESSED,
+        detail=_SUPPRESSED_DETAIL,
+        stages=_SUPPRESSED_STAGES,
+        received_at=head.received_at,
+    )
+
+
 class _BatchProfiles:
     """The profiles of one batch's identities: read once, updated as the batch goes, and the
     changed ones written back together."""
@@ -172,8 +192,11 @@ class Processor:
         producer: AIOKafkaProducer,
         presets: PresetSource,
         dead_letters: DeadLetterWriter,
+        *,
+        privacy: PrivacyGate | None = None,
     ) -> None:
         self._settings = settings
+        self._privacy = privacy or PrivacyGate.open(settings, store)
         self._store = store
         self._producer = producer
         self.presets = presets
@@ -218,19 +241,29 @@ class Processor:
         decoded = [_decode(r.value) for r in records]
         ids = [_message_id(event) for _, event in decoded]
         already = await self._store.seen([m for m in ids if m])
+        # A forgotten person's events stop here, before any state is read or written.
+        suppressed = await self._privacy.suppressed(
+            [head if m not in already else None for (head, _), m in zip(decoded, ids, strict=True)]
+        )
         wanted = {
             k
-            for (head, _), m in zip(decoded, ids, strict=True)
-            if head is not None and m not in already
+            for position, ((head, _), m) in enumerate(zip(decoded, ids, strict=True))
+            if head is not None and m not in already and position not in suppressed
             for k in head.identities
         }
         batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
             out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
-            for record, (head, event), message_id in zip(records, decoded, ids, strict=True):
+            rows = zip(records, decoded, ids, strict=True)
+            for position, (record, (head, event), message_id) in enumerate(rows):
                 if message_id is not None and message_id in already:
                     assert event is not None
                     self._publish(_duplicate(event, message_id), message_id, out)
+                    continue
+                if position in suppressed:  # changes nothing, so it is not remembered as seen
+                    assert head is not None
+                    trace_id = message_id or f"offset:{record.partition}:{record.offset}"
+                    self._publish(_suppressed(head), trace_id, out, suppressed=True)
                     continue
                 out.consequential = False
                 acks.extend(await self._one(record, head, event, message_id, batch, out))
@@ -240,6 +273,7 @@ class Processor:
             out.flush_counts()
             acks.extend(await out.traces.send())
             await self._store.put_profiles(batch.changed)
+            await self._privacy.remember(batch.changed)
             await asyncio.gather(*acks)
         except KafkaError as exc:
             log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
@@ -295,8 +329,11 @@ class Processor:
         self._publish(outcome, trace_id, out)
         return acks
 
-    def _publish(self, outcome: Outcome, trace_id: str, out: _BatchOutput) -> None:
-        """Count, log and trace one outcome (the trace goes out with the batch's)."""
+    def _publish(
+        self, outcome: Outcome, trace_id: str, out: _BatchOutput, *, suppressed: bool = False
+    ) -> None:
+        """Count, log and trace one outcome (the trace goes out with the batch's); the trace
+        of a suppressed event says so, and the inspector keeps nothing of it but that."""
         if outcome.sent:
             out.count("pending", "")
         else:
@@ -315,6 +352,8 @@ class Processor:
         trace = outcome.trace_json()
         trace["messageId"] = trace_id
         trace["at"] = time.time()
+        if suppressed:
+            trace["suppressed"] = True
         out.traces.add(trace_id, trace)
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason) -> Awaitable[Any]:
