@@ -131,6 +131,12 @@ class OutreachSettings(BaseModel):
     link_accounts: bool = True
     coalesce_window_s: float = Field(default=1.0, ge=0)
     max_in_flight: int = Field(default=64, gt=0)
+    health_close_after: int = Field(
+        default=3, gt=0, description="5xx/unreachable answers in a row that close the health gate"
+    )
+    health_probe_interval_s: float = Field(
+        default=1.0, gt=0, description="while the health gate is closed: one probe this often"
+    )
     # Responses larger than this are an error, not a memory spike (reliability.md V18).
     max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     # A lookup that pages further than this is a vendor loop (V19).

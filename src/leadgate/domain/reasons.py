@@ -46,6 +46,21 @@ class DeadLetterReason(StrEnum):
     MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)
 
 
+class RetryReason(StrEnum):
+    """Why a delivery attempt failed transiently (the lead is tried again within the window)."""
+
+    VENDOR_5XX = "vendor_5xx"  # Outreach answered a 5xx (not 501/505)
+    VENDOR_UNREACHABLE = "vendor_unreachable"  # no answer: refused, reset, timed out, cut off
+    VENDOR_BUSY = "vendor_busy"  # 408, 423, 425: Outreach asked to come back later
+    VENDOR_AMBIGUOUS = "vendor_ambiguous"  # an answer that does not settle the write (V1-V3)
+    RECORD_MOVED = "record_moved"  # the record changed under us between two requests
+    RATE_LIMITED = "rate_limited"  # 429, or the budget is held until the reset
+
+
+# Failures of Outreach as a whole (not of one lead): they close the shared health gate.
+OUTAGE_REASONS = frozenset({RetryReason.VENDOR_5XX, RetryReason.VENDOR_UNREACHABLE})
+
+
 class Outcome(StrEnum):
     """The final outcome of one event, as the inspector shows it."""
 

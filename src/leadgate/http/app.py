@@ -17,6 +17,7 @@ from leadgate.http.health import Problems, WorkersReady, health_routes
 from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
+from leadgate.http.sdkconfig import SdkConfig
 from leadgate.http.sink import EventSink
 from leadgate.http.webhooks import WebhookReceiver
 from leadgate.settings import Settings
@@ -56,6 +57,7 @@ def build_http_app(
     app[COLLECTOR_KEY] = collector
     app.add_routes(collector.routes())
     app.add_routes(page_routes(collector_settings))
+    app.add_routes(SdkConfig(collector_settings).routes())
     app.add_routes(health_routes(sink, workers_ready, problems))
     webhook_store = state_store if state_store is not None else profile_store
     if webhook_store is not None:

@@ -15,10 +15,11 @@ from typing import Any
 
 from leadgate.domain.freemail import corporate_domain, normalize_domain
 from leadgate.domain.lead import AccountHint
+from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import attributes, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
@@ -81,7 +82,7 @@ class AccountLinker:
         if response.verdict is not Verdict.OK or account_id is None:
             raise RetriableError(
                 f"POST {ACCOUNTS}: no account id in Outreach's answer ({response.status})",
-                reason=WINDOW_REASON,
+                reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
         return account_id

@@ -24,10 +24,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RateLimited, RetriableError
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import attributes, resource_id
 
 PAGE = 1000
@@ -48,7 +49,7 @@ async def _page(
     if response.verdict is not Verdict.OK or not isinstance(data, list):
         raise RetriableError(
             f"GET /api/v2/{plural}: Outreach answered {response.status} without a list",
-            reason=WINDOW_REASON,
+            reason=RetryReason.VENDOR_AMBIGUOUS,
             status=response.status,
         )
     meta = response.document.get("meta") if response.document else None

@@ -1,10 +1,8 @@
 """Deliver one lead with retries: the loop behind ``leadgate send``.
 
-The streaming delivery worker does its own retrying (it pauses partitions instead of sleeping);
-this loop is for one-shot use. Transient failures back off with full jitter, a 429 waits for the
-advised reset (not counted as an attempt, but counted against the window), a permanent failure
-ends as a dead letter with its reason, and when the next wait would overrun ``retry_window_s``
-the lead is dead-lettered as ``retry_window_exhausted``. ``IntegrationStopped`` propagates: a
+Each try goes through the dispatcher; after a failed try the retry policy (``outreach/retry.py``,
+shared with the delivery worker) says how long to wait or why to give up. A permanent failure or
+a spent retry window ends as a dead letter with its reason. ``IntegrationStopped`` propagates: a
 person must act, and no lead is dead-lettered for auth reasons.
 """
 
@@ -18,11 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from leadgate.domain.lead import LeadIntent
-from leadgate.domain.reasons import DeadLetterReason
 from leadgate.domain.trace import ExchangeRecorder, VendorExchange
-from leadgate.errors import PermanentError, RateLimited, RetriableError
-from leadgate.outreach.backoff import next_delay
+from leadgate.errors import DeliveryError
 from leadgate.outreach.dispatch import DeliveryResult, Dispatcher
+from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.settings import OutreachSettings
 
 
@@ -49,51 +46,30 @@ async def deliver(
     rand: Callable[[], float] = random.random,
 ) -> Delivery:
     """Deliver ``lead`` until it is delivered, permanently refused, or the window is spent."""
+    policy = RetryPolicy.from_settings(settings)
     exchanges = ExchangeRecorder()
-    started = clock()
-    failures = 0
-    attempt = 0
+    state = RetryState()
     while True:
-        attempt += 1
-        exchanges.attempt = attempt
+        exchanges.attempt = state.attempt
         try:
             result = await dispatcher.deliver(lead, exchanges)
-        except PermanentError as error:
-            return Delivery(
-                "dead_lettered",
-                None,
-                error.reason,
-                error.message,
-                error.status,
-                attempt,
-                exchanges.exchanges,
+        except DeliveryError as error:
+            decision = policy.decide(
+                state, error, clock(), rand=rand, outage=dispatcher.health.closed
             )
-        except RateLimited as error:
-            delay = next_delay(
-                max(failures, 1),
-                error.retry_after_s,
-                base=settings.backoff_base_s,
-                cap=settings.backoff_cap_s,
-                rand=rand,
-                retry_after_cap=settings.retry_after_cap_s,
-            )
-            last: RetriableError = error
-        except RetriableError as error:
-            failures += 1
-            delay = next_delay(
-                failures, None, base=settings.backoff_base_s, cap=settings.backoff_cap_s, rand=rand
-            )
-            last = error
+            if isinstance(decision, GiveUp):
+                return Delivery(
+                    "dead_lettered",
+                    None,
+                    decision.reason,
+                    error.message,
+                    error.status,
+                    decision.state.tries,
+                    exchanges.exchanges,
+                )
+            state = decision.state
+            await sleep(decision.after_s)
         else:
-            return Delivery("delivered", result, None, None, None, attempt, exchanges.exchanges)
-        if clock() - started + delay > settings.retry_window_s:
             return Delivery(
-                "dead_lettered",
-                None,
-                str(DeadLetterReason.RETRY_WINDOW_EXHAUSTED),
-                last.message,
-                last.status,
-                attempt,
-                exchanges.exchanges,
+                "delivered", result, None, None, None, state.attempt, exchanges.exchanges
             )
-        await sleep(delay)

@@ -18,6 +18,7 @@ from leadgate.domain.lead import LeadIntent
 from leadgate.domain.reasons import DeadLetterReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError
+from leadgate.outreach.health import HealthGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +60,14 @@ Handler = Callable[[LeadIntent, ExchangeRecorder], Awaitable[DeliveryResult]]
 
 
 class Dispatcher:
-    """Maps an intent's ``kind`` to the handler that writes it."""
+    """Maps an intent's ``kind`` to the handler that writes it; ``health`` is the Outreach
+    client's shared health gate (``outreach/health.py``), which retry decisions consult."""
 
-    def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
+    def __init__(
+        self, handlers: Mapping[str, Handler] | None = None, *, health: HealthGate | None = None
+    ) -> None:
         self._handlers: dict[str, Handler] = dict(handlers or {})
+        self.health = health if health is not None else HealthGate()
 
     def register(self, kind: str, handler: Handler) -> None:
         """Deliver intents of ``kind`` with ``handler`` (one handler per kind)."""

@@ -13,6 +13,6 @@ def build_dispatcher(
     client: OutreachClient, store: StateStore, settings: OutreachSettings
 ) -> Dispatcher:
     """The dispatcher of the delivery worker and ``leadgate send``."""
-    dispatcher = Dispatcher()
+    dispatcher = Dispatcher(health=client.health)
     dispatcher.register("upsert_prospect", Upserter(client, store, settings).upsert)
     return dispatcher

@@ -33,11 +33,12 @@ import orjson
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.mirror import MalformedChange, from_resource
+from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient, Response
+from leadgate.outreach.client import OutreachClient, Response
 from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
@@ -251,7 +252,7 @@ class Upserter:
             if match is None:
                 raise RetriableError(
                     "Outreach says the email is taken but the lookup finds no prospect",
-                    reason=WINDOW_REASON,
+                    reason=RetryReason.RECORD_MOVED,
                     status=response.status,
                 )
             return await self._patch_match(match, wanted, exchanges)
@@ -260,7 +261,7 @@ class Upserter:
         if prospect_id is None:
             raise RetriableError(
                 "Outreach created no readable prospect",
-                reason=WINDOW_REASON,
+                reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
         await self._mirror_answer(response)
@@ -296,7 +297,7 @@ class Upserter:
         # 404 after a fresh lookup, or "email taken" on a PATCH: the prospect moved under us.
         raise RetriableError(
             f"{method} {path.rsplit('/', 1)[0]}: {response.message or response.verdict}",
-            reason=WINDOW_REASON,
+            reason=RetryReason.RECORD_MOVED,
             status=response.status,
         )
 

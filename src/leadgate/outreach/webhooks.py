@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import ConfigError, RetriableError
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import attributes, collect, resource_id
 
 WEBHOOKS = "/api/v2/webhooks"
@@ -89,7 +90,9 @@ async def ensure(client: OutreachClient, exchanges: ExchangeRecorder | None = No
     _expect(response.verdict, response.status, "POST")
     hook_id = resource_id(response.data)
     if hook_id is None:
-        raise RetriableError("Outreach created no readable webhook", reason=WINDOW_REASON)
+        raise RetriableError(
+            "Outreach created no readable webhook", reason=RetryReason.VENDOR_AMBIGUOUS
+        )
     return Registration("created", hook_id, url)
 
 
@@ -115,5 +118,7 @@ async def remove(client: OutreachClient, exchanges: ExchangeRecorder | None = No
 def _expect(verdict: Verdict, status: int, method: str) -> None:
     if verdict is not Verdict.OK:
         raise RetriableError(
-            f"{method} {WEBHOOKS}: Outreach answered {status}", reason=WINDOW_REASON, status=status
+            f"{method} {WEBHOOKS}: Outreach answered {status}",
+            reason=RetryReason.VENDOR_AMBIGUOUS,
+            status=status,
         )

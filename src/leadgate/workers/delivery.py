@@ -13,12 +13,11 @@ no lookup-then-create race is possible.
 For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
 publish one delivery trace record per source messageId. Failures:
 
-- ``RetriableError`` / ``RateLimited``: the group's records stay unfinished; the partition is
-  sought back to the group's first offset and resumes after ``next_delay`` (a 429 waits for its
-  reset and does not count as an attempt). The poll loop never sleeps.
-- ``PermanentError``, or a retry window (first failure + ``retry_window_s``) spent: every record
-  of the group goes to the dead-letter topic; the offsets are finished only once that write is
-  acknowledged.
+- A ``DeliveryError``: the retry policy (``outreach/retry.py``, shared with ``leadgate send``)
+  decides. ``Retry``: the group's records stay unfinished; the partition is sought back to the
+  group's first offset and resumes after the policy's delay. The poll loop never sleeps.
+  ``GiveUp`` (a permanent failure, or the retry window spent): every record of the group goes
+  to the dead-letter topic; the offsets are finished only once that write is acknowledged.
 - ``IntegrationStopped``: every partition stops delivering (nothing is dead-lettered, the events
   stay in Kafka) and the worker says so loudly; it probes again after ``backoff_cap_s``.
 """
@@ -39,12 +38,12 @@ from pydantic import ValidationError
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.reasons import DeadLetterReason, DropReason
 from leadgate.domain.trace import ExchangeRecorder
-from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
+from leadgate.errors import DeliveryError, IntegrationStopped
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, record_event
-from leadgate.outreach.backoff import next_delay
 from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
@@ -56,14 +55,12 @@ from leadgate.workers.holdback import HoldBack
 log = get_logger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Failing:
     """Retry bookkeeping of one email whose delivery keeps failing."""
 
-    first_failure: float
-    attempts: int = 0  # failures that count as attempts (a 429 does not)
-    tries: int = 0  # every try, 429s included: the attempt number the inspector shows
-    next_at: float = 0.0
+    state: RetryState
+    next_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +91,7 @@ class DeliveryWorker:
         self._clock = clock
         self._rand = rand
         self._failing: dict[str, _Failing] = {}
+        self._policy = RetryPolicy.from_settings(settings.outreach)
         self._report = DeliveryReporter(producer, settings, clock=clock)
         self._stopped_until = 0.0
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
@@ -204,17 +202,12 @@ class DeliveryWorker:
             await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
             self._failing.pop(lead.email, None)
             return None
-        exchanges = ExchangeRecorder(attempt=(failing.tries if failing is not None else 0) + 1)
+        state = failing.state if failing is not None else RetryState()
+        exchanges = ExchangeRecorder(attempt=state.attempt)
         try:
             result = await self._dispatcher.deliver(lead, exchanges)
-        except RateLimited as exc:
-            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=False)
-        except RetriableError as exc:
-            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
-        except PermanentError as exc:
-            attempts = exchanges.attempt
-            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
-            return None
+        except DeliveryError as exc:
+            return await self._failed(group, lead, exchanges, exc, state)
         except IntegrationStopped as exc:
             return self._stop(exc)
         self._failing.pop(lead.email, None)
@@ -232,45 +225,40 @@ class DeliveryWorker:
         latest = {**lead.consent, **profile.consent}
         return consent_granted(latest, lead.required_consent)
 
-    async def _retry(
+    async def _failed(
         self,
         group: list[tuple[Record, LeadIntent]],
         lead: LeadIntent,
         exchanges: ExchangeRecorder,
-        exc: RetriableError,
-        *,
-        counts_as_attempt: bool,
+        exc: DeliveryError,
+        state: RetryState,
     ) -> _Retry | None:
+        """Ask the retry policy; dead-letter the unit or schedule its next try."""
         now = self._clock()
-        failing = self._failing.setdefault(lead.email, _Failing(first_failure=now))
-        failing.tries += 1
-        if counts_as_attempt:
-            failing.attempts += 1
-        if now - failing.first_failure >= self._outreach.retry_window_s:
+        decision = self._policy.decide(
+            state, exc, now, rand=self._rand, outage=self._dispatcher.health.closed
+        )
+        if isinstance(decision, GiveUp):
             await self._give_up(
                 group,
                 lead,
                 exchanges,
-                str(DeadLetterReason.RETRY_WINDOW_EXHAUSTED),
+                decision.reason,
                 exc.status,
-                attempts=failing.attempts,
-                first_failure=failing.first_failure,
+                attempts=decision.state.tries,
+                first_failure=decision.state.first_failure,
             )
             return None
-        retry_after = exc.retry_after_s if isinstance(exc, RateLimited) else None
-        delay = next_delay(
-            max(failing.attempts, 1),
-            retry_after,
-            base=self._outreach.backoff_base_s,
-            cap=self._outreach.backoff_cap_s,
-            rand=self._rand,
-            retry_after_cap=self._outreach.retry_after_cap_s,
-        )
-        failing.next_at = now + delay
+        self._failing[lead.email] = _Failing(decision.state, now + decision.after_s)
         await self._report.retrying(
-            lead, exc.reason, exc.status, exchanges, attempts=failing.attempts, delay_s=delay
+            lead,
+            decision.reason,
+            exc.status,
+            exchanges,
+            attempts=decision.state.tries,
+            delay_s=decision.after_s,
         )
-        return _Retry(delay)
+        return _Retry(decision.after_s)
 
     def _stop(self, exc: IntegrationStopped) -> _Retry:
         """Stop every partition: nothing more goes to Outreach until a person acts."""
