@@ -187,8 +187,9 @@ async def stream(inspector: Inspector, request: web.Request) -> web.StreamRespon
 
 async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     """``POST /inspector/api/try``: run one event through ``process()``; nothing is sent."""
+    from leadgate.domain.events import decode
     from leadgate.domain.profile import Profile
-    from leadgate.pipeline.process import peek_identities, process
+    from leadgate.pipeline.process import identities_of, process
 
     if inspector.presets is None:
         return _error(inspector, 503, "no_presets", "no preset is loaded")
@@ -210,11 +211,12 @@ async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     except KeyError:
         return _error(inspector, 404, "no_such_preset", "no preset with that name")
     raw = orjson.dumps(event)
+    head = decode(raw)
     snapshot = Profile()
     if inspector.profile_store is not None:
-        snapshot = await inspector.profile_store.get_profile(peek_identities(raw))
+        snapshot = await inspector.profile_store.get_profile(identities_of(head))
     region = inspector.settings.pipeline.default_phone_region
-    outcome = process(raw, snapshot, preset, default_region=region)
+    outcome = process(raw, snapshot, preset, default_region=region, head=head)
     trace = outcome.trace_json()
     trace["dryRun"] = True
     trace["wouldSend"] = outcome.sent
