@@ -154,3 +154,29 @@ def test_progress_bar_draws_only_for_long_runs() -> None:
     bar.finish()
     assert long.getvalue().count("\r") == 5
     assert long.getvalue().endswith("] 1000/1000\n")
+
+
+async def test_an_undecodable_batch_is_listed_with_its_range_and_not_replayed(
+    kafka_settings: KafkaSettings, cli: Cli
+) -> None:
+    """``dlq list`` shows a dead-lettered batch's offset range and detail; ``dlq replay``
+    skips it (raw batch bytes are not an event) and says so."""
+    producer = make_producer(kafka_settings)
+    await producer.start()
+    try:
+        await DeadLetterWriter(producer, kafka_settings).send_batch(
+            topic="leadgate.events", partition=2, first=40, last=44, raw=b"\x00", detail="corrupt"
+        )
+    finally:
+        await producer.stop()
+    code, out, _ = await cli("dlq", "list")
+    assert code == 0 and "undecodable_batch" in out and "leadgate.events[2]@40-44" in out
+    code, out, _ = await cli("dlq", "list", "--json")
+    (row,) = [orjson.loads(line) for line in out.splitlines()]
+    assert (row["detail"], row["source_offset"], row["source_last_offset"]) == (
+        "corrupt",
+        "40",
+        "44",
+    )
+    code, _, err = await cli("dlq", "replay")
+    assert code == 0 and "replayed 0 of 1" in err

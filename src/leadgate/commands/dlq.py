@@ -98,6 +98,12 @@ def handle_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offsets(row: dict[str, Any]) -> str:
+    """``offset``, or ``first-last`` for a dead-lettered batch (``undecodable_batch``)."""
+    first, last = row["source_offset"], row.get("source_last_offset") or row["source_offset"]
+    return first if last == first else f"{first}-{last}"
+
+
 def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
     header = "  ".join(name.upper().ljust(width) for name, width in _COLUMNS)
     out.write(header + "  MESSAGE_IDS / EVENTS\n")
@@ -105,7 +111,7 @@ def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
         cells = {
             **row,
             "where": f"{row['partition']}:{row['offset']}",
-            "source": f"{row['topic']}[{row['source_partition']}]@{row['source_offset']}",
+            "source": f"{row['topic']}[{row['source_partition']}]@{_offsets(row)}",
         }
         line = "  ".join(str(cells[name]).ljust(width) for name, width in _COLUMNS)
         ids = ",".join(row["message_ids"]) or "-"

@@ -63,12 +63,14 @@ def build_http_app(
     if webhook_store is not None:
         receiver = WebhookReceiver(settings, producer=producer, store=webhook_store)
         app.add_routes(receiver.routes())
-    setup_inspector(
+    inspector = setup_inspector(
         app,
         settings,
         trace_store=trace_store,
         presets_holder=presets_holder,
         profile_store=profile_store,
     )
+    if problems is not None:
+        inspector.problems = problems
     setup_metrics(app)
     return app

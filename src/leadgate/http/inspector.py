@@ -63,6 +63,8 @@ class Inspector:
         self.auth = InspectorAuth(settings)
         self.reveal = settings.inspector.reveal_pii
         self.stopping = asyncio.Event()
+        # what does not work right now (dead workers, stopped partitions); set by the app
+        self.problems: Callable[[], list[str]] = list
 
     def present(self, value: Any) -> Any:
         """What may leave the inspector: secrets always hidden, PII masked unless revealed."""
@@ -232,6 +234,11 @@ async def presets_status(inspector: Inspector, request: web.Request) -> web.Resp
     return inspector.json({"presets": inspector.presets.status()})
 
 
+async def health_status(inspector: Inspector, request: web.Request) -> web.Response:
+    """``GET /inspector/api/health``: the workers' problems, as ``/readyz`` names them."""
+    return inspector.json({"problems": inspector.problems()})
+
+
 async def page(request: web.Request) -> web.Response:
     """``GET /inspector``: the page (it holds no data; the API behind it needs the token)."""
     return web.Response(body=(STATIC / "inspector.html").read_bytes(), content_type="text/html")
@@ -311,6 +318,7 @@ def setup_inspector(
     app.router.add_post("/inspector/api/try", _protected(try_event))
     app.router.add_get("/inspector/api/presets", _protected(presets_status))
     app.router.add_get("/inspector/api/outreach/prospects/{id}", _protected(mirrored_prospect))
+    app.router.add_get("/inspector/api/health", _protected(health_status))
     return inspector
 
 
