@@ -35,6 +35,11 @@ GOALS: dict[str, tuple[str, float]] = {
     "routing_calls_per_lead": ("<=", 3.2),
     "routing_unchanged_lead_calls": ("==", 0),
     "routing_enrolments_per_prospect": ("==", 1),
+    # Two-way sync (issue 11): webhook ingest next to the collector, edit-to-mirror, export.
+    "s1_webhook_p99_ms": ("<=", 1000),
+    "s2_edit_to_mirror_p99_ms": ("<=", 1000),
+    "s3_export_share": (">=", 0.9),
+    "s3_429s": ("==", 0),
 }
 
 
@@ -48,6 +53,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         p6_rss,
         p7_collector,
         routing,
+        sync,
     )
 
     scale = 0.2 if quick else 1.0
@@ -67,6 +73,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "routing": lambda: asyncio.run(
             routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
         ),
+        "sync": lambda: sync.run(quick=quick),
     }
 
 
