@@ -33,6 +33,29 @@ class AccountHint(BaseModel):
     name: str | None = None
 
 
+WithdrawalAction = Literal["opt_out", "finish_sequences", "both"]
+
+
+class Withdrawal(BaseModel):
+    """A ``consent_withdrawn`` intent's details: which required categories the person withdrew,
+    and what the preset asks of Outreach (``on_consent_withdrawn``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    categories: tuple[str, ...]
+    action: WithdrawalAction = "both"
+
+    @property
+    def opts_out(self) -> bool:
+        """Set the prospect's ``emailsOptStatus`` to ``opted_out``."""
+        return self.action in ("opt_out", "both")
+
+    @property
+    def finishes_sequences(self) -> bool:
+        """Finish the sequenceStates leadgate enrolled the prospect in."""
+        return self.action in ("finish_sequences", "both")
+
+
 class LeadIntent(BaseModel):
     """One write to Outreach for one person; ``kind`` names the write (``outreach/dispatch.py``).
 
@@ -56,6 +79,7 @@ class LeadIntent(BaseModel):
     preset: str = ""
     received_at: str | None = None
     routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
+    withdrawal: Withdrawal | None = None  # kind consent_withdrawn (PRIVACY; outreach/withdrawal.py)
     # CRM records: the record behind the intent (for its outcome), what to do with a prospect
     # found by email that leadgate did not create (None: update it, reported as updated or
     # unchanged), and the opportunity of an upsert_opportunity.
@@ -72,8 +96,12 @@ class LeadIntent(BaseModel):
         return self.email
 
     def document(self) -> dict[str, Any]:
-        """The JSON:API prospect document for a create (attributes plus tags); for an
-        opportunity, its preview (``OpportunityPlan.preview``)."""
+        """The JSON:API prospect document for a create (attributes plus tags); for a withdrawal,
+        the opt-out it writes (if any); for an opportunity, its preview
+        (``OpportunityPlan.preview``)."""
+        if self.withdrawal is not None:
+            opt_out = {"emailsOptStatus": "opted_out"} if self.withdrawal.opts_out else {}
+            return {"data": {"type": "prospect", "attributes": opt_out}}
         if self.opportunity is not None and self.source is not None:
             return self.opportunity.preview(self.source.system)
         attributes = dict(self.attributes)

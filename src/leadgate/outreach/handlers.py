@@ -11,6 +11,7 @@ from leadgate.outreach.opportunities import NameResolver, OpportunityWriter
 from leadgate.outreach.opportunity_contacts import ContactProspects
 from leadgate.outreach.opportunity_stages import OpportunityStages
 from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.withdrawal import WithdrawalHandler
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
 from leadgate.store.opportunities import OpportunityMemories
@@ -59,4 +60,5 @@ def build_dispatcher(
     owners = DirectoryOwners(upserter.router.directory)
     writer = opportunity_writer(client, store, settings, upserter, owners)
     dispatcher.register("upsert_opportunity", writer.upsert)
+    dispatcher.register("consent_withdrawn", WithdrawalHandler(client, store))
     return dispatcher

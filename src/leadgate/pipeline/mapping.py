@@ -80,6 +80,7 @@ def build_lead(
             "preset": preset.name,
             "received_at": received_at,
             "routing": routing,
+            "withdrawal": None,
             "source": source,
             "on_existing": rule.on_existing,
             "opportunity": None,
