@@ -12,10 +12,10 @@ batch, and the dedupe skips what was already handed on. Events whose repeat woul
 nothing (page views, unmapped tracks: most of a site's traffic) are not remembered: a replayed
 one is processed again to the same no-op, and the store does not grow with them.
 
-Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
-that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
-of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON object
-that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
+Bad records (docs/reliability.md, K-series): an empty value or tombstone is skipped and counted
+(K3); bytes that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1);
+an event of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON
+object that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
 """
 
 from __future__ import annotations
