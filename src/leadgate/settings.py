@@ -385,6 +385,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        # A cross-field check's error must not print the whole input: it holds the secrets.
+        hide_input_in_errors=True,
     )
 
     state_dir: Path = Path(".leadgate")
