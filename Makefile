@@ -5,7 +5,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench schema clean
+.PHONY: help run test test-fast lint bench schema clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ run: $(STAMP)  ## run leadgate on its embedded default (broker, sandbox, collect
 test: $(STAMP)  ## run the whole test suite (real broker, sandbox and browser included)
 	bash scripts/system-deps.sh
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## the quick loop: every test not marked slow
+	bash scripts/system-deps.sh
+	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts
 	$(BIN)/ruff check src tests bench

@@ -204,8 +204,14 @@ async def spawn_worker(
     settings: Settings, *, role: str = "all", log: Path | None = None
 ) -> asyncio.subprocess.Process:
     """Start ``python -m leadgate.cli run --role ROLE`` configured by ``settings``."""
-    # the child inherits the descriptor; the test reads the log only after the child is gone
-    stderr = log.open("ab") if log is not None else asyncio.subprocess.DEVNULL
+    if log is None:
+        return await _spawn(settings, role, asyncio.subprocess.DEVNULL)
+    # the child inherits its own copy of the descriptor: ours closes once the child has it
+    with log.open("ab") as stderr:
+        return await _spawn(settings, role, stderr)
+
+
+async def _spawn(settings: Settings, role: str, stderr: Any) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -189,7 +189,8 @@ class SqliteStore:
                 chunk = wanted[start : start + _MAX_PARAMS]
                 marks = ",".join("?" * len(chunk))
                 rows = connection.execute(
-                    f"SELECT key, body FROM profiles WHERE key IN ({marks})", chunk
+                    f"SELECT key, body FROM profiles WHERE key IN ({marks})",  # noqa: S608 -- only "?" placeholders are interpolated
+                    chunk,
                 )
                 found.extend(rows.fetchall())
             return found
@@ -248,7 +249,7 @@ class SqliteStore:
         def read() -> set[str]:
             marks = ",".join("?" * len(wanted))
             rows = self._connection().execute(
-                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",
+                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",  # noqa: S608 -- only "?" placeholders are interpolated
                 [*wanted, now],
             )
             return {row[0] for row in rows}
@@ -382,7 +383,7 @@ class SqliteStore:
                 marks = ",".join("?" * len(chunk))
                 rows.extend(
                     conn.execute(
-                        f"SELECT key, body FROM docs WHERE collection = ? AND key IN ({marks})"
+                        f"SELECT key, body FROM docs WHERE collection = ? AND key IN ({marks})"  # noqa: S608 -- only "?" placeholders are interpolated
                         " AND (expires_at IS NULL OR expires_at > ?)",
                         [collection, *chunk, now],
                     ).fetchall()

@@ -79,7 +79,7 @@ class HoldBack:
                 try:
                     retry_in = await self._write([(i.record, i.intent) for i in items])
                 except Exception as exc:  # a bug must not lose the held records
-                    log.error("delivery.held_failed", error=repr(exc))
+                    log.exception("delivery.held_failed", error=repr(exc))
                     retry_in = 1.0
                 if retry_in is not None:
                     held.put_back(items)

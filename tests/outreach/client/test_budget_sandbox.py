@@ -41,5 +41,5 @@ async def test_backlog_uses_the_budget_without_a_single_429(make_sandbox: MakeSa
 
 
 def _epoch(entry: dict[str, Any]) -> float:
-    stamp = dt.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return stamp.replace(tzinfo=dt.UTC).timestamp()
+    stamp = dt.datetime.strptime(entry["time"] + "+0000", "%Y-%m-%dT%H:%M:%S.%fZ%z")
+    return stamp.timestamp()

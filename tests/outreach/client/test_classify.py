@@ -94,7 +94,8 @@ def test_validation_message_is_sanitised() -> None:
     assert action.reason == DeadLetterReason.VENDOR_VALIDATION
     assert "ada@acme.com" not in action.message
     assert token not in action.message
-    assert "<email>" in action.message and "/data/x" in action.message
+    assert "<email>" in action.message
+    assert "/data/x" in action.message
 
 
 def test_scope_error_says_what_to_do() -> None:

@@ -26,12 +26,14 @@ async def test_new_lead_costs_a_lookup_and_a_create(sandbox: SandboxHandle) -> N
         lead = make_lead("ada@gmail.com", account=None)
         result = await upserter.upsert(lead, exchanges)
     assert _calls(exchanges) == ["GET /api/v2/prospects 200", "POST /api/v2/prospects 201"]
-    assert result.action == "created" and result.account_id is None
+    assert result.action == "created"
+    assert result.account_id is None
     (prospect,) = await sandbox.prospects()
     assert prospect["id"] == result.prospect_id
     attributes = prospect["attributes"]
     assert attributes["emails"] == ["ada@gmail.com"]
-    assert attributes["firstName"] == "Ada" and attributes["title"] == "CTO"
+    assert attributes["firstName"] == "Ada"
+    assert attributes["title"] == "CTO"
     assert sorted(attributes["tags"]) == ["Signal", "demo-request"]
 
 
@@ -90,7 +92,8 @@ async def test_new_tag_costs_one_patch_with_merged_tags(sandbox: SandboxHandle) 
     (prospect,) = await sandbox.prospects()
     assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "pricing"]
     sent = exchanges[0].document
-    assert sent is not None and "emails" not in sent["data"]["attributes"]
+    assert sent is not None
+    assert "emails" not in sent["data"]["attributes"]
 
 
 async def test_unchanged_lead_costs_no_request(sandbox: SandboxHandle) -> None:
@@ -251,8 +254,10 @@ async def test_concurrent_new_leads_share_comma_list_lookups(sandbox: SandboxHan
     assert sum(1 for r in api if r["method"] == "POST") == 60
     assert len(await sandbox.prospects()) == 60
     lookup = traces[7][0]
-    assert lookup.method == "GET" and "batch7@gmail.com" in lookup.path
-    assert "batch8@gmail.com" not in lookup.path and lookup.response == {"data": []}
+    assert lookup.method == "GET"
+    assert "batch7@gmail.com" in lookup.path
+    assert "batch8@gmail.com" not in lookup.path
+    assert lookup.response == {"data": []}
 
 
 async def test_concurrent_returning_leads_find_their_prospects_in_one_lookup(
