@@ -29,7 +29,7 @@ from bench.rig import (
     request_epoch,
     sandbox_process,
 )
-from leadgate.runtime.workers import Role, workers
+from leadgate.runtime.roles import Role, workers
 
 
 async def _first_request(sandbox: Sandbox, timeout_s: float = 120.0) -> float:

@@ -35,7 +35,7 @@ from bench.rig import (
 )
 from bench.workload import LEAD_EVENTS
 from leadgate.kafka.producer import make_producer
-from leadgate.runtime.workers import Role, workers
+from leadgate.runtime.roles import Role, workers
 from leadgate.settings import Settings
 
 # The sandbox is unthrottled and so is the client's budget: P4 counts requests, not time.

@@ -37,7 +37,7 @@ from bench.rig import (
 )
 from bench.workload import LEAD_EVENTS, records
 from leadgate.kafka.producer import make_producer
-from leadgate.runtime.workers import Role, Workers, workers
+from leadgate.runtime.roles import Role, Workers, workers
 from leadgate.settings import Settings
 
 

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# System packages the tests need that pip cannot bring: Debian's Chromium for the browser tests.
-# Idempotent: does nothing when Chromium is already there.
+# System packages the tests need that pip cannot bring: Debian's Chromium for the browser tests
+# and Debian's redis-server for the Redis state store, the shared rate budget and the token lease.
+# Idempotent: does nothing when both are already there.
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-  echo "Chromium is missing: run 'sudo apt-get install -y chromium' (needed by the browser tests)" >&2
+  echo "missing system packages: run 'sudo apt-get install -y ${missing[*]}' (the tests need them)" >&2
   exit 1
 fi
-echo "installing Debian's chromium for the browser tests..." >&2
+echo "installing Debian's ${missing[*]} for the tests..." >&2
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

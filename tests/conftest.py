@@ -13,6 +13,8 @@ pytest_plugins = [
     "tests.plugins.collector",
     "tests.plugins.events",
     "tests.plugins.inspector",
+    "tests.plugins.callbacks",
+    "tests.plugins.redis",
     "tests.plugins.sandbox",
 ]
 

@@ -49,6 +49,10 @@ class KafkaSettings(BaseModel):
     delivery_topic: str = "leadgate.delivery.outreach"
     deadletter_topic: str = "leadgate.deadletter"
     traces_topic: str = "leadgate.traces"
+    outcomes_topic: str = Field(
+        default="leadgate.outcomes",
+        description="one outcome per finished source record (CRM write-back), keyed by source id",
+    )
     processor_group: str = "leadgate-processor"
     delivery_group: str = "leadgate-delivery-outreach"
     request_timeout_ms: int = Field(default=30_000, gt=0)
@@ -90,6 +94,12 @@ class OutreachSettings(BaseModel):
         "prospects.write",
         "accounts.read",
         "accounts.write",
+        "users.read",
+        "mailboxes.read",
+        "sequences.read",
+        "sequenceStates.read",
+        "sequenceStates.write",
+        "stages.read",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
@@ -187,6 +197,92 @@ class PipelineSettings(BaseModel):
     presets_poll_s: float = Field(default=1.0, gt=0)
 
 
+class OutcomesSettings(BaseModel):
+    """Writing outcomes back to the source (a CRM): the Outreach web links in each outcome and
+    the optional signed callback every outcome is POSTed to."""
+
+    model_config = _STRICT
+
+    web_base_url: str = Field(
+        default="https://web.outreach.io",
+        description="Outreach web app the outcome's `outreach.url` points into",
+    )
+    callback_url: str | None = Field(
+        default=None,
+        description="POST every outcome here, signed (Standard Webhooks); off when unset",
+    )
+    callback_secret: SecretStr | None = Field(
+        default=None,
+        description="signing secret of the callback (secret; `whsec_<base64>` or any text)",
+    )
+    callback_group: str = Field(
+        default="leadgate-outcomes-callback", description="consumer group of the callback poster"
+    )
+    callback_timeout_s: float = Field(default=10.0, gt=0, description="one callback request")
+    callback_backoff_base_s: float = Field(
+        default=1.0, gt=0, description="first retry delay of a failed callback (then doubling)"
+    )
+    callback_backoff_cap_s: float = Field(
+        default=300.0, gt=0, description="longest wait between two callback attempts"
+    )
+    callback_window_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="how long a failing callback is retried before it is dead-lettered",
+    )
+
+    _check_urls = field_validator("web_base_url", "callback_url")(_no_control_chars)
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> OutcomesSettings:
+        if self.callback_url is not None and self.callback_secret is None:
+            raise ValueError("callback_url needs a callback_secret to sign with")
+        if not self.callback_url and self.callback_url is not None:
+            raise ValueError("callback_url must not be empty (leave it unset to turn it off)")
+        return self
+
+
+class StateSettings(BaseModel):
+    """Where the shared state lives and how long each kind of it is kept."""
+
+    model_config = _STRICT
+
+    url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "redis://[:password@]host:port/db (or rediss://) to keep state in Redis, shared by "
+            "processes on any host; unset keeps it in the SQLite file under state_dir (one host)"
+        ),
+    )
+    namespace: str = Field(
+        default="leadgate:",
+        min_length=1,
+        max_length=64,
+        description="prefix of every Redis key (several deployments may share one Redis)",
+    )
+    anonymous_profile_idle_s: float = Field(
+        default=30 * 24 * 3600.0,
+        gt=0,
+        description=(
+            "an anonymous visitor's profile (anon:<id>) is forgotten after this long without "
+            "a change; profiles of known users (user:<id>) are kept"
+        ),
+    )
+
+    _check_namespace = field_validator("namespace")(_no_control_chars)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if not raw.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        _no_control_chars(raw)
+        return value
+
+
 class Settings(BaseSettings):
     """Everything leadgate reads from its environment."""
 
@@ -207,6 +303,8 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     inspector: InspectorSettings = InspectorSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    outcomes: OutcomesSettings = OutcomesSettings()
+    state: StateSettings = StateSettings()
 
     @classmethod
     def settings_customise_sources(

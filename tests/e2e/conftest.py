@@ -12,7 +12,7 @@ from typing import Any
 import pytest_asyncio
 
 from leadgate.kafka.broker import ensure_topics, topics_of
-from leadgate.runtime.workers import Role, Workers, workers
+from leadgate.runtime.roles import Role, Workers, workers
 from leadgate.settings import Settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
 from tests.plugins.streams import wait_for

@@ -50,10 +50,19 @@ async def test_dev_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path: Path)
         "--state-dir", str(tmp_path / "state"), "--partitions", "2",
         "--write-key", "wk_dev_test_key", "--inspector-token", "dev-inspector-token-123",
         cwd=str(REPO), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        banner = await _read_banner(process)
+        start_up = await _read_banner(process)
+        # Ready before it says so: both groups joined before the banner, and nothing that
+        # looks like an error (such as a refused connection to the broker starting up).
+        banner = start_up[start_up.index("leadgate dev is running") :]
+        before = start_up[: start_up.index("leadgate dev is running")]
+        for group in ("leadgate-processor", "leadgate-delivery-outreach"):
+            assert re.search(rf"consumer\.assigned .*group={group}", before), before
+        assert not re.search(r"(?i)error|unable|traceback|refused", before), before
+        assert process.stdout is not None
+        rest = asyncio.create_task(process.stdout.read())  # keep the pipe from filling up
         for needle in (
             f"http://127.0.0.1:{http}/v1/track",
             "wk_dev_test_key",
@@ -67,6 +76,8 @@ async def test_dev_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path: Path)
         consent = {"consent": {"categoryPreferences": {"marketing": True}}}
         auth = {"Authorization": aiohttp.encode_basic_auth("wk_dev_test_key", "")}
         async with aiohttp.ClientSession(headers=auth) as session:
+            async with session.get(f"http://127.0.0.1:{http}/readyz") as response:
+                assert response.status == 200, await response.text()
             identify = {"userId": "dev-1", "traits": {"email": "dev@gmail.com"}, "context": consent}
             demo = {"userId": "dev-1", "event": "Demo Requested", "context": consent}
             for path, body in (("identify", identify), ("track", demo)):
@@ -86,6 +97,7 @@ async def test_dev_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path: Path)
                 assert "wk_dev_test_key" in await response.text()
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), timeout=45) == 0
+        assert "Traceback" not in (await rest).decode()
         for child in children:
             assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
     finally:

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.profile import Profile
 from leadgate.observability.metrics import REGISTRY
-from leadgate.runtime.workers import Role, workers
+from leadgate.runtime.roles import Role, workers
 from leadgate.store.sqlite import open_store
 from tests.e2e.conftest import MakePipeline, Pipeline
 from tests.plugins.streams import (

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from leadgate.http.app import build_http_app
 from leadgate.kafka.broker import ensure_topics, topics_of
 from leadgate.kafka.producer import make_producer
-from leadgate.runtime.workers import Role, workers
+from leadgate.runtime.roles import Role, workers
 from leadgate.settings import CollectorSettings, Settings, WriteKey
 from tests.plugins.collector import topic_records
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle

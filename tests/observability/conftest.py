@@ -4,7 +4,6 @@ embedded broker topics, the Outreach sandbox, processor + delivery workers, and 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
@@ -20,13 +19,13 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
-from leadgate.http.app import build_http_app
 from leadgate.kafka.broker import ensure_topics, topics_of
 from leadgate.observability.logging import configure_logging
-from leadgate.runtime.workers import Role, started_producer, workers
+from leadgate.runtime.process import host
+from leadgate.runtime.roles import Role
+from leadgate.runtime.services import state_store
 from leadgate.settings import KafkaSettings, Settings, WriteKey
 from leadgate.store.base import TokenSet
-from leadgate.store.sqlite import open_store
 from tests.plugins.events import LEAD_CAPTURE
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
 
@@ -94,6 +93,7 @@ async def make_stack(
             await ensure_topics(kafka.bootstrap_servers, topics_of(kafka), kafka.partitions)
             settings = Settings(
                 state_dir=tmp_path / "state",
+                http_port=0,
                 kafka=kafka,
                 outreach={
                     "base_url": sandbox.url,
@@ -113,22 +113,17 @@ async def make_stack(
             )
             logs = io.StringIO()
             configure_logging(settings, fmt="json", level="debug", stream=logs)
-            store = await open_store(settings.state_dir)
-            stack.push_async_callback(store.close)
+            store = await stack.enter_async_context(state_store(settings))
             await store.save_tokens(
                 TokenSet(canaries.access_token, canaries.refresh_token, time.time() + 3600)
             )
-            producer = await stack.enter_async_context(started_producer(settings))
-            stop = asyncio.Event()
-            await stack.enter_async_context(workers(settings, Role.ALL, stop, store=store))
-            app = build_http_app(settings, producer=producer, profile_store=store)
-            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
-            await runner.setup()
-            stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            return Stack(f"http://127.0.0.1:{port}", settings, sandbox, canaries, logs, app)
+            running = await stack.enter_async_context(
+                host(settings, role=Role.ALL, http=True, store=store)
+            )
+            await running.ready()
+            assert running.http is not None
+            url, app = running.http.url, running.http.app
+            return Stack(url, settings, sandbox, canaries, logs, app)
 
         yield make
     structlog.reset_defaults()

@@ -27,7 +27,7 @@ def test_shipped_preset_is_the_datafly_lead_capture_table(lead_capture: Preset) 
     assert lead_capture.name == "Lead Capture"
     assert lead_capture.consent == ("marketing",)
     assert lead_capture.defaults.action == "drop"
-    assert {name: rule.tags for name, rule in lead_capture.events.items()} == {
+    assert {name: rules[0].tags for name, rules in lead_capture.events.items()} == {
         "Lead Submitted": ("Signal", "lead"),
         "Form Submitted": ("Signal", "form"),
         "Signed Up": ("Signal", "signup"),
@@ -210,7 +210,7 @@ def test_quoted_yaml_words_stay_strings() -> None:
     """Y6: a quoted "on" tag stays the string "on"."""
     preset = parse_preset(BASE.replace("tags: [Signal, lead]", 'tags: [Signal, "on", \'010\']')
                           .encode(), "p.yaml")  # fmt: skip
-    assert preset.events["Lead Submitted"].tags == ("Signal", "on", "010")
+    assert preset.events["Lead Submitted"][0].tags == ("Signal", "on", "010")
 
 
 def test_python_tags_are_rejected_and_never_executed(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
         "event": "Signed Up",
         "preset": "Lead Capture",
         "received_at": None,
+        "routing": None,
     }
     built = trusted(LeadIntent, dict(values))
     validated = LeadIntent.model_validate(values)

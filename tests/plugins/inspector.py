@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from leadgate.http.inspector import Inspector, setup_inspector
+from leadgate.runtime.services import open_presets
 from leadgate.settings import Settings
 from leadgate.store.traces import TraceStore
 
@@ -132,6 +133,8 @@ async def make_inspector(tmp_path: Path) -> AsyncIterator[MakeInspector]:
         settings = settings or inspector_settings(tmp_path)
         store = store if store is not None else TraceStore(None)
         app = web.Application()
+        if "presets_holder" not in kwargs:  # what the composition root passes it
+            kwargs["presets_holder"] = open_presets(settings)
         inspector = setup_inspector(app, settings, trace_store=store, **kwargs)
         server = TestServer(app, host="127.0.0.1", port=0)
         await server.start_server()

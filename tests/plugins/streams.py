@@ -197,21 +197,27 @@ def worker_env(settings: Settings) -> dict[str, str]:
             ).decode(),
         }
     )
+    if settings.state.url is not None:
+        env["LEADGATE_STATE__URL"] = settings.state.url.get_secret_value()
+        env["LEADGATE_STATE__NAMESPACE"] = settings.state.namespace
     return env
 
 
 async def spawn_worker(
-    settings: Settings, *, role: str = "all", log: Path | None = None
+    settings: Settings, *, role: str = "all", log: Path | None = None, processes: int = 1
 ) -> asyncio.subprocess.Process:
-    """Start ``python -m leadgate.cli run --role ROLE`` configured by ``settings``."""
+    """Start ``python -m leadgate.cli run --role ROLE [--processes N]`` configured by
+    ``settings``."""
     if log is None:
-        return await _spawn(settings, role, asyncio.subprocess.DEVNULL)
+        return await _spawn(settings, role, processes, asyncio.subprocess.DEVNULL)
     # the child inherits its own copy of the descriptor: ours closes once the child has it
     with log.open("ab") as stderr:
-        return await _spawn(settings, role, stderr)
+        return await _spawn(settings, role, processes, stderr)
 
 
-async def _spawn(settings: Settings, role: str, stderr: Any) -> asyncio.subprocess.Process:
+async def _spawn(
+    settings: Settings, role: str, processes: int, stderr: Any
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -219,6 +225,7 @@ async def _spawn(settings: Settings, role: str, stderr: Any) -> asyncio.subproce
         "run",
         "--role",
         role,
+        *(["--processes", str(processes)] if processes > 1 else []),
         env=worker_env(settings),
         cwd=str(REPO),
         stdout=asyncio.subprocess.DEVNULL,

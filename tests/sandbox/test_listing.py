@@ -3,6 +3,7 @@ relationship ids), sorting, and cursor pagination through absolute links.next.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.plugins.sandbox import SandboxHandle
@@ -116,3 +117,44 @@ async def test_bad_cursor_is_400(sandbox: SandboxHandle) -> None:
     api = await authed(sandbox)
     reply = await api.get("/api/v2/prospects", **{"page[after]": "garbage!"})
     assert reply.status == 400
+
+
+async def test_updated_at_ranges_and_sort_feed_a_change_poll(sandbox: SandboxHandle) -> None:
+    """filter[updatedAt]=a..b is inclusive with open ends, sort=updatedAt orders by last change,
+    and the new syntax's [gte] bound agrees (the reconciliation poll's change feed)."""
+    api = await authed(sandbox)
+    await _seed_prospects(api, 3)
+    await asyncio.sleep(0.01)
+    await api.patch("prospects", 1, {"title": "VP"})
+    listed = (await api.get("/api/v2/prospects", sort="updatedAt")).json["data"]
+    assert [p["id"] for p in listed] == [2, 3, 1]
+    cursor = listed[-1]["attributes"]["updatedAt"]
+    since = await api.get("/api/v2/prospects", **{"filter[updatedAt]": f"{cursor}..inf"})
+    assert _ids(since) == [1]
+    before = await api.get("/api/v2/prospects", **{"filter[updatedAt]": f"neginf..{cursor}"})
+    assert _ids(before) == [1, 2, 3]
+    new = await api.get(
+        "/api/v2/prospects", newFilterSyntax="true", **{"filter[updatedAt][gte]": cursor}
+    )
+    assert _ids(new) == [1]
+    bad = await api.get("/api/v2/prospects", **{"filter[updatedAt]": "yesterday..inf"})
+    assert (bad.status, bad.error_id) == (400, "filterParameter.invalidDatetimeFormat")
+
+
+async def test_keyset_paging_by_id_reaches_past_any_offset(sandbox: SandboxHandle) -> None:
+    """sort=id&filter[id]=N..inf pages by key: each page starts after the last id seen."""
+    api = await authed(sandbox)
+    await _seed_prospects(api, 7)
+    seen: list[int] = []
+    start = 1
+    while True:
+        page = _ids(
+            await api.get(
+                "/api/v2/prospects", sort="id", **{"filter[id]": f"{start}..inf", "page[size]": "3"}
+            )
+        )
+        seen += page
+        if len(page) < 3:
+            break
+        start = page[-1] + 1
+    assert seen == [1, 2, 3, 4, 5, 6, 7]

@@ -177,15 +177,16 @@ async def test_wrong_type_or_bad_envelope_is_422(sandbox: SandboxHandle) -> None
 
 
 async def test_users_and_accounts_have_their_own_ids(sandbox: SandboxHandle) -> None:
-    """Users (the token owner is user 1) and accounts number their ids independently."""
+    """Users (the token owner is user 1, alice 2, bob 3) and accounts number their ids
+    independently."""
     api = Api(sandbox, await sandbox.access_token())
     user = await api.create("users", {"firstName": "Rep", "email": "rep@seller.example"})
-    assert (user.status, user.json["data"]["id"]) == (201, 2)
+    assert (user.status, user.json["data"]["id"]) == (201, 4)
     account = await api.create("accounts", {"name": "Acme"})
     assert (account.status, account.json["data"]["id"]) == (201, 1)
-    reply = await api.create("prospects", {"emails": ["a@acme.com"]}, owner=2)
-    assert reply.json["data"]["relationships"]["owner"] == {"data": {"type": "user", "id": 2}}
-    assert len(await sandbox.users()) == 2
+    reply = await api.create("prospects", {"emails": ["a@acme.com"]}, owner=4)
+    assert reply.json["data"]["relationships"]["owner"] == {"data": {"type": "user", "id": 4}}
+    assert len(await sandbox.users()) == 4
     assert len(await sandbox.accounts()) == 1
 
 

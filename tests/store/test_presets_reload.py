@@ -90,7 +90,7 @@ def test_a_bad_edit_keeps_the_last_good_preset_and_says_why(preset_file: Path) -
     preset_file.write_text(good.replace("[Signal, demo-request]", "[Signal, demo]"))
     assert reloader.reload_if_changed() is True
     assert reloader.last_error is None
-    assert reloader.current.events["Demo Requested"].tags == ("Signal", "demo")
+    assert reloader.current.events["Demo Requested"][0].tags == ("Signal", "demo")
     assert PRESET_ERROR.labels(preset=preset_file.name)._value.get() == 0
 
 

@@ -13,7 +13,7 @@ import orjson
 import pytest_asyncio
 
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.runtime.workers import started_producer
+from leadgate.runtime.services import started_producer
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.memory import MemoryStore
 from leadgate.store.presets import PresetReloader

@@ -25,9 +25,9 @@ from aiohttp import web
 
 from leadgate.errors import IntegrationStopped, LeadgateError, RetriableError
 from leadgate.outreach.auth import post_token_request, token_set
-from leadgate.settings import OutreachSettings, load_settings
+from leadgate.runtime.services import state_store
+from leadgate.settings import OutreachSettings, Settings, load_settings
 from leadgate.store.base import StateStore, TokenSet
-from leadgate.store.sqlite import open_store
 
 _PAGE = "<!doctype html><title>leadgate</title><p>{}</p>"
 
@@ -59,7 +59,7 @@ def handle_login(args: argparse.Namespace) -> int:
     settings = load_settings(**overrides)
     port = args.port if args.port is not None else urlsplit(settings.outreach.redirect_uri).port
     try:
-        return asyncio.run(_login(settings.state_dir, settings.outreach, port or 0, args))
+        return asyncio.run(_login(settings, port or 0, args))
     except (LeadgateError, TimeoutError) as exc:
         message = getattr(exc, "message", "") or "no redirect arrived in time"
         action = getattr(exc, "action", None)
@@ -69,20 +69,18 @@ def handle_login(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _login(state_dir: Path, settings: OutreachSettings, port: int, args: Any) -> int:
-    store = await open_store(state_dir)
-    try:
+async def _login(settings: Settings, port: int, args: Any) -> int:
+    async with state_store(settings) as store:
         await login(
-            settings,
+            settings.outreach,
             store,
             port=port,
             open_browser=not args.no_browser,
             timeout_s=args.timeout,
             out=sys.stdout,
         )
-    finally:
-        await store.close()
-    print(f"Authorized. Tokens stored in {state_dir}/ (readable by you only).", flush=True)
+    where = "the Redis state store" if settings.state.url else f"{settings.state_dir}/"
+    print(f"Authorized. Tokens stored in {where} (readable by you only).", flush=True)
     return 0
 
 

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import secrets
-import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,20 +20,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
 from pydantic import SecretStr
 
 from leadgate.errors import ConfigError
-from leadgate.http.app import build_http_app
-from leadgate.kafka.broker import EmbeddedBroker, topics_of
+from leadgate.kafka.broker import EmbeddedBroker, for_embedded, topics_of
 from leadgate.observability.logging import configure_logging
-from leadgate.runtime.workers import Role, started_producer, workers
+from leadgate.runtime.process import Host, run_process
+from leadgate.runtime.roles import Role
+from leadgate.runtime.services import open_presets, state_store
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.server import run_sandbox
 from leadgate.settings import Settings, WriteKey, load_settings
 from leadgate.store.base import StateStore, TokenSet
-from leadgate.store.presets import PresetsHolder
-from leadgate.store.sqlite import SqliteStore, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +100,7 @@ def dev_settings(
     """The settings of a dev run: the embedded broker, the generated credentials."""
     update: dict[str, Any] = {
         "http_port": options.http_port,
-        "kafka": base.kafka.model_copy(
+        "kafka": for_embedded(base.kafka).model_copy(
             update={
                 "bootstrap_servers": bootstrap,
                 "partitions": options.partitions,
@@ -157,14 +154,11 @@ async def _seed_sandbox_tokens(settings: Settings, store: StateStore) -> None:
 
 
 async def run_dev(options: DevOptions) -> int:
-    """Start everything, print the banner, wait for Ctrl-C, stop everything."""
+    """Start the broker and the sandbox, then the process (workers and HTTP service); print the
+    banner once it is ready; run until Ctrl-C."""
     base = load_settings()
     write_key = options.write_key or f"wk_{secrets.token_urlsafe(18)}"
     token = options.inspector_token or secrets.token_urlsafe(24)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     broker = EmbeddedBroker(port=options.broker_port)
     try:
         await broker.start()
@@ -173,10 +167,9 @@ async def run_dev(options: DevOptions) -> int:
         )
         configure_logging(settings, fmt="console")
         await broker.create_topics(settings.kafka)
-        presets = PresetsHolder(settings.pipeline.presets)  # a bad preset fails before start
+        presets = open_presets(settings)  # a bad preset fails before start
         async with contextlib.AsyncExitStack() as stack:
-            store: SqliteStore = await open_store(settings.state_dir)
-            stack.push_async_callback(store.close)
+            store = await stack.enter_async_context(state_store(settings))
             sandbox_url = await stack.enter_async_context(_sandbox(settings, options.sandbox_port))
             if sandbox_url is not None:
                 settings = settings.model_copy(
@@ -185,34 +178,16 @@ async def run_dev(options: DevOptions) -> int:
                     }
                 )
                 await _seed_sandbox_tokens(settings, store)
-            producer = await stack.enter_async_context(started_producer(settings))
-            http_url = await _serve_http(stack, settings, producer, store, presets)
-            await stack.enter_async_context(
-                workers(settings, Role.ALL, stop, store=store, presets=presets)
+
+            def banner(running: Host) -> None:
+                assert running.http is not None
+                _print_banner(settings, broker, sandbox_url, running.http.url, write_key, token)
+
+            return await run_process(
+                settings, role=Role.ALL, http=True, store=store, presets=presets, on_ready=banner
             )
-            _print_banner(settings, broker, sandbox_url, http_url, write_key, token)
-            await stop.wait()
-            print("\nleadgate dev: stopping (draining in-flight work)…", file=sys.stderr)
     finally:
         broker.stop()
-    return 0
-
-
-async def _serve_http(
-    stack: contextlib.AsyncExitStack,
-    settings: Settings,
-    producer: Any,
-    store: StateStore,
-    presets: PresetsHolder,
-) -> str:
-    """Serve the HTTP service (collector, SDK, demo, inspector, metrics, health)."""
-    app = build_http_app(settings, producer=producer, profile_store=store, presets_holder=presets)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    stack.push_async_callback(runner.cleanup)
-    site = web.TCPSite(runner, settings.http_host, settings.http_port, shutdown_timeout=2.0)
-    await site.start()
-    return f"http://{settings.http_host}:{settings.http_port}"
 
 
 def _print_banner(

@@ -22,8 +22,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from leadgate.kafka.deadletter import list_dead_letters, parse_since, replay
-from leadgate.kafka.producer import make_producer
-from leadgate.settings import KafkaSettings, load_settings
+from leadgate.runtime.services import started_producer
+from leadgate.settings import KafkaSettings, Settings, load_settings
 
 _COLUMNS = (
     ("where", 10),
@@ -69,9 +69,9 @@ def _since(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
-def _kafka_settings() -> KafkaSettings | None:
+def _settings() -> Settings | None:
     try:
-        return load_settings().kafka
+        return load_settings()
     except ValidationError as exc:
         print(f"leadgate: configuration error:\n{exc}", file=sys.stderr)
         return None
@@ -79,9 +79,10 @@ def _kafka_settings() -> KafkaSettings | None:
 
 def handle_list(args: argparse.Namespace) -> int:
     """Print the matching dead letters; 0 even when there are none."""
-    settings = _kafka_settings()
-    if settings is None:
+    full = _settings()
+    if full is None:
         return 2
+    settings = full.kafka
     try:
         letters = asyncio.run(list_dead_letters(settings, reason=args.reason, since=args.since))
     except (KafkaError, OSError) as exc:
@@ -114,7 +115,7 @@ def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
 
 def handle_replay(args: argparse.Namespace) -> int:
     """Replay the matching dead letters; 0 when all were acknowledged by the broker."""
-    settings = _kafka_settings()
+    settings = _settings()
     if settings is None:
         return 2
     bar = ProgressBar(sys.stderr, "replaying")
@@ -122,7 +123,7 @@ def handle_replay(args: argparse.Namespace) -> int:
         result = asyncio.run(_replay(settings, args.reason, args.since, bar))
     except (KafkaError, OSError) as exc:
         bar.finish()
-        print(_unreachable(settings, exc), file=sys.stderr)
+        print(_unreachable(settings.kafka, exc), file=sys.stderr)
         return 1
     bar.finish()
     print(
@@ -134,14 +135,10 @@ def handle_replay(args: argparse.Namespace) -> int:
 
 
 async def _replay(
-    settings: KafkaSettings, reason: str | None, since: datetime | None, bar: ProgressBar
+    settings: Settings, reason: str | None, since: datetime | None, bar: ProgressBar
 ) -> Any:
-    producer = make_producer(settings, client_id="leadgate-dlq-replay")
-    await producer.start()
-    try:
-        return await replay(producer, settings, reason=reason, since=since, on_progress=bar)
-    finally:
-        await producer.stop()
+    async with started_producer(settings, client_id="leadgate-dlq-replay") as producer:
+        return await replay(producer, settings.kafka, reason=reason, since=since, on_progress=bar)
 
 
 def _unreachable(settings: KafkaSettings, exc: BaseException) -> str:

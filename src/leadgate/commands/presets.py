@@ -71,8 +71,12 @@ def handle_check(args: argparse.Namespace) -> int:
             for line in exc.errors:
                 print(line, file=sys.stderr)
             continue
-        sending = sum(1 for rule in preset.events.values() if rule.action == "upsert_prospect")
-        print(f"{path}: ok ({preset.name!r}: {sending} events create prospects)")
+        sending = sum(1 for name in preset.events if preset.sends(name))
+        routed = sum(
+            1 for rules in preset.events.values() for rule in rules if rule.when is not None
+        )
+        extra = f", {routed} conditional rules" if routed else ""
+        print(f"{path}: ok ({preset.name!r}: {sending} events create prospects{extra})")
     return 1 if failed else 0
 
 
@@ -90,6 +94,12 @@ def summary(outcome: Outcome) -> dict[str, Any]:
         "reason": None if outcome.drop is None else str(outcome.drop),
         "detail": outcome.detail,
         "document": None if outcome.lead is None else outcome.lead.document(),
+        "condition": next((s.detail for s in outcome.stages if s.stage == "condition"), None),
+        "routing": (
+            None
+            if outcome.lead is None or outcome.lead.routing is None
+            else outcome.lead.routing.model_dump(mode="json", exclude_defaults=True)
+        ),
     }
 
 
@@ -103,6 +113,11 @@ def _describe(outcome: Outcome) -> str:
     warnings = [stage.detail for stage in outcome.stages if stage.status == "warn"]
     lines = [f"{head}  -> send"]
     lines += [f"  warn: {warning}" for warning in warnings]
+    lines += [
+        f"  {stage.stage}: {stage.detail}"
+        for stage in outcome.stages
+        if stage.stage in ("condition", "routing") and stage.detail
+    ]
     document = json.dumps(outcome.lead.document(), indent=2, ensure_ascii=False)
     lines += ["  " + line for line in document.splitlines()]
     return "\n".join(lines)

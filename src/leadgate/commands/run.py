@@ -1,8 +1,11 @@
 """``leadgate run``: the production workers against any Kafka.
 
 ``--role all`` (the default) runs the processor and the delivery worker in one process;
-``--role processor`` and ``--role delivery`` split them so that each scales on its own. The
-broker comes from ``LEADGATE_KAFKA__BOOTSTRAP_SERVERS``; SIGTERM drains and exits 0.
+``--role processor`` and ``--role delivery`` split them so that each scales on its own.
+``--processes N`` runs N such processes in the role's consumer group under a supervisor that
+restarts one that dies (the processor is CPU-bound: one process per core); with the Redis state
+store (``LEADGATE_STATE__URL``) they share profiles, the Outreach budget and the token. The broker
+comes from ``LEADGATE_KAFKA__BOOTSTRAP_SERVERS``; SIGTERM drains and exits 0.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from leadgate.observability.logging import configure_logging
-from leadgate.runtime.workers import Role, run_until_signalled
+from leadgate.runtime.process import run_process
+from leadgate.runtime.processes import supervise
+from leadgate.runtime.roles import Role
 from leadgate.settings import load_settings
 
 
@@ -37,7 +42,21 @@ def register(subparsers: Any) -> None:
         default=None,
         help="where the state store lives (default: $LEADGATE_STATE_DIR or .leadgate/)",
     )
+    parser.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run N processes of the role in its consumer group, supervised (default: 1)",
+    )
     parser.set_defaults(handler=handle)
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return value
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -47,4 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         overrides["state_dir"] = args.state_dir
     settings = load_settings(**overrides)
     configure_logging(settings)
-    return asyncio.run(run_until_signalled(settings, Role(args.role)))
+    if args.processes > 1:
+        extra = ["--state-dir", str(args.state_dir)] if args.state_dir is not None else []
+        return asyncio.run(supervise(args.role, args.processes, extra))
+    return asyncio.run(run_process(settings, role=Role(args.role), http=False))

@@ -22,13 +22,11 @@ from typing import Any, TextIO
 
 from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
-from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.deliver import Delivery, deliver
-from leadgate.outreach.upsert import Upserter
 from leadgate.pipeline.presets import Preset, load_preset
 from leadgate.pipeline.process import peek_identities, process
+from leadgate.runtime.services import outreach_upserter, state_store
 from leadgate.settings import Settings, load_settings
-from leadgate.store.sqlite import open_store
 
 
 def register(subparsers: Any) -> None:
@@ -71,33 +69,28 @@ async def send(
     settings: Settings, preset: Preset, lines: list[bytes], *, as_json: bool, out: TextIO
 ) -> int:
     """Process and deliver ``lines`` in order; print one report per event; the exit status."""
-    store = await open_store(settings.state_dir)
     status = 0
-    try:
-        async with OutreachClient(settings.outreach, store) as client:
-            upserter = Upserter(client, store, settings.outreach)
-            for line in lines:
-                snapshot = await store.get_profile(peek_identities(line))
-                outcome = process(
-                    line, snapshot, preset, default_region=settings.pipeline.default_phone_region
-                )
-                if outcome.profile is not None:
-                    await store.put_profile(outcome.identities, outcome.profile)
-                delivery = None
-                if outcome.lead is not None:
-                    try:
-                        delivery = await deliver(upserter, outcome.lead, settings.outreach)
-                    except IntegrationStopped as stop:
-                        print(f"leadgate send: {stop.message}\n  what to do: {stop.action}",
-                              file=sys.stderr)  # fmt: skip
-                        return 2
-                    if delivery.outcome != "delivered":
-                        status = 1
-                report = summary(outcome, delivery)
-                print(json.dumps(report, ensure_ascii=False) if as_json else describe(report),
-                      file=out, flush=True)  # fmt: skip
-    finally:
-        await store.close()
+    async with state_store(settings) as store, outreach_upserter(settings, store) as upserter:
+        for line in lines:
+            snapshot = await store.get_profile(peek_identities(line))
+            outcome = process(
+                line, snapshot, preset, default_region=settings.pipeline.default_phone_region
+            )
+            if outcome.profile is not None:
+                await store.put_profile(outcome.identities, outcome.profile)
+            delivery = None
+            if outcome.lead is not None:
+                try:
+                    delivery = await deliver(upserter, outcome.lead, settings.outreach)
+                except IntegrationStopped as stop:
+                    print(f"leadgate send: {stop.message}\n  what to do: {stop.action}",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
+                if delivery.outcome != "delivered":
+                    status = 1
+            report = summary(outcome, delivery)
+            print(json.dumps(report, ensure_ascii=False) if as_json else describe(report),
+                  file=out, flush=True)  # fmt: skip
     return status
 
 

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from typing import Any
 
-from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from leadgate.http.accesslog import AccessLogger
-from leadgate.http.app import build_http_app
-from leadgate.kafka.producer import make_producer
 from leadgate.observability.logging import configure_logging, get_logger
+from leadgate.runtime.process import Host, run_process
 from leadgate.settings import Settings, load_settings
 
 log = get_logger("leadgate.serve")
@@ -63,42 +59,28 @@ def handle(args: argparse.Namespace) -> int:
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     """Serve until ``stop`` is set (or a signal arrives); returns the exit code."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    producer = make_producer(settings.kafka, client_id="leadgate-collector")
     try:
-        await producer.start()
+        code = await run_process(
+            settings,
+            role=None,
+            http=True,
+            producer_id="leadgate-collector",
+            on_ready=_announce,
+            stop=stop,
+        )
     except KafkaError as exc:
         print(
             f"leadgate serve: cannot reach Kafka at {settings.kafka.bootstrap_servers} "
             f"({type(exc).__name__}); check LEADGATE_KAFKA__BOOTSTRAP_SERVERS",
             file=sys.stderr,
         )
-        await producer.stop()
         return 1
-    try:
-        app = build_http_app(settings, producer=producer)
-        runner = web.AppRunner(
-            app,
-            handle_signals=False,
-            access_log_class=AccessLogger,
-            shutdown_timeout=5.0,
-            lingering_time=2.0,  # discard the rest of a refused upload for at most 2 s
-        )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.http_host, settings.http_port)
-            await site.start()
-            port = runner.addresses[0][1]
-            url = f"http://{settings.http_host}:{port}"
-            log.info("serving", url=url, kafka=settings.kafka.bootstrap_servers)
-            print(f"leadgate serve: listening on {url}", file=sys.stderr, flush=True)
-            await stop.wait()
-            print("leadgate serve: stopping", file=sys.stderr, flush=True)
-        finally:
-            await runner.cleanup()
-    finally:
-        await producer.stop()
-    return 0
+    print("leadgate serve: stopped", file=sys.stderr, flush=True)
+    return code
+
+
+def _announce(running: Host) -> None:
+    assert running.http is not None
+    url = running.http.url
+    log.info("serving", url=url, kafka=running.settings.kafka.bootstrap_servers)
+    print(f"leadgate serve: listening on {url}", file=sys.stderr, flush=True)

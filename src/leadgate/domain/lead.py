@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadgate.domain.routing import RoutingPlan
+
 LEAD_SCHEMA_VERSION = 1
 
 
@@ -43,6 +45,7 @@ class LeadIntent(BaseModel):
     event: str = ""
     preset: str = ""
     received_at: str | None = None
+    routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
 
     def document(self) -> dict[str, Any]:
         """The JSON:API prospect document for a create (attributes plus tags)."""

@@ -19,6 +19,8 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
+    CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 
 
 class DeadLetterReason(StrEnum):
@@ -31,6 +33,9 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
+    SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
+    MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)
 
 
 class Outcome(StrEnum):

@@ -1,8 +1,9 @@
 """The HTTP application of ``leadgate serve`` and ``leadgate dev``: collector, SDK, demo page,
 inspector, metrics and health probes on one port.
 
-The caller owns the producer (starts it before, stops it after the app); the app only produces.
-The inspector's optional stores pass through to :func:`leadgate.http.inspector.setup_inspector`.
+The caller (:mod:`leadgate.runtime.http`) owns everything the app uses: the producer (started
+before, stopped after the app), the stores and presets the inspector reads, and the readiness
+of the workers running beside it. The app opens nothing itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from leadgate.http.collector import Collector
-from leadgate.http.health import health_routes
+from leadgate.http.health import WorkersReady, health_routes
 from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
@@ -32,6 +33,7 @@ def build_http_app(
     profile_store: StateStore | None = None,
     trace_store: TraceStore | None = None,
     presets_holder: PresetsHolder | None = None,
+    workers_ready: WorkersReady | None = None,
 ) -> web.Application:
     """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all")."""
     collector_settings = settings.collector
@@ -47,7 +49,7 @@ def build_http_app(
     app[COLLECTOR_KEY] = collector
     app.add_routes(collector.routes())
     app.add_routes(page_routes(collector_settings))
-    app.add_routes(health_routes(sink))
+    app.add_routes(health_routes(sink, workers_ready))
     setup_inspector(
         app,
         settings,

@@ -1,21 +1,29 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can accept events: Kafka reachable)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (it does its work: Kafka reachable and,
+in a process that also runs workers, every worker consuming)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aiohttp import web
 
 from leadgate.http.sink import EventSink
 
+WorkersReady = Callable[[], bool]
 
-def health_routes(sink: EventSink) -> list[web.RouteDef]:
-    """The two probes; readiness asks the producer for a live broker connection."""
+
+def health_routes(sink: EventSink, workers_ready: WorkersReady | None = None) -> list[web.RouteDef]:
+    """The two probes; readiness asks the producer for a live broker connection and, when
+    given, ``workers_ready`` whether the workers have joined their consumer groups."""
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:
-        if await sink.ready():
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "unavailable", "kafka": "unreachable"}, status=503)
+        if not await sink.ready():
+            return web.json_response({"status": "unavailable", "kafka": "unreachable"}, status=503)
+        if workers_ready is not None and not workers_ready():
+            return web.json_response({"status": "starting", "workers": "joining"}, status=503)
+        return web.json_response({"status": "ready"})
 
     return [web.get("/healthz", healthz), web.get("/readyz", readyz)]

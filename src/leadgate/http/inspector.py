@@ -19,10 +19,9 @@ configured, and known secrets are removed always. Each API access is audit-logge
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from aiohttp import web
 
 from leadgate.errors import ConfigError
 from leadgate.http.inspector_auth import InspectorAuth, security_headers
-from leadgate.kafka.traces import TraceConsumer
 from leadgate.observability.logging import get_logger, known_secrets, settings_secrets
 from leadgate.observability.masking import mask_value
 from leadgate.settings import Settings
@@ -269,54 +267,22 @@ def setup_inspector(
     trace_store: TraceStore | None = None,
     presets_holder: PresetsHolder | None = None,
     profile_store: StateStore | None = None,
-    consume: bool | None = None,
 ) -> Inspector:
-    """Add the inspector's routes to ``app``.
+    """Add the inspector's routes to ``app``; it reads what it is given and opens nothing.
 
-    Without ``trace_store`` it opens one under ``settings.state_dir`` and (unless ``consume`` is
-    False) consumes the traces topic into it while the app runs. Without ``presets_holder`` it
-    loads ``settings.pipeline.presets`` and watches them for edits. Without an inspector token
-    it only adds the routes (every API call answers 401) and touches nothing else.
+    The composition root (:mod:`leadgate.runtime.http`) feeds ``trace_store`` from the traces
+    topic and keeps ``presets_holder`` live. Without ``trace_store`` the inspector shows an empty
+    in-memory store; without ``presets_holder`` the dry run answers 503. Without an inspector
+    token every API call answers 401.
     """
     _check(settings)
-    # Without a token the API stays closed (401), so nothing is stored, consumed or loaded.
-    enabled = settings.inspector.token is not None
-    own_store = trace_store is None
-    store = trace_store
-    if store is None:  # not `or`: an empty store is falsy
-        store = TraceStore(
-            settings.state_dir if enabled else None,
-            max_events=settings.inspector.max_events,
-            max_age_s=settings.inspector.max_age_hours * 3600.0,
-        )
-    own_presets = presets_holder is None
-    holder = presets_holder
-    if holder is None and enabled and settings.pipeline.presets:
-        holder = PresetsHolder(settings.pipeline.presets)
-    inspector = Inspector(settings, store, holder, profile_store)
+    store = trace_store if trace_store is not None else TraceStore(None)  # empty is falsy
+    inspector = Inspector(settings, store, presets_holder, profile_store)
     app[INSPECTOR] = inspector
-    consume = own_store and enabled if consume is None else consume
-
-    async def background(app: web.Application) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
-        if consume:
-            tasks.append(asyncio.create_task(TraceConsumer(settings, store).run(stop)))
-        if own_presets and holder is not None:
-            interval = settings.pipeline.presets_poll_s
-            tasks.append(asyncio.create_task(holder.watch(stop, interval)))
-        yield
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=10.0)
-        if own_store:
-            store.close()
 
     async def on_shutdown(app: web.Application) -> None:
         inspector.stopping.set()
 
-    app.cleanup_ctx.append(background)
     app.on_shutdown.append(on_shutdown)
     app.on_response_prepare.append(_on_prepare)
     app.router.add_get("/inspector", page)

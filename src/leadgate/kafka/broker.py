@@ -3,6 +3,11 @@
 ``leadgate dev`` and the test suite start it on a free loopback port with memory storage. It
 speaks enough Kafka for aiokafka's consumer groups, rebalances and committed offsets; it rejects
 the idempotent producer (InitProducerId -> UnknownError), which is why idempotence is a setting.
+
+It answers a JoinGroup only after half the member's session timeout (Kafka's own broker answers
+a lone member at once): with the 30 s default a worker would consume 15 s after it started.
+Against it leadgate uses :data:`EMBEDDED_SESSION_TIMEOUT_MS` unless one is configured
+(:func:`tuned_for_broker`), so a worker joins in about a second.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from leadgate.settings import KafkaSettings
+
+# The cluster id the embedded broker reports (DescribeCluster).
+EMBEDDED_CLUSTER_ID = "tansu_cluster"
+# Short enough that a lone member joins in ~1.5 s; three heartbeats (1 s apart) fit in it.
+EMBEDDED_SESSION_TIMEOUT_MS = 3_000
 
 
 def free_port() -> int:
@@ -96,6 +106,10 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"embedded broker exited with code {self.process.returncode}")
+            if not await _accepts(self.port):
+                # not listening yet: asking with a Kafka client now would log a connect error
+                await asyncio.sleep(0.05)
+                continue
             try:
                 admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
                 await admin.start()
@@ -121,3 +135,44 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
+
+
+async def _accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def is_embedded(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """Whether the broker at ``bootstrap`` is the embedded one (False when it cannot tell)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        cluster = await asyncio.wait_for(admin.describe_cluster(), timeout_s)
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await admin.close()
+    return bool(cluster.get("cluster_id") == EMBEDDED_CLUSTER_ID)
+
+
+def for_embedded(settings: KafkaSettings) -> KafkaSettings:
+    """``settings`` with the embedded broker's session timeout, unless one was configured."""
+    if "session_timeout_ms" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"session_timeout_ms": EMBEDDED_SESSION_TIMEOUT_MS})
+
+
+async def tuned_for_broker(settings: KafkaSettings) -> KafkaSettings:
+    """``settings`` fitted to the broker they name: :func:`for_embedded` on the embedded one."""
+    if "session_timeout_ms" in settings.model_fields_set:
+        return settings
+    return for_embedded(settings) if await is_embedded(settings.bootstrap_servers) else settings

@@ -172,6 +172,7 @@ class TraceConsumer:
             auto_offset_reset="earliest",
             enable_auto_commit=True,
             session_timeout_ms=self._settings.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self._settings.session_timeout_ms // 4),
             request_timeout_ms=self._settings.request_timeout_ms,
         )
         await consumer.start()

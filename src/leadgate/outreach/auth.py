@@ -3,10 +3,12 @@
 Outreach access tokens live 7200 s and every refresh returns a *new* refresh token (the old one
 may die at once), and a user+app may mint at most one token per 60 s (outreach-api.md §4). So:
 
-- one refresh at a time in a process (an ``asyncio.Lock``), and the stored pair re-read first,
-  so worker processes that share the state store reuse each other's rotation; a caller whose
-  token was rejected asks for a token *newer than the one it used*, so 64 coroutines hitting
-  401 together cause exactly one refresh;
+- one refresh at a time in a process (an ``asyncio.Lock``) and across every process and host
+  that shares the state store (a lease: a ``lease`` document claimed atomically with a TTL, so a
+  process that dies holding it blocks the others for ``total_timeout_s`` at most); the stored
+  pair is re-read first, and a process that finds the lease taken waits for the pair its holder
+  stores and adopts it; a caller whose token was rejected asks for a token *newer than the one
+  it used*, so 64 coroutines in 5 processes hitting 401 together cause exactly one refresh;
 - refresh ``refresh_early_s`` before expiry, not after a 401;
 - the rotated pair is saved to the store *before* the old refresh token is dropped (P24);
 - ``invalid_grant`` stops the integration with a message saying what to do, and the manager
@@ -18,7 +20,9 @@ Tokens never appear in messages or logs.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +35,10 @@ from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore, TokenSet
 
 REAUTHORIZE = "run `leadgate auth login` to authorize leadgate again"
+LEASE_COLLECTION = "lease"
+LEASE_KEY = "outreach.token.refresh"
+# How often a process waiting for another one's refresh looks for the new pair.
+_LEASE_POLL_S = 0.05
 _MAX_TOKEN_RESPONSE = 64 * 1024
 
 
@@ -114,6 +122,8 @@ class TokenManager:
         self._lock = asyncio.Lock()
         self._tokens: TokenSet | None = None
         self._stopped: IntegrationStopped | None = None
+        self._lease_s = settings.total_timeout_s + 5.0
+        self._holder = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.refreshes = 0
 
     def _fresh(self, tokens: TokenSet | None) -> bool:
@@ -132,28 +142,63 @@ class TokenManager:
         """A token other than ``rejected`` (it got a 401); refreshes unless another caller did."""
         return await self._refresh_unless_newer(stale=rejected)
 
+    def _usable(self, tokens: TokenSet | None, stale: str | None) -> bool:
+        return tokens is not None and tokens.access_token != stale and self._fresh(tokens)
+
     async def _refresh_unless_newer(self, stale: str | None) -> str:
         async with self._lock:
-            if self._stopped is not None:
-                raise self._stopped
-            # The store is the truth: another worker process sharing it may have rotated the
-            # pair since we last looked, and its refresh token is the only one still valid.
-            stored = await self._store.load_tokens()
-            if stored is not None:
-                self._tokens = stored
-            tokens = self._tokens
-            if tokens is not None and tokens.access_token != stale and self._fresh(tokens):
-                return tokens.access_token
+            while True:
+                if self._stopped is not None:
+                    raise self._stopped
+                # The store is the truth: another worker process sharing it may have rotated
+                # the pair since we last looked, and its refresh token is the only one valid.
+                stored = await self._store.load_tokens()
+                if stored is not None:
+                    self._tokens = stored
+                tokens = self._tokens
+                if self._usable(tokens, stale) and tokens is not None:
+                    return tokens.access_token
+                if await self._claim_lease():
+                    break
+                # Another process is refreshing: adopt the pair it stores (or, if it died,
+                # claim the lease once it expired).
+                await self._await_rotation(tokens, stale)
             try:
-                self._tokens = await self._refresh(tokens)
-            except IntegrationStopped as stop:
-                rotated = await self._rotated_elsewhere(tokens)
-                if rotated is not None:
-                    self._tokens = rotated
-                    return rotated.access_token
-                self._stopped = stop
-                raise
-            return self._tokens.access_token
+                return await self._refresh_holding_lease(tokens)
+            finally:
+                await self._store.delete_docs(LEASE_COLLECTION, [LEASE_KEY])
+
+    async def _refresh_holding_lease(self, tokens: TokenSet | None) -> str:
+        try:
+            self._tokens = await self._refresh(tokens)
+        except IntegrationStopped as stop:
+            rotated = await self._rotated_elsewhere(tokens)
+            if rotated is not None:
+                self._tokens = rotated
+                return rotated.access_token
+            self._stopped = stop
+            raise
+        return self._tokens.access_token
+
+    async def _claim_lease(self) -> bool:
+        """Claim the one refresh of every process sharing the store, for ``_lease_s``."""
+        return await self._store.put_doc_if_absent(
+            LEASE_COLLECTION,
+            LEASE_KEY,
+            {"holder": self._holder, "at": self._clock()},
+            ttl_s=self._lease_s,
+        )
+
+    async def _await_rotation(self, used: TokenSet | None, stale: str | None) -> None:
+        """Wait until the stored pair is newer than ``used`` or the lease is gone."""
+        deadline = time.monotonic() + self._lease_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(_LEASE_POLL_S)
+            latest = await self._store.load_tokens()
+            if latest is not None and latest != used and self._usable(latest, stale):
+                return
+            if not await self._store.get_docs(LEASE_COLLECTION, [LEASE_KEY]):
+                return
 
     async def _rotated_elsewhere(self, used: TokenSet | None) -> TokenSet | None:
         """A fresh pair another process saved while our refresh with ``used`` was refused."""

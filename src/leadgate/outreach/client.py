@@ -31,6 +31,7 @@ from leadgate.outreach.auth import REAUTHORIZE, TokenManager
 from leadgate.outreach.backoff import retry_after
 from leadgate.outreach.classify import Action, Verdict, classify
 from leadgate.outreach.ratelimit import RateBudget
+from leadgate.outreach.shared_budget import budget_for
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
 
@@ -77,7 +78,7 @@ class OutreachClient:
         self._base = URL(settings.base_url.rstrip("/"))
         self._session: aiohttp.ClientSession | None = None
         self._auth: TokenManager | None = None
-        self.budget = RateBudget(settings, clock=clock)
+        self.budget: RateBudget = budget_for(settings, store, clock=clock)
 
     async def __aenter__(self) -> OutreachClient:
         timeout = aiohttp.ClientTimeout(

@@ -25,7 +25,7 @@ from leadgate.outreach.backoff import retry_after
 from leadgate.settings import OutreachSettings
 
 # With ``Remaining`` spent and no usable reset: wait this long, then let a request find out.
-_UNKNOWN_RESET_S = 60.0
+UNKNOWN_RESET_S = 60.0
 
 
 class RateBudget:
@@ -122,4 +122,4 @@ class RateBudget:
         self._reset_at = reset_at
         if remaining <= 0:
             # No usable reset: hold one minute, then let a request find out.
-            self.hold(reset if reset is not None else _UNKNOWN_RESET_S)
+            self.hold(reset if reset is not None else UNKNOWN_RESET_S)

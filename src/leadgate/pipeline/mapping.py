@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, AccountHint, LeadIntent
+from leadgate.domain.routing import RoutingPlan
 from leadgate.pipeline.trusted import trusted
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def build_lead(
     identities: tuple[str, ...],
     message_id: str | None,
     received_at: str | None,
+    routing: RoutingPlan | None = None,
 ) -> LeadIntent:
     """The lead intent for the delivery topic; ``values`` holds the normalised ``email``.
 
@@ -123,5 +125,6 @@ def build_lead(
             "event": event,
             "preset": preset.name,
             "received_at": received_at,
+            "routing": routing,
         },
     )

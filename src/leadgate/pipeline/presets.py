@@ -4,7 +4,10 @@ A preset is one YAML file (ARCHITECTURE §3.4), validated once at load into a fr
 Loading is strict: see ``leadgate.pipeline.yamlsafe`` for the YAML rules; the schema below
 rejects unknown fields, wrong types (including YAML 1.1 surprises such as an unquoted ``on``
 where text is due) and unusable tags. Every error reads ``file:line: field: message``.
-Event names match exactly (no patterns, so no regex backtracking and no rule overlap).
+Event names match exactly (no patterns, so no regex backtracking and no rule overlap). An event
+maps to one rule or to a list of rules; the first rule whose ``when`` holds applies
+(``pipeline.conditions``), and a rule may route the lead: owner, sequence, stage
+(``pipeline.routing``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from leadgate.errors import PresetError
+from leadgate.pipeline.conditions import Condition
 from leadgate.pipeline.mapping import LIST_ATTRIBUTES, is_prospect_attribute
+from leadgate.pipeline.routing import FIELD_ROOTS, Name, OwnerChain, SequenceField
 from leadgate.pipeline.yamlsafe import Document, YamlProblem, load_document
 
 SCHEMA_ID = "https://leadgate.dev/schema/preset.json"
@@ -60,14 +65,68 @@ _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class EventRule(BaseModel):
-    """What to do with one event name."""
+    """What to do with one event name (or, in a list of rules, with the events its ``when``
+    selects)."""
 
     model_config = _STRICT
 
+    name: ShortText | None = Field(
+        default=None, description="names the rule in traces and its owner rotation"
+    )
+    when: Condition | None = Field(
+        default=None,
+        description="field -> test; the rule applies when every test holds (no when: always)",
+    )
     action: Literal["upsert_prospect", "drop"] = Field(
         description="upsert_prospect creates or updates the prospect; drop ignores the event"
     )
     tags: tuple[Tag, ...] = Field(default=(), description="tags added to the prospect")
+    owner: OwnerChain | None = Field(
+        default=None,
+        description="owner of a new prospect: a user, {field: ...}, {rotate: [...]}, or a list "
+        "of these tried in order",
+    )
+    update_owner: bool = Field(
+        default=False, description="also set the owner of an existing prospect (never by rotation)"
+    )
+    sequence: SequenceField | None = Field(
+        default=None, description="enrol the prospect in this sequence (name, or {name|id, ...})"
+    )
+    stage: Name | None = Field(default=None, description="prospect stage, by name")
+    update_stage: bool = Field(
+        default=False, description="also set the stage of an existing prospect"
+    )
+
+    @model_validator(mode="after")
+    def _check_routing(self) -> EventRule:
+        routes = self.owner is not None or self.sequence is not None or self.stage is not None
+        if self.action == "drop" and (routes or self.tags):
+            raise ValueError("a drop rule takes no tags, owner, sequence or stage")
+        if self.sequence is not None and self.sequence.mailbox is None and self.owner is None:
+            raise ValueError(
+                "sequence: it sends from the owner's mailbox, so the rule needs an owner "
+                "(or name a mailbox: {name: ..., mailbox: rep@example.com})"
+            )
+        if self.update_owner and self.owner is None:
+            raise ValueError("update_owner: the rule has no owner")
+        if self.update_stage and self.stage is None:
+            raise ValueError("update_stage: the rule has no stage")
+        for path in self.when or {}:
+            if path.split(".", 1)[0] not in FIELD_ROOTS:
+                raise ValueError(f"when: {path!r} must start with one of {', '.join(FIELD_ROOTS)}")
+        return self
+
+
+def _one_or_list(value: object) -> object:
+    return [value] if isinstance(value, dict) else value
+
+
+# One rule, or a list tried in order; always a tuple once loaded.
+Rules = Annotated[
+    tuple[EventRule, ...],
+    Field(min_length=1, max_length=50),
+    BeforeValidator(_one_or_list, json_schema_input_type=EventRule | list[EventRule]),
+]
 
 
 class Defaults(BaseModel):
@@ -91,10 +150,27 @@ class Preset(BaseModel):
         description="consent categories that must all be granted (literal true) to send"
     )
     defaults: Defaults = Field(default_factory=Defaults)
-    events: dict[EventName, EventRule] = Field(description="event name (exact match) -> rule")
+    events: dict[EventName, Rules] = Field(
+        description="event name (exact match) -> a rule, or a list of rules (first whose when "
+        "holds applies)"
+    )
     mappings: dict[ShortText, Targets] = Field(
         description="trait -> Outreach prospect attribute(s)"
     )
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Preset:
+        for event, rules in self.events.items():
+            for index, rule in enumerate(rules[:-1]):
+                if rule.when is None:
+                    raise ValueError(
+                        f"events.{event}.{index}: only the last rule may go without when "
+                        "(the rules after it could never apply)"
+                    )
+            names = [rule.name for rule in rules if rule.name is not None]
+            if len(set(names)) != len(names):
+                raise ValueError(f"events.{event}: two rules have the same name")
+        return self
 
     @model_validator(mode="after")
     def _check_mappings(self) -> Preset:
@@ -115,9 +191,29 @@ class Preset(BaseModel):
         return self
 
     def rule_for(self, event_name: str) -> EventRule | None:
-        """The rule that sends this event, or None when it is dropped (unlisted or ``drop``)."""
-        rule = self.events.get(event_name)
-        return rule if rule is not None and rule.action == "upsert_prospect" else None
+        """The unconditional rule that sends this event, or None when it is dropped (unlisted or
+        ``drop``) or its rules have conditions (see ``rules_for``)."""
+        rules = self.events.get(event_name)
+        if rules is None or len(rules) != 1 or rules[0].when is not None:
+            return None
+        return rules[0] if rules[0].action == "upsert_prospect" else None
+
+    def rules_for(self, event_name: str) -> tuple[EventRule, ...]:
+        """The rules of this event, in order (empty when unlisted)."""
+        return self.events.get(event_name, ())
+
+    def sends(self, event_name: str) -> bool:
+        """True when some rule of this event may create a prospect."""
+        return any(rule.action == "upsert_prospect" for rule in self.rules_for(event_name))
+
+
+def rule_label(event_name: str, rules: tuple[EventRule, ...], index: int) -> str:
+    """How traces (and the owner rotation) name a rule: its name, else ``Event`` or
+    ``Event #2`` in a list."""
+    rule = rules[index]
+    if rule.name is not None:
+        return rule.name
+    return event_name if len(rules) == 1 else f"{event_name} #{index + 1}"
 
 
 def preset_json_schema() -> dict[str, Any]:
@@ -158,14 +254,32 @@ def _located(error: ErrorDetails) -> tuple[tuple[str | int, ...], bool, str | No
         # Cross-field checks name their field in the message: "mappings.city: ...".
         found = _MODEL_PATH.fullmatch(str(error["msg"]).removeprefix("Value error, "))
         if found:
+            if found[1] == "events":  # "events.<name>.<index>: ..." (a name may hold spaces)
+                name, _, index = found[2].rpartition(".")
+                if index.isdigit() and name:
+                    return ("events", name, int(index)), False, found[3]
             return (found[1], found[2]), False, found[3]
     return path, "[key]" in loc, None
 
 
+def _as_written(doc: Document, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """``events.<name>.0.x`` is ``events.<name>.x`` when the file gives one rule, not a list."""
+    if len(path) >= 3 and path[0] == "events" and path[2] == 0:
+        events = doc.data.get("events") if isinstance(doc.data, dict) else None
+        rules = events.get(path[1]) if isinstance(events, dict) else None
+        if isinstance(rules, dict):
+            return (*path[:2], *path[3:])
+    return path
+
+
 def _errors(source: str, doc: Document, exc: ValidationError) -> list[str]:
     found: list[tuple[int, str]] = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
+        if error["type"] == "too_short" and _inner_error(error, errors):
+            continue  # "a list of rules must not be empty" after its one rule failed to load
         path, is_key, model_message = _located(error)
+        path = _as_written(doc, path)
         raw = doc.sources.get((*path, "[key]") if is_key else path)
         shown = (*path[:-1], raw) if is_key and raw is not None else path
         field = ".".join(str(part) for part in shown) or "(preset)"
@@ -173,6 +287,12 @@ def _errors(source: str, doc: Document, exc: ValidationError) -> list[str]:
         line = doc.line_of(path)
         found.append((line, f"{source}:{line}: {field}: {message}"))
     return [text for _, text in sorted(set(found))]
+
+
+def _inner_error(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    """Whether another error sits deeper under this error's path."""
+    loc = error["loc"]
+    return any(len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors)
 
 
 def parse_preset(text: bytes, source: str) -> Preset:

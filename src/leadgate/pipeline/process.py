@@ -1,7 +1,8 @@
 """``process()``: the one composition of the pure stages, for the processor and the dry runs.
 
     decode ─► profile (remember traits and consent) ─► preset (is the event mapped?)
-           ─► consent ─► identity ─► normalize ─► mapping ─► lead intent
+           ─► condition (which rule applies?) ─► consent ─► identity ─► normalize ─► mapping
+           ─► routing (owner, sequence, stage of the rule) ─► lead intent
 
 Most events stop at ``preset``: page views, identifies and unmapped tracks only update the
 profile and drop as ``unmapped_event``. They take a cheap path (orjson and a few dict lookups;
@@ -26,7 +27,9 @@ from leadgate.pipeline.consent import consent_granted, missing_consent, parse_co
 from leadgate.pipeline.identity import find_email, new_profile, remember
 from leadgate.pipeline.mapping import build_lead
 from leadgate.pipeline.normalize import normalize_traits
-from leadgate.pipeline.presets import EventRule, Preset
+from leadgate.pipeline.presets import EventRule, Preset, rule_label
+from leadgate.pipeline.routing import plan_for
+from leadgate.pipeline.rules import choose, field_data
 
 _DECODED = StageRecord("decode", StageStatus.PASS)
 _REMEMBERED = StageRecord("profile", StageStatus.PASS, detail="profile updated")
@@ -86,11 +89,13 @@ def process(
         if kind == "page":
             detail, unchanged, remembered = _PAGE
         elif kind == "track":
-            rule = preset.events.get(name) if name is not None else None
-            if rule is not None and rule.action == "upsert_prospect":
-                return _lead(head, snapshot, preset, rule, default_region)
+            rules = preset.events.get(name) if name is not None else None
+            if rules is not None and (
+                rules[0].action == "upsert_prospect" or rules[0].when is not None or len(rules) > 1
+            ):
+                return _lead(head, snapshot, preset, rules, default_region)
             detail, unchanged, remembered = _unmapped(
-                kind, name or "", preset.name, rule is not None
+                kind, name or "", preset.name, rules is not None
             )
         elif kind == "identify":
             return _identify(head, snapshot)
@@ -219,10 +224,10 @@ def _lead(
     head: EventHead,
     snapshot: Profile,
     preset: Preset,
-    rule: EventRule,
+    rules: tuple[EventRule, ...],
     default_region: str | None,
 ) -> Outcome:
-    """A mapped track event: consent, identity, normalise, map."""
+    """A mapped track event: condition, consent, identity, normalise, map, route."""
     found = _fields(head)
     if isinstance(found, Drop):
         return _dropped(head, found, (StageRecord("decode", StageStatus.DROP, *_why(found)),))
@@ -230,11 +235,25 @@ def _lead(
     event_consent = _event_consent(raw_consent)
     profile = remember(snapshot, context_traits, event_consent)
     current = profile or snapshot
-    stages: list[StageRecord] = [
-        _DECODED,
-        _UNCHANGED if profile is None else _REMEMBERED,
-        _preset_pass(rule.tags),
-    ]
+    stages: list[StageRecord] = [_DECODED, _UNCHANGED if profile is None else _REMEMBERED]
+    data: dict[str, Any] = {}
+    if len(rules) == 1 and rules[0].when is None:
+        index, rule, condition = 0, rules[0], None
+    else:
+        data = field_data(head, properties, current.traits)
+        chosen = choose(rules, data, head.name or "")
+        if isinstance(chosen, Drop):
+            stages.append(StageRecord("condition", StageStatus.DROP, *_why(chosen)))
+            return _dropped(head, chosen, tuple(stages), profile)
+        index, rule, condition = chosen
+        label = rule_label(head.name or "", rules, index)
+        why = f"rule {label!r}: " + (condition or "no condition (the last rule)")
+        if rule.action == "drop":
+            drop = Drop(_UNMAPPED, f"{why}; the rule drops the event")
+            stages.append(StageRecord("condition", StageStatus.DROP, *_why(drop)))
+            return _dropped(head, drop, tuple(stages), profile)
+        stages.append(StageRecord("condition", StageStatus.PASS, detail=why))
+    stages.append(_preset_pass(rule.tags))
 
     consent = current.consent
     if not consent_granted(consent, preset.consent):
@@ -256,6 +275,19 @@ def _lead(
         return _dropped(head, identity, tuple(stages), profile)
     normalized = normalize_traits(current.traits, _wanted(preset), default_region=default_region)
     values = {"email": identity.email, **normalized.values}
+    plan = None
+    if rule.owner is not None or rule.sequence is not None or rule.stage is not None:
+        plan = plan_for(
+            preset=preset.name,
+            rule=rule_label(head.name or "", rules, index),
+            condition=condition,
+            owner=rule.owner,
+            update_owner=rule.update_owner,
+            sequence=rule.sequence,
+            stage=rule.stage,
+            update_stage=rule.update_stage,
+            data=data or field_data(head, properties, current.traits),
+        )
     lead = build_lead(
         values,
         preset,
@@ -265,6 +297,7 @@ def _lead(
         identities=head.identities,
         message_id=head.message_id,
         received_at=head.received_at,
+        routing=plan,
     )
     _, kind, name, message_id, _, _, received_at, identities = head
     trace = (
@@ -276,6 +309,11 @@ def _lead(
             else _NORMALIZED
         ),
         _mapping_pass(len(lead.attributes)),
+        *(
+            ()
+            if plan is None
+            else (StageRecord("routing", StageStatus.PASS, detail=plan.describe()),)
+        ),
     )
     outcome: Outcome = _new_outcome(
         Outcome,

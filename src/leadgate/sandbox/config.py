@@ -6,7 +6,20 @@ from dataclasses import dataclass, field
 
 # Scopes of the dev refresh token: everything leadgate touches, in Outreach's `<plural>.<verb>`
 # grammar (shared/outreach-api.md §4).
-DEFAULT_SCOPES: tuple[str, ...] = ("prospects.all", "accounts.all", "users.all", "webhooks.all")
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "prospects.all",
+    "accounts.all",
+    "users.all",
+    "webhooks.all",
+    "opportunities.all",
+    "opportunityStages.all",
+    "opportunityProspectRoles.all",
+    "complianceRequests.all",
+    "mailboxes.all",
+    "sequences.all",
+    "sequenceStates.all",
+    "stages.all",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +48,26 @@ class SandboxConfig:
     # works (outreach-api.md §1.2); strict mode turns that into a 415.
     strict_content_type: bool = False
     max_logged_requests: int = 100_000
+    # A compliance request stays pending this long, then running this long, then is done (and
+    # its prospect deleted); measured on the sandbox clock, which tests move forward.
+    compliance_step_s: float = 1.0
     # What the public URLs in `links` start with; None means "as the request reached us".
     public_url: str | None = None
+    # Outreach documents no required opportunity fields (docs/outreach-api.md); these
+    # are the suggested default, a 422 "<Field> can't be blank." when missing.
+    opportunity_required: tuple[str, ...] = ("name", "closeDate")
+    # Webhook deliveries: the org id header, and the pause between retries of a connection that
+    # could not be made (Outreach: 3 retries 1 s apart, outreach-api.md §6.4).
+    org_id: str = "5b7e1c2a-0000-4000-8000-000000000001"
+    webhook_retry_delay_s: float = 1.0
+    # Seed the default org (users alice and bob, a mailbox per user, three sequences, three
+    # prospect stages) on start and on every reset; see ``sandbox/org.py``.
+    default_org: bool = True
     seed_user: dict[str, str] = field(
         default_factory=lambda: {
             "firstName": "Sandbox",
             "lastName": "Owner",
             "email": "owner@sandbox.invalid",
+            "username": "owner",
         }
     )

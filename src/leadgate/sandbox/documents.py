@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from leadgate.sandbox.errors import ApiError, bad_request, validation_error
-from leadgate.sandbox.schema import ResourceSchema
+from leadgate.sandbox.schema import ResourceSchema, kind_of
 
 Link = tuple[str, int] | None  # (related plural, id) or an explicit null
 
@@ -89,7 +89,7 @@ def _relationships(relationships: dict[str, Any], schema: ResourceSchema) -> dic
         if data is None:
             links[name] = None
             continue
-        expected = related.removesuffix("s")
+        expected = kind_of(related)
         if (
             not isinstance(data, dict)
             or data.get("type") != expected

@@ -12,6 +12,8 @@ adds one kind of fault:
 ``{"latency_ms": 50}``    every API request waits 50 ms first (0 removes it);
 ``{"reset_connections": 3}``    the next 3 requests lose their connection without an answer;
 ``{"expire_tokens": true}``    every access token is expired now;
+``{"webhooks": {"drop_share": 0.05, "delay_share": 0.5, "delay_ms": 2000}}``
+    webhook deliveries: 5% are lost (never sent), half of the rest wait 2 s first;
 ``{"clear": true}``    removes every fault.
 """
 
@@ -58,15 +60,26 @@ class Rule:
 
 
 @dataclass(slots=True)
+class WebhookFaults:
+    """What happens to outgoing webhook deliveries: a share lost, a share held back."""
+
+    drop_share: float = 0.0
+    delay_share: float = 1.0
+    delay_ms: int = 0
+
+
+@dataclass(slots=True)
 class FaultPlan:
     """The faults in force."""
 
     latency_ms: int = 0
     rules: list[Rule] = field(default_factory=list)
+    webhooks: WebhookFaults = field(default_factory=WebhookFaults)
 
     def clear(self) -> None:
         self.latency_ms = 0
         self.rules.clear()
+        self.webhooks = WebhookFaults()
 
     def take(self, method: str, path: str) -> Rule | None:
         """The first rule that applies to this request, consuming one of its count."""
@@ -85,6 +98,7 @@ class FaultPlan:
         return {
             "latency_ms": self.latency_ms,
             "rules": [asdict(rule) for rule in self.rules if rule.live(now)],
+            "webhooks": asdict(self.webhooks),
         }
 
     def apply(self, spec: dict[str, Any]) -> bool:
@@ -100,6 +114,7 @@ class FaultPlan:
             "latency_ms",
             "reset_connections",
             "expire_tokens",
+            "webhooks",
             "clear",
         }
         if unknown:
@@ -108,6 +123,8 @@ class FaultPlan:
             self.clear()
         if "latency_ms" in spec:
             self.latency_ms = _number(spec, "latency_ms", int)
+        if "webhooks" in spec:
+            self.webhooks = _webhook_faults(spec["webhooks"])
         prefix = str(spec.get("path_prefix", DEFAULT_PREFIX))
         method = str(spec["method"]).upper() if spec.get("method") else None
         if "status" in spec:
@@ -151,6 +168,22 @@ class FaultPlan:
         else:
             rule.count = _number(spec, "count", int) if "count" in spec else 1
         return rule
+
+
+def _webhook_faults(spec: Any) -> WebhookFaults:
+    if not isinstance(spec, dict) or set(spec) - {"drop_share", "delay_share", "delay_ms"}:
+        raise FaultSpecError("webhooks takes an object of drop_share, delay_share, delay_ms")
+    try:
+        faults = WebhookFaults(
+            float(spec.get("drop_share", 0.0)),
+            float(spec.get("delay_share", 1.0)),
+            int(spec.get("delay_ms", 0)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise FaultSpecError("webhooks values must be numbers") from exc
+    if not (0 <= faults.drop_share <= 1 and 0 <= faults.delay_share <= 1 and faults.delay_ms >= 0):
+        raise FaultSpecError("webhooks shares must be within 0..1 and delay_ms not negative")
+    return faults
 
 
 def _number(spec: dict[str, Any], key: str, kind: type[int]) -> int:

@@ -1,13 +1,17 @@
-"""Collection GETs: ``filter[...]`` (legacy syntax: comma lists, ``a..b`` id ranges, relationship
-ids), ``sort``, and cursor pagination with an opaque ``page[after]`` inside an absolute
-``links.next`` that is absent on the last page (shared/outreach-api.md §1.4).
+"""Collection GETs: ``filter[...]`` (legacy syntax: comma lists, inclusive ``a..b`` ranges of ids
+and of ``updatedAt``/``createdAt`` with ``inf``/``neginf`` open ends, relationship ids; the new
+syntax's ``filter[updatedAt][gte]=...``), ``sort``, and cursor pagination with an opaque
+``page[after]`` inside an absolute ``links.next`` that is absent on the last page
+(shared/outreach-api.md §1.4, §10.6).
 """
 
 from __future__ import annotations
 
 import base64
+import operator
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from yarl import URL
@@ -53,6 +57,62 @@ def _id_predicate(raw: str) -> Predicate:
     return lambda r: r.id in wanted
 
 
+_STAMPS = frozenset({"updatedAt", "createdAt"})
+_BOUNDS: dict[str, Callable[[Any, Any], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
+
+
+def _ms(record: Record, name: str) -> int:
+    """A timestamp as the API shows it (whole milliseconds), so a bound read back matches."""
+    return int((record.updated if name == "updatedAt" else record.created) * 1000)
+
+
+def _parse_ms(name: str, raw: str) -> int:
+    """An ISO-8601 bound in milliseconds; 400 ``filterParameter.invalidDatetimeFormat`` if not."""
+    try:
+        stamp = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            bad_request(
+                "filterParameter.invalidDatetimeFormat",
+                "Invalid Datetime Format",
+                f"filter[{name}] takes ISO-8601 timestamps, e.g. 2026-11-01T00:00:00.000Z..inf.",
+            )
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return round(stamp.timestamp() * 1000)
+
+
+def _stamp_predicate(name: str, raw: str) -> Predicate:
+    """``filter[updatedAt]=a..b`` (inclusive; ``neginf``/``inf`` or empty for an open end) or one
+    exact timestamp."""
+    low, sep, high = raw.partition("..")
+    if not sep:
+        exact = _parse_ms(name, raw)
+        return lambda r: _ms(r, name) == exact
+    lo = None if low in ("", "neginf") else _parse_ms(name, low)
+    hi = None if high in ("", "inf") else _parse_ms(name, high)
+    return lambda r: (lo is None or _ms(r, name) >= lo) and (hi is None or _ms(r, name) <= hi)
+
+
+def _bound_predicate(name: str, bound: str, raw: str) -> Predicate:
+    """The new filter syntax's ``filter[updatedAt][gte]=...`` (and ``gt``, ``lte``, ``lt``)."""
+    compare = _BOUNDS[bound]
+    if name == "id":
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise ApiError(_unknown_filter(f"filter[id][{bound}]")) from None
+        return lambda r: compare(r.id, limit)
+    stamp = _parse_ms(name, raw)
+    return lambda r: compare(_ms(r, name), stamp)
+
+
 def _attribute_predicate(name: str, raw: str) -> Predicate:
     caseless = name in CASELESS_FILTERS
     wanted = {email_key(v) if caseless else v for v in raw.split(",") if v}
@@ -86,12 +146,16 @@ def filters(schema: ResourceSchema, query: Mapping[str, str]) -> list[Predicate]
         if match is None:
             raise ApiError(_unknown_filter(key))
         name, sub = match.groups()
-        if sub is not None:
+        if sub is not None and sub in _BOUNDS and (name == "id" or name in _STAMPS):
+            predicates.append(_bound_predicate(name, sub, raw))
+        elif sub is not None:
             if name not in schema.relationships or sub != "id":
                 raise ApiError(_unknown_filter(key))
             predicates.append(_relationship_predicate(name, raw))
         elif name == "id":
             predicates.append(_id_predicate(raw))
+        elif name in _STAMPS:
+            predicates.append(_stamp_predicate(name, raw))
         elif name in schema.writable or name in schema.read_only:
             predicates.append(_attribute_predicate(name, raw))
         else:

@@ -3,7 +3,8 @@ and ``POST /oauth/token`` (form or JSON) for ``authorization_code`` and ``refres
 
 Errors: ``400 invalid_grant`` for a used, revoked, expired or unknown grant; ``401
 invalid_client`` for wrong client credentials; ``429 rate_limited`` (with ``Retry-After``) when the
-client minted less than ``mint_interval_s`` ago (the grant is not consumed then).
+grant's user minted for this client less than ``mint_interval_s`` ago (the grant is not consumed
+then). A code is granted to user 1 (consent is implicit); each user's tokens stay that user's.
 """
 
 from __future__ import annotations
@@ -105,13 +106,13 @@ async def token(request: web.Request) -> web.StreamResponse:
     grant = _take_grant(book, params)
     if grant is None:
         return oauth_error(400, "invalid_grant", INVALID_GRANT)
-    wait = book.throttled_for(grant.client_id)
+    wait = book.throttled_for(grant.client_id, grant.user_id)
     if wait > 0:
         # Outreach: one mint per user+app per 60 s, excess gets a 429 (outreach-api.md §4).
         return oauth_error(
             429,
             "rate_limited",
-            f"A token may be minted once per client per {book.config.mint_interval_s:g} seconds.",
+            f"A token may be minted once per user per {book.config.mint_interval_s:g} seconds.",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
     scopes = grant.scopes
@@ -122,7 +123,9 @@ async def token(request: web.Request) -> web.StreamResponse:
             return oauth_error(400, "invalid_scope", "The requested scope is invalid.")
         scopes = narrowed
     grant.used = True  # rotation: the refresh token (or code) is dead from now on
-    return json_response(book.mint(grant.client_id, scopes), content_type="application/json")
+    return json_response(
+        book.mint(grant.client_id, scopes, grant.user_id), content_type="application/json"
+    )
 
 
 def add_routes(app: web.Application) -> None:

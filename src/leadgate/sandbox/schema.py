@@ -1,5 +1,6 @@
 """Which attributes and relationships each sandbox resource has (OAS tables in
-shared/outreach-api.md §2.1 and §3.1). Writing anything else is a 422 naming the attribute.
+shared/outreach-api.md §2.1 and §3.1; opportunities as docs/outreach-api.md has them). Writing
+anything else is a 422 naming the attribute.
 """
 
 from __future__ import annotations
@@ -30,28 +31,30 @@ class ResourceSchema:
     shown: tuple[str, ...]
     # Server-side defaults on create ("outreach-api" is what API-created records say, §2.1).
     defaults: dict[str, Any] = field(default_factory=dict)
+    # Records every org has: created (attributes only) on start and on every reset.
+    seeds: tuple[dict[str, Any], ...] = ()
 
 
 _PROSPECT_WRITABLE = """
     addedAt addressCity addressCountry addressState addressStreet addressStreet2 addressZip
     angelListUrl availableAt callOptedOut callsOptStatus campaignName company dateOfBirth degree
     emailOptedOut emails emailsOptStatus eventName externalId externalOwner externalSource
-    facebookUrl firstName gender githubUrl githubUsername googlePlusUrl graduationDate homePhones
-    jobStartDate lastName linkedInConnections linkedInId linkedInUrl middleName mobilePhones
-    nickname occupation optedOut otherPhones personalNote1 personalNote2 preferredContact quoraUrl
-    region school score sharingTeamId source specialties stackOverflowId stackOverflowUrl tags
-    timeZone title trashedAt twitterUrl twitterUsername voipPhones websiteUrl1 websiteUrl2
-    websiteUrl3 workPhones
+    facebookUrl firstName gender githubUrl githubUsername googlePlusUrl graduationDate
+    homePhones jobStartDate lastName linkedInConnections linkedInId linkedInUrl middleName
+    mobilePhones nickname occupation optedOut otherPhones personalNote1 personalNote2
+    preferredContact quoraUrl region school score sharingTeamId smsOptStatus source specialties
+    stackOverflowId stackOverflowUrl tags timeZone title trashedAt twitterUrl twitterUsername
+    voipPhones websiteUrl1 websiteUrl2 websiteUrl3 workPhones
 """
 _PROSPECT_READ_ONLY = """
     callsOptedAt clickCount contactHistogram createdAt emailsOptedAt engagedAt engagedScore
-    linkedInSlug name openCount optedOutAt replyCount timeZoneIana timeZoneInferred touchedAt
-    updatedAt
+    linkedInSlug name openCount optedOutAt replyCount smsOptedAt timeZoneIana timeZoneInferred
+    touchedAt updatedAt
 """
 _PROSPECT_SHOWN = """
-    addressCity addressCountry addressState company createdAt emails externalSource firstName
-    homePhones lastName mobilePhones name occupation optedOut otherPhones source tags title
-    updatedAt voipPhones workPhones
+    addressCity addressCountry addressState company createdAt emailOptedOut emails emailsOptStatus
+    emailsOptedAt externalSource firstName homePhones lastName mobilePhones name occupation
+    optedOut otherPhones source tags title updatedAt voipPhones workPhones
 """
 _ACCOUNT_WRITABLE = """
     annualRevenueRange buyerIntentScore companyType customId description domain externalSource
@@ -93,10 +96,59 @@ USER = ResourceSchema(
     read_only=_names("createdAt updatedAt name"),
     arrays=frozenset(),
     relationships={},
-    shown=tuple(sorted(_names("createdAt email firstName lastName name title updatedAt"))),
+    shown=tuple(
+        sorted(_names("createdAt email firstName lastName locked name title updatedAt username"))
+    ),
 )
 
-# Webhook subscriptions are stored and listed; the sandbox does not deliver events.
+# Routing objects (outreach-api.md §10.1-§10.4). A mailbox's ``userId`` is read-only in Outreach;
+# the sandbox seeds it (default org) and accepts it on create so tests can add mailboxes.
+MAILBOX = ResourceSchema(
+    kind="mailbox",
+    plural="mailboxes",
+    writable=_names("email sendDisabled userId"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"user": "users"},
+    shown=tuple(sorted(_names("createdAt email sendDisabled updatedAt userId"))),
+    defaults={"sendDisabled": False},
+)
+
+SEQUENCE = ResourceSchema(
+    kind="sequence",
+    plural="sequences",
+    writable=_names("name enabled sequenceType throttleMaxAddsPerDay description tags"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={"owner": "users"},
+    shown=tuple(sorted(_names("createdAt enabled name sequenceType updatedAt"))),
+    defaults={"enabled": True, "sequenceType": "interval"},
+)
+
+# Enrolments: created from relationships only (``sequence_states.py`` applies Outreach's checks;
+# ``sequence_actions.py`` finishes one).
+SEQUENCE_STATE = ResourceSchema(
+    kind="sequenceState",
+    plural="sequenceStates",
+    writable=frozenset(),
+    read_only=_names("state stateChangedAt errorReason pauseReason createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"prospect": "prospects", "sequence": "sequences", "mailbox": "mailboxes"},
+    shown=tuple(sorted(_names("createdAt errorReason pauseReason state stateChangedAt updatedAt"))),
+)
+
+# Prospect stages (not opportunityStages).
+STAGE = ResourceSchema(
+    kind="stage",
+    plural="stages",
+    writable=_names("name order color"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt name order updatedAt"))),
+)
+
+# Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
 WEBHOOK = ResourceSchema(
     kind="webhook",
     plural="webhooks",
@@ -108,7 +160,98 @@ WEBHOOK = ResourceSchema(
     defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
 )
 
-SCHEMAS: dict[str, ResourceSchema] = {s.plural: s for s in (PROSPECT, ACCOUNT, USER, WEBHOOK)}
+_OPPORTUNITY_WRITABLE = """
+    amount amountPrecise closeDate currencyType customId description externalCreatedAt
+    externalUpdatedAt forecastCategory leadSource lostReason mapLink mapNextSteps mapStatus name
+    nextStep opportunityType probability prospectingRepId recordType sharingTeamId tags trashedAt
+"""
+
+# Requires the Opportunities SKU in Outreach; the sandbox org has it.
+OPPORTUNITY = ResourceSchema(
+    kind="opportunity",
+    plural="opportunities",
+    writable=_names(_OPPORTUNITY_WRITABLE) | _CUSTOM,
+    read_only=_names("createdAt touchedAt updatedAt"),
+    arrays=_names("tags"),
+    relationships={
+        "account": "accounts",
+        "owner": "users",
+        "opportunityStage": "opportunityStages",
+        "primaryProspect": "prospects",
+    },
+    shown=tuple(
+        sorted(_names("amount closeDate createdAt currencyType customId name tags updatedAt"))
+    ),
+)
+
+# The default pipeline of a new org; `order` is the position in it, `isClosed` ends a deal.
+DEFAULT_OPPORTUNITY_STAGES: tuple[dict[str, Any], ...] = (
+    {"name": "Prospecting", "order": 1, "isClosed": False},
+    {"name": "Qualification", "order": 2, "isClosed": False},
+    {"name": "Negotiation", "order": 3, "isClosed": False},
+    {"name": "Closed Won", "order": 4, "isClosed": True},
+    {"name": "Closed Lost", "order": 5, "isClosed": True},
+)
+
+OPPORTUNITY_STAGE = ResourceSchema(
+    kind="opportunityStage",
+    plural="opportunityStages",
+    writable=_names("color isClosed name order"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("color createdAt isClosed name order updatedAt"))),
+    seeds=DEFAULT_OPPORTUNITY_STAGES,
+)
+
+# A prospect's role on an opportunity: the only way to attach prospects to one.
+OPPORTUNITY_PROSPECT_ROLE = ResourceSchema(
+    kind="opportunityProspectRole",
+    plural="opportunityProspectRoles",
+    writable=_names("primary role"),
+    read_only=_names("createdAt updatedAt"),
+    arrays=frozenset(),
+    relationships={"opportunity": "opportunities", "prospect": "prospects"},
+    shown=tuple(sorted(_names("createdAt primary role updatedAt"))),
+)
+
+# A regulatory request to delete an individual's PII (outreach-api.md §10.5); created and read
+# through ``compliance.py`` only (Outreach offers no update or delete of one).
+COMPLIANCE_REQUEST = ResourceSchema(
+    kind="complianceRequest",
+    plural="complianceRequests",
+    writable=_names("requestType objectType requestObjectId"),
+    read_only=_names("createdAt updatedAt state"),
+    arrays=frozenset(),
+    relationships={},
+    shown=tuple(sorted(_names("createdAt objectType requestObjectId requestType state updatedAt"))),
+    defaults={"state": "pending"},
+)
+
+SCHEMAS: dict[str, ResourceSchema] = {
+    s.plural: s
+    for s in (
+        PROSPECT,
+        ACCOUNT,
+        USER,
+        WEBHOOK,
+        OPPORTUNITY,
+        OPPORTUNITY_STAGE,
+        OPPORTUNITY_PROSPECT_ROLE,
+        COMPLIANCE_REQUEST,
+        MAILBOX,
+        SEQUENCE,
+        SEQUENCE_STATE,
+        STAGE,
+    )
+}
+
+
+def kind_of(plural: str) -> str:
+    """The JSON:API type of a related plural (``opportunities`` → ``opportunity``)."""
+    schema = SCHEMAS.get(plural)
+    return schema.kind if schema is not None else plural.removesuffix("s")
+
 
 # Filters beyond plain attribute equality (relationship ids) and the ones matched without case.
-CASELESS_FILTERS = frozenset({"emails", "domain", "name"})
+CASELESS_FILTERS = frozenset({"emails", "domain", "name", "email"})

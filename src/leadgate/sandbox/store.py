@@ -1,14 +1,17 @@
 """The sandbox's data: resources per type with integer ids, server-kept timestamps, prospect email
-uniqueness and excluded addresses (shared/outreach-api.md §2.3), and JSON:API rendering.
+uniqueness and excluded addresses (shared/outreach-api.md §2.3), the opportunity checks
+(``opportunities``), seeded records, and JSON:API rendering.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadgate.sandbox.changes import Change, ChangeFeed
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.documents import Link, Write
 from leadgate.sandbox.errors import (
@@ -17,7 +20,9 @@ from leadgate.sandbox.errors import (
     ApiError,
     validation_error,
 )
-from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema
+from leadgate.sandbox.opportunities import CASCADES, check
+from leadgate.sandbox.optout import check_opt_outs, stamp_opt_outs
+from leadgate.sandbox.schema import PROSPECT, SCHEMAS, USER, ResourceSchema, kind_of
 
 
 def iso_ms(epoch: float) -> str:
@@ -48,20 +53,28 @@ class Store:
     """Every resource of one sandbox, by plural type then id."""
 
     config: SandboxConfig
+    # The sandbox clock (``SandboxState.now``): tests move it forward instead of sleeping.
+    clock: Callable[[], float] = time.time
     tables: dict[str, dict[int, Record]] = field(default_factory=dict)
     next_ids: dict[str, int] = field(default_factory=dict)
     # email key -> prospect ids: uniqueness checks and filter[emails] stay O(1) at bench scale.
     by_email: dict[str, set[int]] = field(default_factory=dict)
+    # Every create, update and delete is reported here (webhooks listen; see ``changes``).
+    feed: ChangeFeed = field(default_factory=ChangeFeed)
 
     def __post_init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        """Empty tables, ids from 1 again, and the token's own user (id 1) seeded."""
+        """Empty tables, ids from 1 again, the token's own user (id 1) and every schema's
+        seeds (e.g. the default opportunity stages) created again."""
         self.tables = {plural: {} for plural in SCHEMAS}
         self.next_ids = dict.fromkeys(SCHEMAS, 1)
         self.by_email = {}
         self.create(USER, Write(dict(self.config.seed_user), {}))
+        for schema in SCHEMAS.values():
+            for seed in schema.seeds:
+                self.create(schema, Write(dict(seed), {}))
 
     def get(self, plural: str, resource_id: int) -> Record | None:
         return self.tables[plural].get(resource_id)
@@ -77,9 +90,20 @@ class Store:
         return [table[i] for i in sorted(ids)]
 
     def delete(self, schema: ResourceSchema, record: Record) -> None:
-        """Remove a resource."""
+        """Remove a resource, and the records that exist only through it (a prospect's or an
+        opportunity's roles)."""
         self._index(schema, record, add=False)
         del self.tables[schema.plural][record.id]
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "destroyed", record.id, attributes, _flat(record)))
+        for plural, relationship in CASCADES.get(schema.plural, ()):
+            dependents = [
+                r
+                for r in self.tables[plural].values()
+                if r.relationships.get(relationship) == (schema.plural, record.id)
+            ]
+            for dependent in dependents:
+                self.delete(SCHEMAS[plural], dependent)
 
     def _index(self, schema: ResourceSchema, record: Record, *, add: bool) -> None:
         if schema is not PROSPECT:
@@ -98,21 +122,34 @@ class Store:
         attributes = {k: v for k, v in write.attributes.items() if v is not None}
         if schema is PROSPECT:
             self._check_emails(attributes.get("emails") or [], own_id=None)
-        self._check_links(write.relationships)
+            check_opt_outs(attributes)
+        self.check_links(write.relationships)
         attributes = {**schema.defaults, **attributes}
-        now = time.time()
+        links = {k: v for k, v in write.relationships.items() if v is not None}
+        check(schema, attributes, links, write.attributes, self.config.opportunity_required)
+        now = self.clock()
+        if schema is PROSPECT:
+            stamp_opt_outs(attributes, {}, now)
         record = Record(self.next_ids[schema.plural], attributes, {}, now, now)
         record.relationships = {k: v for k, v in write.relationships.items() if v is not None}
         self.next_ids[schema.plural] += 1
         self.tables[schema.plural][record.id] = record
         self._index(schema, record, add=True)
+        attributes = {**record.attributes, **_stamps(record)}
+        self.feed.emit(Change(schema.kind, "created", record.id, attributes, _flat(record)))
         return record
 
     def update(self, schema: ResourceSchema, record: Record, write: Write) -> Record:
         """Apply a PATCH: only supplied attributes change; arrays are replaced wholesale."""
         if schema is PROSPECT and "emails" in write.attributes:
             self._check_emails(write.attributes["emails"] or [], own_id=record.id)
-        self._check_links(write.relationships)
+        if schema is PROSPECT:
+            check_opt_outs(write.attributes)
+        self.check_links(write.relationships)
+        after = {**record.attributes, **write.attributes}
+        after = {k: v for k, v in after.items() if v is not None}
+        links = {**record.relationships, **write.relationships}
+        check(schema, after, links, write.attributes, self.config.opportunity_required)
         before = (dict(record.attributes), dict(record.relationships))
         self._index(schema, record, add=False)
         for name, value in write.attributes.items():
@@ -125,9 +162,12 @@ class Store:
                 record.relationships.pop(name, None)
             else:
                 record.relationships[name] = link
+        if schema is PROSPECT:
+            stamp_opt_outs(record.attributes, before[0], self.clock())
         self._index(schema, record, add=True)
         if (record.attributes, record.relationships) != before:
-            record.updated = time.time()
+            record.updated = self.clock()
+            self.feed.emit(_update_change(schema, record, *before))
         return record
 
     def _check_emails(self, emails: list[str], own_id: int | None) -> None:
@@ -144,7 +184,8 @@ class Store:
             if self.by_email.get(key, set()) - {own_id}:
                 raise ApiError(validation_error(DUPLICATE_EMAIL))
 
-    def _check_links(self, links: dict[str, Link]) -> None:
+    def check_links(self, links: dict[str, Link]) -> None:
+        """422 when a relationship names an id that does not exist (of a simulated type)."""
         for name, link in links.items():
             if link is None or link[0] not in self.tables:
                 continue  # stages/personas are not simulated; any id is accepted
@@ -156,6 +197,34 @@ class Store:
                         pointer=f"/data/relationships/{name}",
                     )
                 )
+
+
+def _stamps(record: Record) -> dict[str, str]:
+    return {"createdAt": iso_ms(record.created), "updatedAt": iso_ms(record.updated)}
+
+
+def _flat(record: Record) -> dict[str, int | None]:
+    return {name: link[1] for name, link in record.relationships.items() if link is not None}
+
+
+def _update_change(
+    schema: ResourceSchema,
+    record: Record,
+    old_attributes: dict[str, Any],
+    old_links: dict[str, Link],
+) -> Change:
+    """Only what changed: new values (None for a cleared one), the old ones, and updatedAt."""
+    names = set(old_attributes) | set(record.attributes)
+    changed = {n for n in names if old_attributes.get(n) != record.attributes.get(n)}
+    attributes: dict[str, Any] = {n: record.attributes.get(n) for n in sorted(changed)}
+    attributes["updatedAt"] = iso_ms(record.updated)
+    before = {n: old_attributes.get(n) for n in sorted(changed)}
+    links: dict[str, int | None] = {}
+    for name in set(old_links) | set(record.relationships):
+        old, new = old_links.get(name), record.relationships.get(name)
+        if old != new:
+            links[name] = new[1] if new is not None else None
+    return Change(schema.kind, "updated", record.id, attributes, links, before)
 
 
 def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, Any]:
@@ -172,8 +241,7 @@ def render(schema: ResourceSchema, record: Record, base_url: str) -> dict[str, A
     relationships: dict[str, Any] = {}
     for name, related in schema.relationships.items():
         link = record.relationships.get(name)
-        kind = related.removesuffix("s")
-        relationships[name] = {"data": {"type": kind, "id": link[1]} if link else None}
+        relationships[name] = {"data": {"type": kind_of(related), "id": link[1]} if link else None}
     return {
         "type": schema.kind,
         "id": record.id,

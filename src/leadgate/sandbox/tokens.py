@@ -1,6 +1,7 @@
 """The sandbox's OAuth state: authorization codes, access tokens that expire, refresh tokens
-(rotated on every refresh, the old one revoked at once), scopes per token, and the per-client mint
-throttle (shared/outreach-api.md §4).
+(rotated on every refresh, the old one revoked at once), scopes per token, and the mint throttle,
+per user of a client: Outreach lets a user+app mint once per 60 s (shared/outreach-api.md §4), so
+a rep holding a token of their own does not slow the integration's user down.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Grant:
     redirect_uri: str | None = None
     expires_at: float | None = None
     used: bool = False
+    user_id: int = 1
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class AccessToken:
     client_id: str
     scopes: tuple[str, ...]
     expires_at: float
+    user_id: int = 1
 
 
 @dataclass(slots=True)
@@ -56,10 +59,12 @@ class TokenBook:
         self.last_mint.clear()
         self.mints = 0
 
-    def issue_refresh_token(self, scopes: tuple[str, ...], token: str | None = None) -> str:
-        """A new live refresh token for the dev client (tests use it to narrow scopes)."""
+    def issue_refresh_token(
+        self, scopes: tuple[str, ...], token: str | None = None, *, user_id: int = 1
+    ) -> str:
+        """A new live refresh token of the dev client for a user (tests narrow scopes with it)."""
         value = token or f"sbx-rt-{secrets.token_hex(12)}"
-        self.refresh_tokens[value] = Grant(self.config.client_id, scopes)
+        self.refresh_tokens[value] = Grant(self.config.client_id, scopes, user_id=user_id)
         return value
 
     def expire_all(self) -> None:
@@ -79,14 +84,16 @@ class TokenBook:
             return None
         return token
 
-    def mint(self, client_id: str, scopes: tuple[str, ...]) -> dict[str, object]:
-        """A fresh access + refresh token pair and the token response body."""
+    def mint(self, client_id: str, scopes: tuple[str, ...], user_id: int = 1) -> dict[str, object]:
+        """A fresh access + refresh token pair for one user and the token response body."""
         now = time.time()
         access = f"sbx-at-{secrets.token_hex(16)}"
-        self.access_tokens[access] = AccessToken(client_id, scopes, now + self.config.token_ttl_s)
-        refresh = self.issue_refresh_token(scopes)
+        self.access_tokens[access] = AccessToken(
+            client_id, scopes, now + self.config.token_ttl_s, user_id
+        )
+        refresh = self.issue_refresh_token(scopes, user_id=user_id)
         self.refresh_tokens[refresh].client_id = client_id
-        self.last_mint[client_id] = now
+        self.last_mint[_minter(client_id, user_id)] = now
         self.mints += 1
         return {
             "access_token": access,
@@ -97,9 +104,14 @@ class TokenBook:
             "created_at": int(now),
         }
 
-    def throttled_for(self, client_id: str) -> float:
-        """Seconds until this client may mint again (0 when it may now)."""
-        last = self.last_mint.get(client_id)
+    def throttled_for(self, client_id: str, user_id: int = 1) -> float:
+        """Seconds until this user of this client may mint again (0 when it may now)."""
+        last = self.last_mint.get(_minter(client_id, user_id))
         if last is None:
             return 0.0
         return max(0.0, last + self.config.mint_interval_s - time.time())
+
+
+def _minter(client_id: str, user_id: int) -> str:
+    """Who the mint throttle counts: one user of one app."""
+    return f"{client_id}:{user_id}"

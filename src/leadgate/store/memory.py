@@ -19,9 +19,16 @@ from leadgate.store.base import Doc, ProspectRecord, TokenSet
 class MemoryStore:
     """State in dictionaries; nothing survives the process."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        anonymous_profile_idle_s: float = 30 * 24 * 3600.0,
+    ) -> None:
         self._clock = clock
+        self._anon_idle_s = anonymous_profile_idle_s
         self._profiles: dict[str, Profile] = {}
+        self._profile_expiry: dict[str, float] = {}
         self._seen: dict[str, float] = {}
         self._prospects: dict[str, ProspectRecord] = {}
         self._accounts: dict[str, int] = {}
@@ -38,17 +45,20 @@ class MemoryStore:
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
-        for key in keys:
-            self._profiles[key] = profile
+        await self.put_profiles(dict.fromkeys(keys, profile))
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
         """The profile stored under each of these keys (a key with nothing stored is absent)."""
-        found = self._profiles
-        return {key: found[key] for key in keys if key in found}
+        found, expiry, now = self._profiles, self._profile_expiry, self._clock()
+        return {k: found[k] for k in keys if k in found and expiry.get(k, now + 1) > now}
 
     async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
-        """Store each profile under its key."""
+        """Store each profile under its key; anonymous ones expire after their idle time."""
         self._profiles.update(profiles)
+        until = self._clock() + self._anon_idle_s
+        for key in profiles:
+            if key.startswith("anon:"):
+                self._profile_expiry[key] = until
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""

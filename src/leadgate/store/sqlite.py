@@ -38,11 +38,14 @@ _BUSY_TIMEOUT_MS = 10_000
 _PURGE_INTERVAL_S = 60.0
 # Host parameters per statement: SQLite builds before 3.32 allow no more than 999.
 _MAX_PARAMS = 900
+# Profiles of anonymous visitors expire after an idle time; known users' are kept.
+_ANONYMOUS = "anon:"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
     key TEXT PRIMARY KEY,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    expires_at REAL
 );
 CREATE TABLE IF NOT EXISTS seen (
     message_id TEXT PRIMARY KEY,
@@ -108,9 +111,16 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 class SqliteStore:
     """``StateStore`` on a SQLite file; safe for concurrent tasks and across kill -9."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        anonymous_profile_idle_s: float = 30 * 24 * 3600.0,
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._anon_idle_s = anonymous_profile_idle_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leadgate-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
@@ -128,6 +138,11 @@ class SqliteStore:
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(profiles)")}
+        if "expires_at" not in columns:  # a file from before anonymous profiles expired
+            conn.execute("ALTER TABLE profiles ADD COLUMN expires_at REAL")
+        conn.execute("CREATE INDEX IF NOT EXISTS profiles_expiry ON profiles (expires_at)")
+        conn.execute("CREATE INDEX IF NOT EXISTS docs_expiry ON docs (expires_at)")
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
@@ -169,10 +184,12 @@ class SqliteStore:
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
         """Store ``profile`` under every key (so a later event with either id finds it)."""
-        body = profile.model_dump_json().encode()
-        rows = [(key, body) for key in dict.fromkeys(keys)]
-        sql = "INSERT OR REPLACE INTO profiles (key, body) VALUES (?, ?)"
-        await self._call(lambda: self._modify(sql, rows))
+        await self.put_profiles(dict.fromkeys(keys, profile))
+
+    def _expiry(self, key: str, now: float) -> float | None:
+        """When a profile written now under ``key`` expires: anonymous ones after their idle
+        time, known users' never."""
+        return now + self._anon_idle_s if key.startswith(_ANONYMOUS) else None
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
         """The profile stored under each of these keys, in one statement (a key with nothing
@@ -181,6 +198,7 @@ class SqliteStore:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
+        now = self._clock()
 
         def read() -> list[tuple[str, bytes]]:
             found: list[tuple[str, bytes]] = []
@@ -189,8 +207,14 @@ class SqliteStore:
                 chunk = wanted[start : start + _MAX_PARAMS]
                 marks = ",".join("?" * len(chunk))
                 rows = connection.execute(
+<<<<<<< HEAD
                     f"SELECT key, body FROM profiles WHERE key IN ({marks})",  # noqa: S608 -- only "?" placeholders are interpolated
                     chunk,
+=======
+                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"
+                    " AND (expires_at IS NULL OR expires_at > ?)",
+                    [*chunk, now],
+>>>>>>> main
                 )
                 found.extend(rows.fetchall())
             return found
@@ -210,13 +234,14 @@ class SqliteStore:
         if not profiles:
             return
         bodies: dict[int, bytes] = {}
-        rows: list[tuple[str, bytes]] = []
+        rows: list[tuple[str, bytes, float | None]] = []
+        now = self._clock()
         for key, profile in profiles.items():
             body = bodies.get(id(profile))
             if body is None:
                 body = bodies[id(profile)] = profile.model_dump_json().encode()
-            rows.append((key, body))
-        sql = "INSERT OR REPLACE INTO profiles (key, body) VALUES (?, ?)"
+            rows.append((key, body, self._expiry(key, now)))
+        sql = "INSERT OR REPLACE INTO profiles (key, body, expires_at) VALUES (?, ?, ?)"
         await self._call(lambda: self._modify(sql, rows))
 
     # -- seen messageIds -----------------------------------------------------------------------
@@ -236,6 +261,8 @@ class SqliteStore:
             )
             if purge:
                 conn.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
+                conn.execute("DELETE FROM profiles WHERE expires_at <= ?", (now,))
+                conn.execute("DELETE FROM docs WHERE expires_at <= ?", (now,))
 
         await self._call(lambda: self._write(write))
 
@@ -257,15 +284,14 @@ class SqliteStore:
         return await self._call(read)
 
     async def purge_expired(self) -> int:
-        """Delete the expired seen messageIds and documents now; returns how many rows went."""
+        """Delete the expired seen messageIds, anonymous profiles and documents now; returns how
+        many rows went."""
         now = self._clock()
-        seen = await self._call(
-            lambda: self._modify("DELETE FROM seen WHERE expires_at <= ?", [(now,)])
-        )
-        docs = await self._call(
-            lambda: self._modify("DELETE FROM docs WHERE expires_at <= ?", [(now,)])
-        )
-        return seen + docs
+        gone = 0
+        for table in ("seen", "profiles", "docs"):
+            sql = f"DELETE FROM {table} WHERE expires_at <= ?"
+            gone += await self._call(lambda sql=sql: self._modify(sql, [(now,)]))  # type: ignore[misc]
+        return gone
 
     # -- Outreach ids --------------------------------------------------------------------------
 
@@ -484,10 +510,14 @@ class SqliteStore:
         self._executor.shutdown(wait=False)
 
 
-async def open_store(state_dir: Path) -> SqliteStore:
+async def open_store(
+    state_dir: Path, anonymous_profile_idle_s: float = 30 * 24 * 3600.0
+) -> SqliteStore:
     """Open (creating if needed) the state store under ``state_dir``; fails now, not later, if
     the file cannot be opened."""
-    store = SqliteStore(Path(state_dir) / STATE_FILE)
+    store = SqliteStore(
+        Path(state_dir) / STATE_FILE, anonymous_profile_idle_s=anonymous_profile_idle_s
+    )
     try:
         await store._call(store._opened.result)
     except BaseException:

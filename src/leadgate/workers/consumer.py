@@ -102,6 +102,8 @@ class ConsumeLoop:
         self._last_commit = 0.0
         self.assignments = 0
         self.revocations = 0
+        # set at the first assignment: the member has joined its group and consumes
+        self.joined = asyncio.Event()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -277,6 +279,7 @@ class ConsumeLoop:
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         self.assignments += 1
+        self.joined.set()
         self._tracker.assign(assigned)
         for tp in assigned:
             self._parts[tp] = _Partition()

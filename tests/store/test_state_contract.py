@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadgate.domain.profile import Profile
 from leadgate.store.base import ProspectRecord, StateStore, TokenSet
-from tests.store.conftest import FakeClock
+from tests.store.conftest import ANONYMOUS_IDLE_S, FakeClock
 
 
 async def test_unknown_keys_give_an_empty_profile(store: StateStore) -> None:
@@ -88,3 +88,17 @@ async def test_latest_tokens_win(store: StateStore) -> None:
     await store.save_tokens(TokenSet("a1", "r1", 100.0))
     await store.save_tokens(TokenSet("a2", "r2", 200.0))
     assert await store.load_tokens() == TokenSet("a2", "r2", 200.0)
+
+
+async def test_anonymous_profiles_expire_when_idle(store: StateStore, clock: FakeClock) -> None:
+    """An anonymous visitor's profile is gone after the idle time without a change; a known
+    user's stays, and a change restarts the anonymous one's clock."""
+    await store.put_profiles(
+        {"anon:a": Profile(traits={"n": 1}), "user:u": Profile(traits={"n": 2})}
+    )
+    await store.put_profile(["anon:b"], Profile(traits={"n": 3}))
+    clock.now += ANONYMOUS_IDLE_S - 10
+    await store.put_profile(["anon:b"], Profile(traits={"n": 4}))
+    clock.now += 20
+    found = await store.get_profiles(["anon:a", "anon:b", "user:u"])
+    assert found == {"anon:b": Profile(traits={"n": 4}), "user:u": Profile(traits={"n": 2})}

@@ -1,0 +1,168 @@
+"""Worker roles: which workers one process runs, and how each is built.
+
+A role names one worker (``processor``, ``delivery``) or ``all`` of them. ``FACTORIES`` maps a
+worker's name to the function that builds it from the process's :class:`Services`; a new worker
+is one factory and one entry here (and ``all`` includes it). :func:`workers` starts the workers
+of a role as tasks and, on the way out, sets the stop event and waits for their drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, cast
+
+from aiokafka import AIOKafkaProducer
+
+from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.runtime.services import (
+    open_presets,
+    open_state_store,
+    outreach_upserter,
+    started_producer,
+)
+from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+from leadgate.store.presets import PresetsHolder
+from leadgate.workers.consumer import ConsumeLoop
+from leadgate.workers.delivery import DeliveryWorker
+from leadgate.workers.processor import Processor
+
+
+class Role(StrEnum):
+    """Which workers one process runs."""
+
+    ALL = "all"
+    PROCESSOR = "processor"
+    DELIVERY = "delivery"
+
+
+class Worker(Protocol):
+    """What the runtime needs of a worker: a consume loop (readiness looks at it) and ``run``."""
+
+    loop: ConsumeLoop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, then drain and commit."""
+
+
+@dataclass
+class Services:
+    """What a worker factory may use; ``stack`` closes what a factory opens."""
+
+    settings: Settings
+    store: StateStore
+    producer: AIOKafkaProducer
+    dead_letters: DeadLetterWriter
+    presets: PresetsHolder | None
+    stack: contextlib.AsyncExitStack
+
+    def live_presets(self) -> PresetsHolder:
+        """The shared presets holder, loaded on first use."""
+        if self.presets is None:
+            self.presets = open_presets(self.settings)
+        return self.presets
+
+
+WorkerFactory = Callable[[Services], Awaitable[Worker]]
+
+
+async def _processor(services: Services) -> Worker:
+    s = services
+    return Processor(s.settings, s.store, s.producer, s.live_presets(), s.dead_letters)
+
+
+async def _delivery(services: Services) -> Worker:
+    s = services
+    upserter = await s.stack.enter_async_context(outreach_upserter(s.settings, s.store))
+    return DeliveryWorker(s.settings, s.store, upserter, s.producer, s.dead_letters)
+
+
+FACTORIES: dict[str, WorkerFactory] = {
+    Role.PROCESSOR: _processor,
+    Role.DELIVERY: _delivery,
+}
+
+
+def names_of(role: Role) -> tuple[str, ...]:
+    """The workers a role runs."""
+    return tuple(FACTORIES) if role is Role.ALL else (str(role),)
+
+
+@dataclass
+class Workers:
+    """The running workers of one process (tests and ``leadgate dev`` look inside)."""
+
+    by_name: dict[str, Worker] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def processor(self) -> Processor | None:
+        """The processor, when this process runs one."""
+        return cast("Processor | None", self.by_name.get(Role.PROCESSOR))
+
+    @property
+    def delivery(self) -> DeliveryWorker | None:
+        """The delivery worker, when this process runs one."""
+        return cast("DeliveryWorker | None", self.by_name.get(Role.DELIVERY))
+
+    def consuming(self) -> bool:
+        """True once every worker's consumer has joined its group (its first assignment)."""
+        return all(worker.loop.joined.is_set() for worker in self.by_name.values())
+
+    async def until_consuming(self) -> None:
+        """Wait until :meth:`consuming`, or until a worker stops (its task then tells why)."""
+        joined = [asyncio.create_task(w.loop.joined.wait()) for w in self.by_name.values()]
+        everyone: asyncio.Future[Any] = asyncio.gather(*joined)
+        waiting: list[asyncio.Future[Any]] = [everyone, *self.tasks]
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            everyone.cancel()
+
+    def crashed(self) -> list[BaseException]:
+        """The exceptions of the workers that ended with one."""
+        return [
+            error
+            for task in self.tasks
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None
+        ]
+
+
+@contextlib.asynccontextmanager
+async def workers(
+    settings: Settings,
+    role: Role,
+    stop: asyncio.Event,
+    *,
+    store: StateStore | None = None,
+    presets: PresetsHolder | None = None,
+    producer: AIOKafkaProducer | None = None,
+) -> AsyncIterator[Workers]:
+    """Start the role's workers as tasks; on exit set ``stop`` and wait for their drain.
+
+    ``store``, ``presets`` and ``producer`` may be shared with the HTTP service; by default each
+    is opened here (:mod:`leadgate.runtime.services`) and closed on the way out.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if store is None:
+            store = await open_state_store(settings)
+            stack.push_async_callback(store.close)
+        if producer is None:
+            producer = await stack.enter_async_context(started_producer(settings))
+        services = Services(
+            settings, store, producer, DeadLetterWriter(producer, settings.kafka), presets, stack
+        )
+        running = Workers()
+        for name in names_of(role):
+            running.by_name[name] = await FACTORIES[name](services)
+        for worker in running.by_name.values():
+            running.tasks.append(asyncio.create_task(worker.run(stop)))
+        try:
+            yield running
+        finally:
+            stop.set()
+            await asyncio.gather(*running.tasks, return_exceptions=True)
