@@ -207,14 +207,9 @@ class SqliteStore:
                 chunk = wanted[start : start + _MAX_PARAMS]
                 marks = ",".join("?" * len(chunk))
                 rows = connection.execute(
-<<<<<<< HEAD
-                    f"SELECT key, body FROM profiles WHERE key IN ({marks})",  # noqa: S608 -- only "?" placeholders are interpolated
-                    chunk,
-=======
-                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"
+                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"  # noqa: S608 -- only "?" placeholders are interpolated
                     " AND (expires_at IS NULL OR expires_at > ?)",
                     [*chunk, now],
->>>>>>> main
                 )
                 found.extend(rows.fetchall())
             return found
@@ -289,7 +284,7 @@ class SqliteStore:
         now = self._clock()
         gone = 0
         for table in ("seen", "profiles", "docs"):
-            sql = f"DELETE FROM {table} WHERE expires_at <= ?"
+            sql = f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 -- our own table names
             gone += await self._call(lambda sql=sql: self._modify(sql, [(now,)]))  # type: ignore[misc]
         return gone
 
