@@ -5,7 +5,8 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint bench schema clean
+JS        := tests/js/node_modules/.installed
+.PHONY: help run test test-fast lint bench schema clean js
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,12 +20,21 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## run leadgate on its embedded default (broker, sandbox, collector, inspector, workers)
 	$(BIN)/leadgate dev
 
+# The browser libraries the drop-in tests load in Chromium (versions pinned by the lockfile).
+$(JS): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(JS)
+
+js: $(JS)  ## install the browser SDKs (analytics.js, RudderStack) the browser tests load
+
 test: $(STAMP)  ## run the whole test suite (real broker, sandbox and browser included)
 	bash scripts/system-deps.sh
+	$(MAKE) js
 	$(BIN)/pytest
 
 test-fast: $(STAMP)  ## the quick loop: every test not marked slow
 	bash scripts/system-deps.sh
+	$(MAKE) js
 	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts
@@ -40,4 +50,4 @@ schema: $(STAMP)  ## regenerate presets/schema.json from the preset model
 	$(BIN)/leadgate presets schema > presets/schema.json
 
 clean:  ## remove the virtualenv, caches and local state
-	rm -rf $(VENV) .leadgate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .leadgate .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

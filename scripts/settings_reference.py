@@ -100,7 +100,6 @@ MEANINGS: dict[str, str] = {
     "LEADGATE_PIPELINE__PRESETS": "preset files (JSON list of paths)",
     "LEADGATE_PIPELINE__DEFAULT_PHONE_REGION": "region for phone numbers without a country "
     "code (e.g. `US`)",
-    "LEADGATE_PIPELINE__DEDUPE_TTL_S": "how long a messageId counts as a duplicate",
     "LEADGATE_PIPELINE__PRESETS_POLL_S": "how often preset files are checked for changes",
 }
 

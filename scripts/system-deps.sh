@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # System packages the tests need that pip cannot bring: Debian's Chromium for the browser tests
-# and Debian's redis-server for the Redis state store, the shared rate budget and the token lease.
+# and Debian's redis-server for the Redis state store, the shared rate budget and the token lease,
+# and node/npm for the browser SDK tests' packages.
 # Idempotent: does nothing when both are already there.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# node and npm install the browser SDKs the drop-in tests load (make js: npm ci in tests/js)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

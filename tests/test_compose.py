@@ -113,6 +113,29 @@ def test_worker_roles_and_scaling(compose: dict[str, Any]) -> None:
     assert state in services["delivery"]["volumes"]
 
 
+def test_state_lives_in_a_persistent_redis(compose: dict[str, Any]) -> None:
+    """Redis keeps its data on a volume (append-only file and snapshots), never evicts, answers a
+    health check, and every leadgate worker and the HTTP service wait for it and use it."""
+    services = _services(compose)
+    redis = services["redis"]
+    assert redis["image"].startswith("redis:")
+    args = redis["command"]
+    assert args[0] == "redis-server"
+    options = dict(zip(args[1::2], args[2::2], strict=True))
+    assert options["--appendonly"] == "yes"
+    assert options["--maxmemory-policy"] == "noeviction"
+    assert options["--save"]
+    assert any(v.startswith("redis-data:/data") for v in redis["volumes"])
+    assert "redis-data" in compose["volumes"]
+    assert "ping" in redis["healthcheck"]["test"]
+    for name in ("processor", "delivery", "http"):
+        service = services[name]
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        url = _INTERPOLATION.match(service["environment"]["LEADGATE_STATE__URL"])
+        assert url is not None
+        assert url["default"] == "redis://redis:6379/0"
+
+
 def test_sandbox_only_under_its_profile(compose: dict[str, Any]) -> None:
     """The Outreach sandbox starts only with ``--profile sandbox``; everything else always."""
     for name, service in _services(compose).items():
@@ -149,6 +172,8 @@ def test_compose_values_load_into_settings(
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.kafka.enable_idempotence is True
     assert settings.state_dir == Path("/var/lib/leadgate")
+    assert settings.state.url is not None
+    assert settings.state.url.get_secret_value() == "redis://redis:6379/0"
     assert settings.http_host == "0.0.0.0"
 
 

@@ -7,10 +7,15 @@
     │   └── PresetError             a preset file failed to load (file:line: field: message)
     ├── IntegrationStopped          the integration cannot go on without a person (invalid_grant,
     │                               missing scope, 415): events stay in Kafka, nothing is DLQ'd
+    ├── TokenRejected               a 401: the client refreshes the token once and retries once
     └── DeliveryError               one lead could not be delivered this time
-        ├── RetriableError          retriable=True: back off and try again within the window
+        ├── RetriableError          retriable=True: try again within the window
         │   └── RateLimited         a 429: wait until the reset, not counted as an attempt
         └── PermanentError          retriable=False: dead-letter with a sanitised reason
+
+``reason`` names the failure (``domain.reasons.RetryReason`` for retriable ones, e.g.
+``vendor_5xx``; ``DeadLetterReason`` for permanent ones). Whether and when to try again is decided
+in one place, ``outreach/retry.py``, from ``retriable`` and the reason.
 
 Drops are not errors: a dropped event is a value (``domain.outcome.Drop``).
 Nothing above the Outreach adapter catches ``aiohttp.*``: the adapter translates transport
@@ -51,6 +56,10 @@ class IntegrationStopped(LeadgateError):
     def __init__(self, message: str, *, action: str) -> None:
         super().__init__(message)
         self.action = action
+
+
+class TokenRejected(LeadgateError):
+    """Outreach rejected the access token (401); the client refreshes it once and retries once."""
 
 
 class DeliveryError(LeadgateError):

@@ -33,6 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from leadgate.domain.events import MAX_EVENT_BYTES, MAX_NAME_CHARS
 from leadgate.errors import ConfigError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -81,6 +82,15 @@ class KafkaSettings(BaseModel):
         ),
     )
     drain_timeout_s: float = Field(default=20.0, gt=0)
+    errors_tolerance: Literal["all", "none"] = Field(
+        default="all",
+        description=(
+            "a record batch a consumer cannot decode (CRC mismatch, unknown or missing codec, "
+            "corrupt payload), like Kafka Connect's errors.tolerance: 'all' dead-letters its raw "
+            "bytes and offsets and moves on; 'none' stops that partition at the batch (logged, "
+            "/readyz 503, leadgate_partition_halted) without committing past it"
+        ),
+    )
 
     _check_servers = field_validator("bootstrap_servers")(_no_control_chars)
 
@@ -127,6 +137,12 @@ class OutreachSettings(BaseModel):
     link_accounts: bool = True
     coalesce_window_s: float = Field(default=1.0, ge=0)
     max_in_flight: int = Field(default=64, gt=0)
+    health_close_after: int = Field(
+        default=3, gt=0, description="5xx/unreachable answers in a row that close the health gate"
+    )
+    health_probe_interval_s: float = Field(
+        default=1.0, gt=0, description="while the health gate is closed: one probe this often"
+    )
     # Responses larger than this are an error, not a memory spike (reliability.md V18).
     max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     # A lookup that pages further than this is a vendor loop (V19).
@@ -157,7 +173,7 @@ class CollectorSettings(BaseModel):
     model_config = _STRICT
 
     write_keys: tuple[WriteKey, ...] = ()
-    max_event_bytes: int = Field(default=32 * 1024, gt=0)
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, gt=0, le=MAX_EVENT_BYTES)
     max_batch_bytes: int = Field(default=500 * 1024, gt=0)
     max_batch_events: int = Field(default=500, gt=0)
     per_ip_rate: float = Field(default=200.0, gt=0, description="requests per second per IP")
@@ -169,7 +185,7 @@ class CollectorSettings(BaseModel):
     max_json_depth: int = Field(default=32, gt=0)
     max_event_keys: int = Field(default=1_000, gt=0, description="object keys in one event")
     max_message_id_chars: int = Field(default=100, gt=0)
-    max_event_name_chars: int = Field(default=200, gt=0)
+    max_event_name_chars: int = Field(default=MAX_NAME_CHARS, gt=0, le=MAX_NAME_CHARS)
     # Browsers cannot set headers on sendBeacon, so some sites put the key in the URL; it is off
     # by default because URLs end up in proxy logs (reliability.md H18).
     allow_query_write_key: bool = False
@@ -205,8 +221,48 @@ class PipelineSettings(BaseModel):
 
     presets: tuple[Path, ...] = (Path("presets/outreach-lead-capture.yaml"),)
     default_phone_region: str | None = None
-    dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    dedupe_ttl_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description=(
+            "how long the messageId of an event that changed a profile or made a lead is "
+            "remembered, so a redelivery or replay within it is skipped (other events are "
+            "not remembered: their repeat changes nothing)"
+        ),
+    )
     presets_poll_s: float = Field(default=1.0, gt=0)
+
+
+class PrivacySettings(BaseModel):
+    """Forgetting people and suppressing them afterwards (docs/privacy.md)."""
+
+    model_config = _STRICT
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "bearer token of `POST /privacy/forget` (at least 12 characters, not a write key, "
+            "not the inspector token); unset keeps the endpoint closed (401)"
+        ),
+    )
+    salt: SecretStr | None = Field(
+        default=None,
+        description=(
+            "key of the suppression hashes; unset generates one in `<state_dir>/privacy.salt` "
+            "(mode 0600); set it when several machines share one state store"
+        ),
+    )
+    compliance_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "how long `privacy forget --outreach` follows a compliance request before it "
+            "reports it still open (run again to keep following)"
+        ),
+    )
+    compliance_poll_s: float = Field(
+        default=2.0, gt=0, description="how often a compliance request's state is read"
+    )
 
 
 class OutcomesSettings(BaseModel):
@@ -315,8 +371,24 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     inspector: InspectorSettings = InspectorSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    privacy: PrivacySettings = PrivacySettings()
     outcomes: OutcomesSettings = OutcomesSettings()
     state: StateSettings = StateSettings()
+
+    @model_validator(mode="after")
+    def _admin_token_is_its_own(self) -> Settings:
+        token = self.privacy.admin_token
+        if token is None:
+            return self
+        value = token.get_secret_value()
+        if len(value) < 12:
+            raise ValueError("privacy.admin_token must be at least 12 characters")
+        if value in {key.key.get_secret_value() for key in self.collector.write_keys}:
+            raise ValueError("privacy.admin_token must differ from every write key")
+        inspector = self.inspector.token
+        if inspector is not None and inspector.get_secret_value() == value:
+            raise ValueError("privacy.admin_token must differ from the inspector token")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -43,7 +43,7 @@ def test_headers_are_plain_utf8_strings() -> None:
         "leadgate.error.reason": b"vendor_validation",
         "leadgate.error.status": b"",
         "leadgate.error.attempts": b"3",
-        "leadgate.error.first_failure": b"2023-11-14T22:13:20.000+00:00",
+        "leadgate.error.first_failure": b"2023-11-14T22:13:20.000Z",
         "leadgate.error.topic": b"leadgate.events",
         "leadgate.error.partition": b"2",
         "leadgate.error.offset": b"41",
@@ -131,3 +131,31 @@ async def test_reading_a_missing_topic_finds_nothing(kafka_settings: KafkaSettin
     """Listing a dead-letter topic that does not exist yet is empty, not an error."""
     missing = kafka_settings.model_copy(update={"deadletter_topic": "no.such.topic"})
     assert await list_dead_letters(missing) == []
+
+
+async def test_an_undecodable_batch_is_listed_but_never_replayed(
+    kafka_settings: KafkaSettings, producer: AIOKafkaProducer
+) -> None:
+    """A dead-lettered raw batch shows its origin range and detail in ``dlq list``; replay
+    counts it as skipped and writes nothing back to the events topic."""
+    writer = DeadLetterWriter(producer, kafka_settings)
+    await writer.send_batch(
+        topic=kafka_settings.events_topic,
+        partition=1,
+        first=40,
+        last=44,
+        raw=b"\x00raw batch bytes",
+        detail="crc_mismatch",
+    )
+    (letter,) = await list_dead_letters(kafka_settings)
+    summary = letter.summary()
+    assert (summary["reason"], summary["stage"], summary["detail"]) == (
+        "undecodable_batch",
+        "consume",
+        "crc_mismatch",
+    )
+    assert (summary["source_offset"], summary["source_last_offset"]) == ("40", "44")
+    assert letter.value == b"\x00raw batch bytes"
+    assert letter.key is None
+    result = await replay(producer, kafka_settings)
+    assert (result.replayed, result.skipped) == (0, 1)

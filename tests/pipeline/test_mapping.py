@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from leadgate.domain.freemail import FREEMAIL_DOMAINS
 from leadgate.domain.lead import AccountHint
-from leadgate.pipeline.mapping import account_hint, attributes, build_lead, is_prospect_attribute
+from leadgate.domain.prospect import is_prospect_attribute
+from leadgate.outreach.accounts import account_domain
+from leadgate.pipeline.mapping import account_hint, attributes, build_lead
 from leadgate.pipeline.presets import Preset
 
 
@@ -41,6 +44,23 @@ HINTS = [
 def test_account_hint(email: str, company: str | None, expected: AccountHint, case: str) -> None:
     """Free-mail domains never become an account's domain."""
     assert account_hint(email, company) == expected
+
+
+@pytest.mark.parametrize("domain", sorted(FREEMAIL_DOMAINS))
+def test_the_dry_run_and_the_delivery_agree_on_every_free_mail_domain(domain: str) -> None:
+    """For every free-mail domain (outlook.de among them) the lead shows no account domain and
+    the delivery links no account: the inspector's dry run explains what production does."""
+    hint = account_hint(f"visitor@{domain}", "Acme Inc")
+    assert hint == AccountHint(domain=None, name="Acme Inc")
+    assert account_domain(hint, f"visitor@{domain}") is None
+
+
+def test_the_dry_run_and_the_delivery_agree_on_a_corporate_domain() -> None:
+    """A corporate address gives the same domain in the lead and in the account link."""
+    hint = account_hint("jane@acme.co.uk", None)
+    assert hint is not None
+    assert hint.domain == "acme.co.uk"
+    assert account_domain(hint, "jane@acme.co.uk") == "acme.co.uk"
 
 
 def test_build_lead_round_trips_through_kafka_bytes(lead_capture: Preset) -> None:

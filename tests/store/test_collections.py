@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leadgate.domain.profile import Profile
 from leadgate.store.base import StateStore
 from tests.store.conftest import FakeClock
 
@@ -46,3 +47,15 @@ async def test_counters_increment_atomically(store: StateStore) -> None:
     assert await store.incr("rotation", "rule-a") == 1
     assert await store.incr("rotation", "rule-a") == 2
     assert await store.incr("rotation", "rule-b", by=5) == 5
+
+
+async def test_delete_profiles_erases_only_the_named_keys(store: StateStore) -> None:
+    """delete_profiles removes the profiles under the given keys (counting those that existed)
+    and leaves every other profile as it was."""
+    jane = Profile(traits={"email": "jane@acme.com"})
+    joe = Profile(traits={"email": "joe@acme.com"})
+    await store.put_profile(["user:1", "anon:1"], jane)
+    await store.put_profile(["user:2"], joe)
+    assert await store.delete_profiles(["user:1", "anon:1", "user:9"]) == 2
+    assert await store.get_profiles(["user:1", "anon:1", "user:2"]) == {"user:2": joe}
+    assert await store.delete_profiles([]) == 0

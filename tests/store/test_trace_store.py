@@ -74,6 +74,8 @@ def test_filters_match_normalised_email_event_outcome_reason_and_time() -> None:
         return [e.message_id for e in store.query(TraceQuery(**filters))]  # type: ignore[arg-type]
 
     assert ids(email="  Jane.Doe@ACME.com ") == [jane["messageId"]]
+    # the pipeline's normalisation: a mailto: link finds the same trace
+    assert ids(email="mailto:Jane.Doe@acme.com") == [jane["messageId"]]
     assert ids(event="lead submitted") == [sam["messageId"]]
     assert ids(outcome="delivered") == [jane["messageId"]]
     assert ids(reason="no_consent") == [sam["messageId"]]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from aiokafka import TopicPartition
 
 from leadgate.domain.lead import AccountHint, LeadIntent
-from leadgate.workers.coalesce import HeldLeads, HeldRecord, LeadingEdge, coalesce
+from leadgate.workers.coalesce import HeldLeads, HeldRecord, LeadingEdge, coalesce, units
 
 
 def _intent(**overrides: object) -> LeadIntent:
@@ -116,3 +117,17 @@ def test_held_leads_keep_order_ignore_refetches_and_put_failed_writes_first() ->
     held.add(item(9))
     held.put_back(taken)
     assert [i.record.offset for i in held.items] == [5, 7, 9]
+
+
+def test_units_cut_at_every_intent_that_is_not_a_prospect_upsert() -> None:
+    """Runs of prospect upserts form one unit each; any other kind is a unit of its own, in
+    the key's order."""
+    kinds = ["upsert_prospect", "upsert_prospect", "consent_withdrawn", "upsert_prospect"]
+    group = [(i, _intent(kind=k, message_ids=(f"m{i}",))) for i, k in enumerate(kinds)]
+    assert [[i for i, _ in unit] for unit in units(group)] == [[0, 1], [2], [3]]
+
+
+def test_a_barrier_is_never_coalesced() -> None:
+    """Folding a consent withdrawal into an upsert would lose it: coalesce refuses."""
+    with pytest.raises(ValueError, match="upsert_prospect"):
+        coalesce([_intent(), _intent(kind="consent_withdrawn")])

@@ -120,6 +120,34 @@ async def test_repeated_message_id_is_dropped_as_duplicate(
     assert len(leads) == 1
 
 
+async def test_only_events_whose_repeat_would_harm_are_remembered(
+    running: tuple[Settings, Processor],
+) -> None:
+    """The messageIds of an identify that changed the profile and of a lead are remembered; a
+    page view (unmapped, nothing new) is not: its repeat is processed again to the same drop,
+    with no lead, instead of growing the store."""
+    settings, processor = running
+    who = identify("u-9", "lee@example.org")
+    page = {**track("u-9", "Pricing Viewed"), "type": "page", "name": "Pricing"}
+    page.pop("event")
+    demo = track("u-9", "Lead Submitted")
+    await _events(settings, who, page, demo)
+    await _events(settings, page, demo)
+
+    async def five_traces() -> bool:
+        return sum(len(v) for v in (await _traces(settings)).values()) == 5
+
+    await wait_for(five_traces, timeout_s=30)
+    traces = await _traces(settings)
+    assert [t["reason"] for t in traces[page["messageId"]]] == ["unmapped_event"] * 2
+    assert [t["reason"] for t in traces[demo["messageId"]]] == [None, "duplicate_message"]
+    store = processor._store
+    ids = [who["messageId"], page["messageId"], demo["messageId"]]
+    assert await store.seen(ids) == {who["messageId"], demo["messageId"]}
+    leads = await read_topic(settings.kafka.bootstrap_servers, settings.kafka.delivery_topic)
+    assert len(leads) == 1
+
+
 async def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(
     running: tuple[Settings, Processor],
 ) -> None:

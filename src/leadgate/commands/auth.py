@@ -167,6 +167,6 @@ async def login(
         doc = await post_token_request(session, settings, form)
     tokens = token_set(doc, previous_refresh="", now=time.time())
     if not tokens.refresh_token:
-        raise RetriableError("Outreach returned no refresh token", reason="retry_window_exhausted")
+        raise RetriableError("Outreach returned no refresh token", reason="vendor_ambiguous")
     await store.save_tokens(tokens)
     return tokens

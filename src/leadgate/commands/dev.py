@@ -45,6 +45,17 @@ class DevOptions:
     write_key: str | None = None
     inspector_token: str | None = None
     partitions: int = 6
+    allow_origins: tuple[str, ...] = ()
+
+
+def browser_origin(text: str) -> str:
+    """An ``--allow-origin`` value: ``scheme://host[:port]`` as a browser sends it (no path)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like http://localhost:3000")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise argparse.ArgumentTypeError(f"{text!r}: an origin has no path, query or user")
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +73,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--write-key", default=None, help="collector write key (default: random)")
     parser.add_argument("--inspector-token", default=None, help="inspector token (default: random)")
     parser.add_argument("--partitions", type=int, default=6, help="partitions per topic")
+    parser.add_argument(
+        "--allow-origin",
+        dest="allow_origins",
+        action="append",
+        type=browser_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="a website origin (e.g. http://localhost:3000) whose pages may send events with the "
+        "dev write key; repeat for more (the collector's own pages are always allowed)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -75,6 +96,7 @@ def handle(args: argparse.Namespace) -> int:
         write_key=args.write_key,
         inspector_token=args.inspector_token,
         partitions=args.partitions,
+        allow_origins=tuple(args.allow_origins),
     )
     try:
         return asyncio.run(run_dev(options))
@@ -111,7 +133,7 @@ def dev_settings(
             update={
                 "write_keys": (
                     *base.collector.write_keys,
-                    WriteKey(key=SecretStr(write_key), name="dev"),
+                    WriteKey(key=SecretStr(write_key), name="dev", origins=options.allow_origins),
                 ),
                 # The demo page is served with the dev key in it: it is a public browser key.
                 "demo_write_key": "dev",
@@ -183,11 +205,24 @@ async def run_dev(options: DevOptions) -> int:
                 assert running.http is not None
                 _print_banner(settings, broker, sandbox_url, running.http.url, write_key, token)
 
+            # a worker that dies is said so, /readyz turns 503, and it is restarted (backoff)
             return await run_process(
-                settings, role=Role.ALL, http=True, store=store, presets=presets, on_ready=banner
+                settings,
+                role=Role.ALL,
+                http=True,
+                store=store,
+                presets=presets,
+                on_ready=banner,
+                restart=True,
             )
     finally:
         broker.stop()
+
+
+def _origins(settings: Settings) -> str:
+    dev = next(key for key in settings.collector.write_keys if key.name == "dev")
+    allowed = ", ".join(dev.origins) if dev.origins else "only the collector's own pages"
+    return f"{allowed}   (add a website with --allow-origin ORIGIN)"
 
 
 def _print_banner(
@@ -204,6 +239,9 @@ def _print_banner(
         f"  write key      {write_key}   (HTTP Basic username, Segment style)",
         f"  demo page      {http_url}/demo",
         f"  SDK            {http_url}/sdk/leadgate.js",
+        f"  analytics.js   cdnURL: '{http_url}'   (Segment's library, unchanged)",
+        f"  RudderStack    configUrl and dataPlaneUrl: '{http_url}'",
+        f"  origins        {_origins(settings)}",
         f"  inspector      {http_url}/inspector   token: {token}",
         f"  metrics        {http_url}/metrics   health: {http_url}/healthz",
     ]

@@ -2,8 +2,9 @@
 
 The "test your integration" path: no Kafka, no workers. Each event goes through the same
 ``process()`` as production (profiles kept in the state store, so an identify followed by a
-track is stitched), and each resulting lead is upserted with retries (``deliver()``). Running the
-same file twice changes nothing in Outreach: the second run finds every prospect unchanged.
+track is stitched), and each resulting lead is delivered with retries (``deliver()``, through
+the dispatcher). Running the same file twice changes nothing in Outreach: the second run finds
+every prospect unchanged.
 Configuration comes from the settings (``LEADGATE_OUTREACH__BASE_URL`` ... or the config file);
 state lives in ``--state-dir`` (default ``LEADGATE_STATE_DIR``, else ``.leadgate/``).
 
@@ -20,12 +21,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
 from leadgate.outreach.deliver import Delivery, deliver
 from leadgate.pipeline.presets import Preset, load_preset
-from leadgate.pipeline.process import peek_identities, process
-from leadgate.runtime.services import outreach_upserter, state_store
+from leadgate.pipeline.process import identities_of, process
+from leadgate.runtime.services import outreach_dispatcher, state_store
 from leadgate.settings import Settings, load_settings
 
 
@@ -70,18 +72,18 @@ async def send(
 ) -> int:
     """Process and deliver ``lines`` in order; print one report per event; the exit status."""
     status = 0
-    async with state_store(settings) as store, outreach_upserter(settings, store) as upserter:
+    async with state_store(settings) as store, outreach_dispatcher(settings, store) as dispatcher:
         for line in lines:
-            snapshot = await store.get_profile(peek_identities(line))
-            outcome = process(
-                line, snapshot, preset, default_region=settings.pipeline.default_phone_region
-            )
+            head = decode(line)
+            snapshot = await store.get_profile(identities_of(head))
+            region = settings.pipeline.default_phone_region
+            outcome = process(line, snapshot, preset, default_region=region, head=head)
             if outcome.profile is not None:
                 await store.put_profile(outcome.identities, outcome.profile)
             delivery = None
             if outcome.lead is not None:
                 try:
-                    delivery = await deliver(upserter, outcome.lead, settings.outreach)
+                    delivery = await deliver(dispatcher, outcome.lead, settings.outreach)
                 except IntegrationStopped as stop:
                     print(f"leadgate send: {stop.message}\n  what to do: {stop.action}",
                           file=sys.stderr)  # fmt: skip

@@ -67,6 +67,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
             producer_id="leadgate-collector",
             on_ready=_announce,
             stop=stop,
+            restart=True,  # the trace feed and preset watcher come back after a failure
         )
     except KafkaError as exc:
         print(

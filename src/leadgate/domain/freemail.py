@@ -42,5 +42,21 @@ FREEMAIL_DOMAINS: frozenset[str] = frozenset(
 
 
 def is_freemail(domain: str) -> bool:
-    """Whether ``domain`` (already lower-case) is a consumer mailbox provider."""
+    """Whether ``domain`` is a consumer mailbox provider."""
     return domain.strip().rstrip(".").lower() in FREEMAIL_DOMAINS
+
+
+def normalize_domain(value: str) -> str:
+    """``https://WWW.Acme.com/about`` -> ``acme.com`` (also the domain of an email address)."""
+    domain = value.strip().lower()
+    domain = domain.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].rstrip(".")
+    return domain.removeprefix("www.")
+
+
+def corporate_domain(value: str) -> str | None:
+    """The company domain ``value`` (a domain, URL or email address) names, or None when it
+    names none (free mail, no dot). The one rule the dry run and the delivery both apply."""
+    domain = normalize_domain(value)
+    if not domain or "." not in domain or domain in FREEMAIL_DOMAINS:
+        return None
+    return domain

@@ -9,14 +9,18 @@ and replays stay idempotent).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.domain.routing import RoutingPlan
 
-LEAD_SCHEMA_VERSION = 1
+# 2: ``kind`` (and the optional sub-objects of other kinds). Version 1 records decode as
+# ``upsert_prospect`` intents.
+LEAD_SCHEMA_VERSION = 2
+
+LeadKind = Literal["upsert_prospect", "consent_withdrawn", "upsert_opportunity"]
 
 
 class AccountHint(BaseModel):
@@ -29,11 +33,16 @@ class AccountHint(BaseModel):
 
 
 class LeadIntent(BaseModel):
-    """One lead to upsert into Outreach."""
+    """One write to Outreach for one person; ``kind`` names the write (``outreach/dispatch.py``).
+
+    Only ``upsert_prospect`` intents of one key are coalesced; any other kind is a barrier in
+    its key's order.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: int = LEAD_SCHEMA_VERSION
+    kind: LeadKind = "upsert_prospect"
     email: str
     attributes: dict[str, Any]
     tags: tuple[str, ...] = ()

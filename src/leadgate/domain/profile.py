@@ -29,10 +29,10 @@ class Profile(BaseModel):
 
 
 def identity_keys(user_id: str | None, anonymous_id: str | None) -> tuple[str, ...]:
-    """The store keys one event's profile lives under, userId first."""
-    keys: list[str] = []
+    """The store keys one event's profile lives under, userId first (``decode`` calls this for
+    every event, hence tuples built at once rather than a list)."""
     if user_id:
-        keys.append(f"user:{user_id}")
-    if anonymous_id:
-        keys.append(f"anon:{anonymous_id}")
-    return tuple(keys)
+        if anonymous_id:
+            return (f"user:{user_id}", f"anon:{anonymous_id}")
+        return (f"user:{user_id}",)
+    return (f"anon:{anonymous_id}",) if anonymous_id else ()

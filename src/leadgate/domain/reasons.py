@@ -19,6 +19,7 @@ class DropReason(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNMAPPED_EVENT = "unmapped_event"
     EXCLUDED_DOMAIN = "excluded_domain"
+    SUPPRESSED = "suppressed"  # a forgotten person (``leadgate privacy forget``); nothing is kept
     INVALID_RECORD = "invalid_record"  # a CRM record (person or opportunity) that is malformed
     CONDITION_NOT_MET = "condition_not_met"  # the event's rules all have a `when` that fails
 
@@ -33,9 +34,28 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
+    # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
+    # corrupt payload): its raw bytes and offset range, so the partition moves on
+    UNDECODABLE_BATCH = "undecodable_batch"
     SEQUENCE_DISABLED = "sequence_disabled"  # routing: the rule's sequence is disabled in Outreach
     SEQUENCE_NOT_FOUND = "sequence_not_found"  # routing: no sequence has the rule's name or id
     MAILBOX_MISSING = "mailbox_missing"  # routing: no mailbox to send from (owner or named one)
+
+
+class RetryReason(StrEnum):
+    """Why a delivery attempt failed transiently (the lead is tried again within the window)."""
+
+    VENDOR_5XX = "vendor_5xx"  # Outreach answered a 5xx (not 501/505)
+    VENDOR_UNREACHABLE = "vendor_unreachable"  # no answer: refused, reset, timed out, cut off
+    VENDOR_BUSY = "vendor_busy"  # 408, 423, 425: Outreach asked to come back later
+    VENDOR_AMBIGUOUS = "vendor_ambiguous"  # an answer that does not settle the write (V1-V3)
+    RECORD_MOVED = "record_moved"  # the record changed under us between two requests
+    RATE_LIMITED = "rate_limited"  # 429, or the budget is held until the reset
+
+
+# Failures of Outreach as a whole (not of one lead): they close the shared health gate.
+OUTAGE_REASONS = frozenset({RetryReason.VENDOR_5XX, RetryReason.VENDOR_UNREACHABLE})
 
 
 class Outcome(StrEnum):

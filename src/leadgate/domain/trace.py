@@ -9,7 +9,8 @@ PII on the way out unless revealing is configured).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from leadgate.domain.reasons import StageStatus
@@ -61,3 +62,38 @@ class VendorExchange:
             "rate_limit": self.rate_limit,
             "error": self.error,
         }
+
+
+class ExchangeRecorder:
+    """Records the Outreach exchanges of one lead's delivery, each stamped with its attempt.
+
+    The delivery loop (``leadgate send``) or worker creates one per delivery and sets ``attempt``
+    before each try (1, 2, ...); the client and the batched lookups ``record`` every request they
+    make, so the inspector shows which attempt each request belonged to.
+    """
+
+    __slots__ = ("_exchanges", "attempt")
+
+    def __init__(self, attempt: int = 1) -> None:
+        self.attempt = attempt
+        self._exchanges: list[VendorExchange] = []
+
+    def record(self, exchange: VendorExchange) -> None:
+        """Keep one exchange, stamped with the current attempt number."""
+        if exchange.attempt != self.attempt:
+            exchange = replace(exchange, attempt=self.attempt)
+        self._exchanges.append(exchange)
+
+    @property
+    def exchanges(self) -> tuple[VendorExchange, ...]:
+        """Every exchange recorded so far, in order."""
+        return tuple(self._exchanges)
+
+    def __getitem__(self, index: int) -> VendorExchange:
+        return self._exchanges[index]
+
+    def __iter__(self) -> Iterator[VendorExchange]:
+        return iter(tuple(self._exchanges))
+
+    def __len__(self) -> int:
+        return len(self._exchanges)

@@ -13,10 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from leadgate.http.collector import Collector
-from leadgate.http.health import WorkersReady, health_routes
+from leadgate.http.health import Problems, WorkersReady, health_routes
 from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
+from leadgate.http.sdkconfig import SdkConfig
 from leadgate.http.sink import EventSink
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
@@ -34,6 +35,7 @@ def build_http_app(
     trace_store: TraceStore | None = None,
     presets_holder: PresetsHolder | None = None,
     workers_ready: WorkersReady | None = None,
+    problems: Problems | None = None,
 ) -> web.Application:
     """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all")."""
     collector_settings = settings.collector
@@ -49,7 +51,8 @@ def build_http_app(
     app[COLLECTOR_KEY] = collector
     app.add_routes(collector.routes())
     app.add_routes(page_routes(collector_settings))
-    app.add_routes(health_routes(sink, workers_ready))
+    app.add_routes(SdkConfig(collector_settings).routes())
+    app.add_routes(health_routes(sink, workers_ready, problems))
     setup_inspector(
         app,
         settings,

@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from leadgate.domain.times import iso_utc
 from leadgate.http.body import check_content_type, read_capped
-from leadgate.http.cors import cors_headers, origin_allowed, preflight_ok, preflight_response
+from leadgate.http.cors import (
+    cors_headers,
+    origin_allowed,
+    preflight_ok,
+    preflight_response,
+    refused_origin,
+)
 from leadgate.http.events import Prepared, prepare_event
 from leadgate.http.ratelimit import RateLimiter, client_ip, parse_networks, retry_after_seconds
 from leadgate.http.rejection import RejectCode, Rejection, message_of
 from leadgate.http.sink import EventSink, Unavailable
 from leadgate.http.strictjson import loads_strict
-from leadgate.http.writekeys import Source, WriteKeyRing, key_from_headers
+from leadgate.http.writekeys import (
+    Source,
+    WriteKeyRing,
+    anonymous_id_from_headers,
+    key_from_headers,
+)
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import EVENTS
 from leadgate.settings import CollectorSettings
@@ -50,9 +61,15 @@ def count(code: RejectCode | None, events: int = 1) -> None:
         EVENTS.labels(stage="collector", outcome="rejected", reason=code.value).inc(events)
 
 
+def _fill_anonymous_id(event: object, anonymous_id: str | None) -> None:
+    """An event without an anonymousId takes the ``AnonymousId`` header's (RudderStack)."""
+    if anonymous_id and isinstance(event, dict) and not event.get("anonymousId"):
+        event["anonymousId"] = anonymous_id
+
+
 def utc_now_iso() -> str:
     """The server's receive time, ISO 8601 in UTC with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(time.time())
 
 
 class Collector:
@@ -85,12 +102,12 @@ class Collector:
     async def preflight(self, request: web.Request) -> web.Response:
         """Answer a CORS preflight: granted only to a known origin asking for what we serve."""
         origin = request.headers.get("Origin")
-        if (
-            origin is not None
-            and origin_allowed(origin, self._keys.all_origins, request)
-            and preflight_ok(request)
-        ):
+        known = origin is not None and origin_allowed(origin, self._keys.all_origins, request)
+        if known and preflight_ok(request):
+            assert origin is not None
             return preflight_response(origin)
+        if origin is not None and not known:
+            return refused_origin(origin)
         response = web.Response(status=403)
         response.headers.update(cors_headers(origin, allowed=False))
         return response
@@ -103,6 +120,8 @@ class Collector:
             response = await self._accept(request, origin)
         except Rejection as rejection:
             response = rejection.to_response()
+            if rejection.code is RejectCode.ORIGIN_NOT_ALLOWED and origin is not None:
+                response = refused_origin(origin)
             too_large = rejection.status == 413
             if too_large:
                 response.force_close()  # do not keep reading an oversized body on this socket
@@ -137,8 +156,13 @@ class Collector:
         if origin is not None and not origin_allowed(origin, source.origins, request):
             raise Rejection(RejectCode.ORIGIN_NOT_ALLOWED)
         self._limit(self._per_key, source.name)
+        anonymous_id = anonymous_id_from_headers(request.headers)
         if batch:
+            events = payload.get("batch")
+            for event in events if isinstance(events, list) else ():
+                _fill_anonymous_id(event, anonymous_id)
             return await self._accept_batch(payload, source, received_at)
+        _fill_anonymous_id(payload, anonymous_id)
         prepared = self._prepare(payload, SINGLE_ENDPOINTS[request.path], source, received_at)
         await self._publish([prepared])
         count(None)

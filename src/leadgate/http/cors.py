@@ -5,6 +5,10 @@ beacon is a CORS "simple request" that no preflight protects (reliability.md H19
 collector's own pages (``/demo``) are same-origin and always allowed. Responses never carry
 ``Access-Control-Allow-Credentials``: the SDK sends no cookies, and ``Vary: Origin`` keeps shared
 caches from mixing answers for different origins.
+
+A preflight may ask for the request headers the common browser SDKs send: ``Content-Type``,
+``Authorization`` and ``Content-Encoding``, and RudderStack's ``AnonymousId`` and ``SentAt``.
+A refused origin gets a 403 whose body names the origin and says how to allow it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from aiohttp import web
 from leadgate.http.writekeys import normalise_origin
 
 ALLOWED_METHODS = frozenset({"POST"})
-ALLOWED_REQUEST_HEADERS = frozenset({"content-type", "authorization", "content-encoding"})
+ALLOWED_REQUEST_HEADERS = frozenset(
+    {"content-type", "authorization", "content-encoding", "anonymousid", "sentat"}
+)
+_MAX_ECHOED_ORIGIN = 200
 PREFLIGHT_MAX_AGE_S = 600
 
 
@@ -36,6 +43,33 @@ def cors_headers(origin: str | None, allowed: bool) -> dict[str, str]:
         headers["Access-Control-Allow-Origin"] = origin
         headers["Access-Control-Expose-Headers"] = "Retry-After, X-Leadgate-Message-Id"
     return headers
+
+
+def refused_origin(origin: str) -> web.Response:
+    """403 for a browser origin no write key allows: which origin, and how to allow it (the
+    origin is echoed only when it is short printable ASCII, as browsers send it)."""
+    shown = origin.strip()
+    if (
+        not shown
+        or len(shown) > _MAX_ECHOED_ORIGIN
+        or not shown.isascii()
+        or not shown.isprintable()
+    ):
+        shown = "(this page's origin)"
+    message = (
+        f"origin {shown} may not use this write key; allow it with "
+        f"`leadgate dev --allow-origin {shown}` or add it to the write key's origins "
+        f'(LEADGATE_COLLECTOR__WRITE_KEYS=\'[{{"key": "...", "origins": ["{shown}"]}}]\')'
+    )
+    response = web.json_response(
+        {
+            "success": False,
+            "error": {"code": "origin_not_allowed", "message": message, "origin": shown},
+        },
+        status=403,
+    )
+    response.headers.update(cors_headers(origin, allowed=False))
+    return response
 
 
 def preflight_ok(request: web.Request) -> bool:

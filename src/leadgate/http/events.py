@@ -1,11 +1,13 @@
 """Collector-side checks and enrichment of one event, before it is produced to Kafka.
 
 The collector checks what it can answer honestly at once (shape, ids, messageId, event name,
-size, property count, nesting depth) and leaves the meaning (consent, identity, presets) to the
-processor. It adds what only the server knows: ``receivedAt``, a ``messageId`` when the client
-sent none, and the name of the write key's source in ``context.leadgate.source`` (never the
-key). The Kafka key is the anonymousId, else the userId, so one visitor's events stay in order
-on one partition.
+size, property count, nesting depth) by the rules the processor applies (``domain/events.py``:
+the event types, the fields that must be objects; the settings' limits never exceed the
+processor's), so an accepted event is never dropped as malformed later. It leaves the meaning
+(consent, identity, presets) to the processor. It adds what only the server knows:
+``receivedAt``, a ``messageId`` when the client sent none, and the name of the write key's
+source in ``context.leadgate.source`` (never the key). The Kafka key is the anonymousId, else
+the userId, so one visitor's events stay in order on one partition.
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from typing import Any
 
 import orjson
 
+from leadgate.domain.events import EVENT_TYPES, wrong_container
 from leadgate.http.rejection import RejectCode, Rejection
 from leadgate.settings import CollectorSettings
 
-EVENT_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 MAX_ID_CHARS = 255
-_CONTAINERS = ("context", "traits", "properties")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,8 @@ def _check(event: dict[str, Any], settings: CollectorSettings) -> None:
         _printable(event.get("event"), settings.max_event_name_chars) and event["event"].strip()
     ):
         raise Rejection(RejectCode.INVALID_EVENT_NAME)
-    for field in _CONTAINERS:
-        if field in event and event[field] is not None and not isinstance(event[field], dict):
-            raise Rejection(RejectCode.INVALID_FIELD)
+    if wrong_container(event) is not None:
+        raise Rejection(RejectCode.INVALID_FIELD)
 
 
 def prepare_event(

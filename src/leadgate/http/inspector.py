@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import orjson
 from aiohttp import web
 
 from leadgate.errors import ConfigError
+from leadgate.http.collector import utc_now_iso
 from leadgate.http.inspector_auth import InspectorAuth, security_headers
 from leadgate.observability.logging import get_logger, known_secrets, settings_secrets
 from leadgate.observability.masking import mask_value
@@ -173,8 +173,9 @@ async def stream(inspector: Inspector, request: web.Request) -> web.StreamRespon
 
 async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     """``POST /inspector/api/try``: run one event through ``process()``; nothing is sent."""
+    from leadgate.domain.events import decode
     from leadgate.domain.profile import Profile
-    from leadgate.pipeline.process import peek_identities, process
+    from leadgate.pipeline.process import identities_of, process
 
     if inspector.presets is None:
         return _error(inspector, 503, "no_presets", "no preset is loaded")
@@ -190,17 +191,18 @@ async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     if not isinstance(event, dict):
         return _error(inspector, 400, "malformed", "send one event as a JSON object")
     event.setdefault("messageId", f"try-{uuid.uuid4()}")
-    event.setdefault("receivedAt", datetime.now(UTC).isoformat().replace("+00:00", "Z"))
+    event.setdefault("receivedAt", utc_now_iso())
     try:
         preset = inspector.presets.get(request.query.get("preset"))
     except KeyError:
         return _error(inspector, 404, "no_such_preset", "no preset with that name")
     raw = orjson.dumps(event)
+    head = decode(raw)
     snapshot = Profile()
     if inspector.profile_store is not None:
-        snapshot = await inspector.profile_store.get_profile(peek_identities(raw))
+        snapshot = await inspector.profile_store.get_profile(identities_of(head))
     region = inspector.settings.pipeline.default_phone_region
-    outcome = process(raw, snapshot, preset, default_region=region)
+    outcome = process(raw, snapshot, preset, default_region=region, head=head)
     trace = outcome.trace_json()
     trace["dryRun"] = True
     trace["wouldSend"] = outcome.sent

@@ -53,6 +53,24 @@ class WriteKeyRing:
         return self._by_digest.get(_digest(key))
 
 
+_MAX_ANONYMOUS_ID = 200
+
+
+def anonymous_id_from_headers(headers: Mapping[str, str]) -> str | None:
+    """RudderStack's ``AnonymousId`` request header (its SDKs send it base64-encoded; a plain
+    value is taken as it is), for events whose body has no anonymousId; None without one."""
+    value = headers.get("AnonymousId", "").strip()
+    if not value or len(value) > _MAX_ANONYMOUS_ID:
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    if decoded and decoded.isprintable():
+        return decoded
+    return value if value.isprintable() else None
+
+
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
     """The key of ``Authorization: Basic`` (its username, Segment's convention) or ``Bearer``.
 

@@ -5,6 +5,11 @@ A dead letter is the original record (key and value unchanged, its own headers k
 first_failure,topic,partition,offset}``: utf-8 strings, never a secret, a stack trace or PII
 (unlike Kafka Connect's exception-message headers, reliability.md §1.1).
 
+A record batch the consumer could not decode (``reason=undecodable_batch``) is dead-lettered
+whole: its raw bytes as the value, no key, the range in ``offset`` and ``last_offset`` and why
+in ``detail`` (``crc_mismatch``, ``unsupported_codec``, ``corrupt``). It is not a record, so
+replay skips it; ``dlq list`` shows where it came from.
+
 Reading scans the topic from the beginning up to the end offsets captured when the scan starts,
 so a replay that fails again (and lands back on the dead-letter topic) or a topic that keeps
 growing can never make it run forever. Replay re-publishes each value to the topic in its
@@ -25,9 +30,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from leadgate.domain.reasons import DeadLetterReason
+from leadgate.domain.times import iso_utc, parse_iso
 from leadgate.settings import KafkaSettings
 
 PREFIX = "leadgate.error."
+UNDECODABLE = str(DeadLetterReason.UNDECODABLE_BATCH)
 Headers = list[tuple[str, bytes]]
 # How many replayed records may await their acknowledgement at once.
 _REPLAY_WINDOW = 500
@@ -35,12 +43,6 @@ _REPLAY_WINDOW = 500
 _STALL_S = 60.0
 # How long to wait for the fetch that reveals each partition's high watermark.
 _PROBE_S = 10.0
-
-
-def _iso(moment: float | datetime) -> str:
-    if isinstance(moment, datetime):
-        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 def dead_letter_headers(
@@ -60,7 +62,7 @@ def dead_letter_headers(
         "reason": reason,
         "status": "" if status is None else str(status),
         "attempts": str(attempts),
-        "first_failure": _iso(first_failure),
+        "first_failure": iso_utc(first_failure),
         "topic": topic,
         "partition": str(partition),
         "offset": str(offset),
@@ -124,6 +126,30 @@ class DeadLetterWriter:
         )
         return future
 
+    async def send_batch(
+        self,
+        *,
+        topic: str,
+        partition: int,
+        first: int,
+        last: int,
+        raw: bytes,
+        detail: str,
+    ) -> None:
+        """Dead-letter a record batch the consumer could not decode (offsets ``first`` to
+        ``last``): its raw bytes as the value, no key, and wait for the acknowledgement."""
+        headers = dead_letter_headers(
+            "consume", UNDECODABLE, None, 1, time.time(), topic, partition, first
+        )
+        headers += [
+            (PREFIX + "last_offset", str(last).encode()),
+            (PREFIX + "detail", detail.encode()),
+        ]
+        future = await self._producer.send(
+            self._settings.deadletter_topic, raw, key=None, headers=headers
+        )
+        await future
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
@@ -172,7 +198,7 @@ class DeadLetter:
         return {
             "partition": self.partition,
             "offset": self.offset,
-            "dead_lettered_at": _iso(self.dead_lettered_at),
+            "dead_lettered_at": iso_utc(self.dead_lettered_at),
             "stage": self.error("stage"),
             "reason": self.reason,
             "status": self.error("status"),
@@ -181,6 +207,8 @@ class DeadLetter:
             "topic": self.source_topic,
             "source_partition": self.error("partition"),
             "source_offset": self.error("offset"),
+            "source_last_offset": self.error("last_offset") or self.error("offset"),
+            "detail": self.error("detail"),
             "message_ids": message_ids,
             "events": events,
         }
@@ -316,7 +344,7 @@ class ReplayResult:
 
     scanned: int
     replayed: int
-    skipped: int  # matched, but without a source topic to go back to
+    skipped: int  # matched, but without a source topic to go back to, or an undecodable batch
 
 
 Progress = Callable[[int, int], None]
@@ -337,8 +365,8 @@ async def replay(
     async with DeadLetterReader(settings) as reader:
         async for letter in reader:
             if matches(letter, reason=reason, since=since):
-                if not letter.source_topic:
-                    skipped += 1
+                if not letter.source_topic or letter.reason == UNDECODABLE:
+                    skipped += 1  # nowhere to go back to, or raw batch bytes (not a record)
                 else:
                     pending.append(
                         await producer.send(
@@ -368,5 +396,7 @@ async def list_dead_letters(
 
 def parse_since(text: str) -> datetime:
     """An ISO 8601 time for ``--since`` (a date alone, or no zone, means UTC)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = parse_iso(text)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    return moment

@@ -44,7 +44,12 @@ def trace_partition(message_id: str, partitions: Collection[int]) -> int:
     """The partition of a messageId's trace records: crc32 of the id over the topic's
     partitions (stable, and much cheaper than the producer's pure-Python murmur2)."""
     ordered = partitions if isinstance(partitions, list) else sorted(partitions)
-    return int(ordered[zlib.crc32(message_id.encode()) % len(ordered)])
+    return _partition_of(message_id.encode(), ordered)
+
+
+def _partition_of(key: bytes, ordered: list[int]) -> int:
+    """The partition of an encoded messageId among ``ordered`` (sorted) partitions."""
+    return int(ordered[zlib.crc32(key) % len(ordered)])
 
 
 async def publish_trace(
@@ -99,7 +104,7 @@ class TraceBatch:
         """Encode one trace record keyed by ``message_id`` (``record`` holds the messageId)."""
         key = message_id.encode()
         value = orjson.dumps(record)
-        partition = self._partitions[zlib.crc32(key) % len(self._partitions)]
+        partition = _partition_of(key, self._partitions)  # as trace_partition() places it
         builder = self._open.get(partition)
         if builder is None:
             builder = self._open[partition] = self._producer.create_batch()
@@ -132,6 +137,30 @@ async def _reported(future: asyncio.Future[Any]) -> None:
         await future
     except (KafkaError, OSError, RuntimeError) as exc:
         log.warning(TRACE_PUBLISH_FAILED, error=type(exc).__name__)
+
+
+PRIVACY_STAGE = "privacy"
+
+
+async def publish_privacy_marker(
+    producer: Any, settings: KafkaSettings | Settings, action: str, hashes: Collection[str]
+) -> None:
+    """Tell every inspector to forget (``action="forget"``) or accept again (``"allow"``) the
+    people with these identifier hashes: one record on every partition of the traces topic, so
+    it comes after every earlier trace of theirs in each partition (also for an inspector that
+    re-reads the topic from the start). Raises ``KafkaError`` when it cannot be written: unlike
+    a trace, a forget must not be lost silently."""
+    topic = _kafka(settings).traces_topic
+    marker_id = f"privacy:{uuid.uuid4().hex}"
+    value = orjson.dumps(
+        {"messageId": marker_id, "stage": PRIVACY_STAGE, "action": action, "hashes": sorted(hashes)}
+    )
+    partitions = sorted(await producer.partitions_for(topic))
+    acks = [
+        await producer.send(topic, key=marker_id.encode(), value=value, partition=partition)
+        for partition in partitions
+    ]
+    await asyncio.gather(*acks)
 
 
 def inspector_group(instance: str | None = None) -> str:
@@ -198,12 +227,24 @@ class TraceConsumer:
             except orjson.JSONDecodeError:
                 log.warning("traces.record.malformed", topic=topic)
                 return
-            if isinstance(record, dict):
+            if isinstance(record, dict) and record.get("stage") == PRIVACY_STAGE:
+                self._privacy(record)
+            elif isinstance(record, dict):
                 self._store.add_trace(record)
             return
         message_id = _message_id(value)
         if message_id is not None:
             self._store.add_event(message_id, value)
+
+    def _privacy(self, record: dict[str, Any]) -> None:
+        hashes = record.get("hashes")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            log.warning("traces.privacy.malformed")
+            return
+        if record.get("action") == "forget":
+            self._store.forget(hashes)
+        elif record.get("action") == "allow":
+            self._store.allow(hashes)
 
 
 def _message_id(value: bytes) -> str | None:

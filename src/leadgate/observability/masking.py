@@ -42,6 +42,10 @@ _SECRET_PARAM = re.compile(
     r"(\"?\s*[=:]\s*\"?)[^\s&\"',;}]+"
 )
 _KEY_PREFIX = re.compile(r"\b(?:sk|pk|rk|wk|lg)_(?:live_|test_)?[A-Za-z0-9]{12,}\b")
+# In a vendor's error text a long run of token characters is a token echoed back more often
+# than anything a reader needs.
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-]{32,}")
+MAX_VENDOR_TEXT = 200
 
 _SECRET_NAMES = ("token", "secret", "password", "authorization", "cookie", "writekey", "apikey")
 _PHONE_NAMES = ("phone", "mobile", "fax")
@@ -92,6 +96,14 @@ def mask_text(text: str, *, phones: bool = True, pii: bool = True) -> str:
     if phones:
         text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
     return text
+
+
+def scrub_vendor_text(text: str, max_chars: int = MAX_VENDOR_TEXT) -> str:
+    """A vendor's error text made safe for logs, dead-letter headers and traces: what
+    :func:`mask_text` hides plus token-like runs, on one line of at most ``max_chars``."""
+    text = _TOKENISH.sub(HIDDEN, mask_text(text))
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
 def secret_forms(secret: str) -> set[str]:

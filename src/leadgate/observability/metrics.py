@@ -74,6 +74,31 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
     registry=REGISTRY,
 )
+UNDECODABLE_BATCHES = Counter(
+    "leadgate_undecodable_batches",
+    "Record batches a consumer could not decode, by topic, why (crc_mismatch, "
+    "unsupported_codec, corrupt) and what it did (dead_lettered, halted).",
+    ["topic", "detail", "action"],
+    registry=REGISTRY,
+)
+PARTITION_HALTED = Gauge(
+    "leadgate_partition_halted",
+    "1 while a partition is stopped at a batch it cannot decode (kafka.errors_tolerance=none).",
+    ["group", "topic", "partition"],
+    registry=REGISTRY,
+)
+WORKER_UP = Gauge(
+    "leadgate_worker_up",
+    "1 while a supervised worker or background task runs; 0 once it died (until restarted).",
+    ["worker"],
+    registry=REGISTRY,
+)
+WORKER_RESTARTS = Counter(
+    "leadgate_worker_restarts",
+    "Restarts of a supervised worker or background task after it died.",
+    ["worker"],
+    registry=REGISTRY,
+)
 PRESET_RELOADS = Counter(
     "leadgate_preset_reloads",
     "Preset hot reloads by result (ok, error).",

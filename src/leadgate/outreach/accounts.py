@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadgate.domain.freemail import is_freemail
+from leadgate.domain.freemail import corporate_domain, normalize_domain
 from leadgate.domain.lead import AccountHint
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.reasons import RetryReason
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import attributes, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
@@ -27,20 +28,9 @@ from leadgate.store.base import StateStore
 ACCOUNTS = "/api/v2/accounts"
 
 
-def normalize_domain(value: str) -> str:
-    """``https://WWW.Acme.com/about`` -> ``acme.com``."""
-    domain = value.strip().lower()
-    domain = domain.split("://", 1)[-1].split("/", 1)[0].split("@")[-1].rstrip(".")
-    return domain.removeprefix("www.")
-
-
 def account_domain(hint: AccountHint | None, email: str) -> str | None:
     """The corporate domain to link by, or None (free-mail, no domain at all)."""
-    source = hint.domain if hint is not None and hint.domain else email.rpartition("@")[2]
-    domain = normalize_domain(source)
-    if not domain or "." not in domain or is_freemail(domain):
-        return None
-    return domain
+    return corporate_domain(hint.domain if hint is not None and hint.domain else email)
 
 
 class AccountLinker:
@@ -53,7 +43,7 @@ class AccountLinker:
         self._lookups = BatchLookup(client, ACCOUNTS, "domain", _has_domain)
 
     async def resolve(
-        self, hint: AccountHint | None, email: str, exchanges: list[VendorExchange]
+        self, hint: AccountHint | None, email: str, exchanges: ExchangeRecorder
     ) -> int | None:
         """The account id to link the prospect to, or None when it has no company domain."""
         domain = account_domain(hint, email)
@@ -77,7 +67,7 @@ class AccountLinker:
         self,
         domain: str,
         hint: AccountHint | None,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         ticket: Ticket,
     ) -> int:
         found = await ticket.find(domain, exchanges)
@@ -92,7 +82,7 @@ class AccountLinker:
         if response.verdict is not Verdict.OK or account_id is None:
             raise RetriableError(
                 f"POST {ACCOUNTS}: no account id in Outreach's answer ({response.status})",
-                reason=WINDOW_REASON,
+                reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
         return account_id

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from leadgate.domain.reasons import RetryReason
 from leadgate.errors import IntegrationStopped, RateLimited, RetriableError
 from leadgate.outreach.backoff import retry_after
 from leadgate.settings import OutreachSettings
@@ -58,7 +59,7 @@ async def post_token_request(
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise RetriableError(
             f"Outreach token endpoint unreachable ({type(exc).__name__})",
-            reason="retry_window_exhausted",
+            reason=RetryReason.VENDOR_UNREACHABLE,
         ) from None
     try:
         doc = orjson.loads(body) if body else {}
@@ -73,7 +74,7 @@ async def post_token_request(
         raise RateLimited("Outreach throttled the token endpoint (429)", retry_after_s=wait)
     if status >= 500:
         raise RetriableError(
-            f"Outreach token endpoint answered {status}", reason="retry_window_exhausted"
+            f"Outreach token endpoint answered {status}", reason=RetryReason.VENDOR_5XX
         )
     if error == "invalid_grant":
         raise IntegrationStopped(

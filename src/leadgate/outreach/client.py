@@ -20,16 +20,19 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.reasons import OUTAGE_REASONS, RetryReason
+from leadgate.domain.trace import ExchangeRecorder, VendorExchange
 from leadgate.errors import (
     IntegrationStopped,
-    PermanentError,
+    LeadgateError,
     RateLimited,
     RetriableError,
+    TokenRejected,
 )
 from leadgate.outreach.auth import REAUTHORIZE, TokenManager
 from leadgate.outreach.backoff import retry_after
-from leadgate.outreach.classify import Action, Verdict, classify
+from leadgate.outreach.classify import Outcome, Verdict, classify
+from leadgate.outreach.health import HealthGate
 from leadgate.outreach.ratelimit import RateBudget
 from leadgate.outreach.shared_budget import budget_for
 from leadgate.settings import OutreachSettings
@@ -37,10 +40,10 @@ from leadgate.store.base import StateStore
 
 JSONAPI = "application/vnd.api+json"
 USER_AGENT = "leadgate/0.1 (+https://github.com/leadgate)"
-WINDOW_REASON = "retry_window_exhausted"
+# The reason of a retriable failure that Outreach's answers did not settle (an email "taken" but
+# not found, a create without a readable id): the name is kept for the handlers that raise it.
+WINDOW_REASON = RetryReason.VENDOR_AMBIGUOUS
 _RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-# Verdicts the caller acts on; every other verdict raises.
-_ANSWERS = frozenset({Verdict.OK, Verdict.NOT_FOUND, Verdict.EMAIL_TAKEN, Verdict.NO_CHANGE})
 
 
 class _TooLarge(Exception):
@@ -63,7 +66,8 @@ class Response:
 
 
 class OutreachClient:
-    """An async context manager owning the HTTP session, the token manager and the budget."""
+    """An async context manager owning the HTTP session, the token manager, the budget and the
+    health gate (``outreach/health.py``)."""
 
     def __init__(
         self,
@@ -79,6 +83,10 @@ class OutreachClient:
         self._session: aiohttp.ClientSession | None = None
         self._auth: TokenManager | None = None
         self.budget: RateBudget = budget_for(settings, store, clock=clock)
+        self.health = HealthGate(
+            close_after=settings.health_close_after,
+            probe_interval_s=settings.health_probe_interval_s,
+        )
 
     async def __aenter__(self) -> OutreachClient:
         timeout = aiohttp.ClientTimeout(
@@ -121,41 +129,31 @@ class OutreachClient:
         self,
         method: str,
         target: str | URL,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         *,
         params: Mapping[str, str] | None = None,
         document: dict[str, Any] | None = None,
-        attempt: int = 1,
     ) -> Response:
         """One logical request (with at most one token refresh and retry).
 
-        Returns for ``OK``, ``NOT_FOUND``, ``EMAIL_TAKEN`` and ``NO_CHANGE``; raises
-        ``RetriableError``, ``RateLimited``, ``PermanentError`` or ``IntegrationStopped`` otherwise.
+        Returns for the answers (``OK``, ``NOT_FOUND``, ``EMAIL_TAKEN``, ``NO_CHANGE``); raises
+        the ``errors`` type ``classify`` gave otherwise (``RetriableError``, ``RateLimited``,
+        ``PermanentError``, ``IntegrationStopped``).
         """
         url = target if isinstance(target, URL) else self.url(target, params)
+        await self.health.admit()
         token = await self.auth.access_token()
-        status, action, doc = await self._send(method, url, token, document, exchanges, attempt)
-        if action.verdict is Verdict.REFRESH:
+        try:
+            return await self._send(method, url, token, document, exchanges)
+        except TokenRejected:
             token = await self.auth.replace(token)
-            status, action, doc = await self._send(method, url, token, document, exchanges, attempt)
-            if action.verdict is Verdict.REFRESH:
-                raise IntegrationStopped(
-                    "Outreach rejected a freshly refreshed access token (401 twice)",
-                    action=REAUTHORIZE,
-                )
-        return self._settle(status, action, doc)
-
-    def _settle(self, status: int, action: Action, doc: dict[str, Any] | None) -> Response:
-        verdict = action.verdict
-        if verdict in _ANSWERS:
-            return Response(status, verdict, doc, action.message)
-        if verdict is Verdict.STOP:
-            raise IntegrationStopped(action.message, action=action.todo or REAUTHORIZE)
-        if verdict is Verdict.DEAD_LETTER:
-            reason = str(action.reason) if action.reason else "vendor_permanent"
-            raise PermanentError(action.message, reason=reason, status=status)
-        # RETRY and AMBIGUOUS: the next attempt starts over (with a lookup before any create).
-        raise RetriableError(action.message, reason=WINDOW_REASON, status=status)
+        try:
+            return await self._send(method, url, token, document, exchanges)
+        except TokenRejected:
+            raise IntegrationStopped(
+                "Outreach rejected a freshly refreshed access token (401 twice)",
+                action=REAUTHORIZE,
+            ) from None
 
     async def _send(
         self,
@@ -163,14 +161,13 @@ class OutreachClient:
         url: URL,
         token: str,
         document: dict[str, Any] | None,
-        exchanges: list[VendorExchange],
-        attempt: int,
-    ) -> tuple[int, Action, dict[str, Any] | None]:
+        exchanges: ExchangeRecorder,
+    ) -> Response:
         if self._session is None:
             raise RuntimeError("use OutreachClient as an async context manager")
         await self.budget.acquire()
         try:
-            return await self._exchange(method, url, token, document, exchanges, attempt)
+            return await self._exchange(method, url, token, document, exchanges)
         finally:
             self.budget.release()
 
@@ -180,9 +177,8 @@ class OutreachClient:
         url: URL,
         token: str,
         document: dict[str, Any] | None,
-        exchanges: list[VendorExchange],
-        attempt: int,
-    ) -> tuple[int, Action, dict[str, Any] | None]:
+        exchanges: ExchangeRecorder,
+    ) -> Response:
         assert self._session is not None
         headers = {"Authorization": f"Bearer {token}", "Accept": JSONAPI}
         body = None
@@ -200,32 +196,51 @@ class OutreachClient:
                 response_headers = {k: v for k, v in response.headers.items()}
         except (aiohttp.ClientError, OSError, TimeoutError, _TooLarge) as exc:
             message = _transport_message(method, shown, exc)
-            exchanges.append(
-                VendorExchange(method, shown, None, _ms(started), attempt, document, error=message)
+            exchanges.record(
+                VendorExchange(
+                    method, shown, None, _ms(started), exchanges.attempt, document, error=message
+                )
             )
-            raise RetriableError(message, reason=WINDOW_REASON) from None
+            if isinstance(exc, _TooLarge):
+                self.health.succeeded()
+                raise RetriableError(message, reason=RetryReason.VENDOR_AMBIGUOUS) from None
+            self.health.failed()
+            raise RetriableError(message, reason=RetryReason.VENDOR_UNREACHABLE) from None
         self.budget.observe(response_headers)
-        action = classify(status, response_headers, raw)
+        outcome = classify(status, response_headers, raw)
+        if isinstance(outcome, RetriableError) and outcome.reason in OUTAGE_REASONS:
+            self.health.failed()
+        else:
+            self.health.succeeded()
         doc = _json(raw)
-        exchanges.append(
+        exchanges.record(
             VendorExchange(
                 method,
                 shown,
                 status,
                 _ms(started),
-                attempt,
+                exchanges.attempt,
                 document,
                 response=doc,
                 rate_limit={h: response_headers[h] for h in _RATE_HEADERS if h in response_headers},
-                error=action.message or None if action.verdict is not Verdict.OK else None,
+                error=_error_text(outcome),
             )
         )
-        if action.verdict is Verdict.RATE_LIMITED:
+        if isinstance(outcome, RateLimited):
             wait = retry_after(response_headers, now=self._clock())
             if wait is not None:
                 self.budget.hold(wait)
-            raise RateLimited(action.message, retry_after_s=wait)
-        return status, action, doc
+            raise RateLimited(outcome.message, retry_after_s=wait)
+        if isinstance(outcome, LeadgateError):
+            raise outcome
+        return Response(status, outcome.verdict, doc, outcome.message)
+
+
+def _error_text(outcome: Outcome) -> str | None:
+    """What the trace shows as the exchange's error (None for a plain OK)."""
+    if isinstance(outcome, LeadgateError):
+        return outcome.message or None
+    return outcome.message or None if outcome.verdict is not Verdict.OK else None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:

@@ -1,29 +1,25 @@
 """Deliver one lead with retries: the loop behind ``leadgate send``.
 
-The streaming delivery worker does its own retrying (it pauses partitions instead of sleeping);
-this loop is for one-shot use. Transient failures back off with full jitter, a 429 waits for the
-advised reset (not counted as an attempt, but counted against the window), a permanent failure
-ends as a dead letter with its reason, and when the next wait would overrun ``retry_window_s``
-the lead is dead-lettered as ``retry_window_exhausted``. ``IntegrationStopped`` propagates: a
+Each try goes through the dispatcher; after a failed try the retry policy (``outreach/retry.py``,
+shared with the delivery worker) says how long to wait or why to give up. A permanent failure or
+a spent retry window ends as a dead letter with its reason. ``IntegrationStopped`` propagates: a
 person must act, and no lead is dead-lettered for auth reasons.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from leadgate.domain.lead import LeadIntent
-from leadgate.domain.reasons import DeadLetterReason
-from leadgate.domain.trace import VendorExchange
-from leadgate.errors import PermanentError, RateLimited, RetriableError
-from leadgate.outreach.backoff import next_delay
-from leadgate.outreach.upsert import Upserter, UpsertResult
+from leadgate.domain.trace import ExchangeRecorder, VendorExchange
+from leadgate.errors import DeliveryError
+from leadgate.outreach.dispatch import DeliveryResult, Dispatcher
+from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.settings import OutreachSettings
 
 
@@ -32,16 +28,16 @@ class Delivery:
     """How one lead's delivery ended."""
 
     outcome: Literal["delivered", "dead_lettered"]
-    result: UpsertResult | None = None
+    result: DeliveryResult | None = None
     reason: str | None = None
     message: str | None = None
     status: int | None = None
     attempts: int = 0
-    exchanges: list[VendorExchange] = field(default_factory=list)
+    exchanges: tuple[VendorExchange, ...] = ()
 
 
 async def deliver(
-    upserter: Upserter,
+    dispatcher: Dispatcher,
     lead: LeadIntent,
     settings: OutreachSettings,
     *,
@@ -49,55 +45,31 @@ async def deliver(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rand: Callable[[], float] = random.random,
 ) -> Delivery:
-    """Upsert ``lead`` until it is delivered, permanently refused, or the window is spent."""
-    exchanges: list[VendorExchange] = []
-    started = clock()
-    failures = 0
-    attempt = 0
+    """Deliver ``lead`` until it is delivered, permanently refused, or the window is spent."""
+    policy = RetryPolicy.from_settings(settings)
+    exchanges = ExchangeRecorder()
+    state = RetryState()
     while True:
-        attempt += 1
-        mark = len(exchanges)
+        exchanges.attempt = state.attempt
         try:
-            result = await upserter.upsert(lead, exchanges)
-        except PermanentError as error:
-            _number(exchanges, mark, attempt)
-            return Delivery(
-                "dead_lettered", None, error.reason, error.message, error.status, attempt, exchanges
+            result = await dispatcher.deliver(lead, exchanges)
+        except DeliveryError as error:
+            decision = policy.decide(
+                state, error, clock(), rand=rand, outage=dispatcher.health.closed
             )
-        except RateLimited as error:
-            delay = next_delay(
-                max(failures, 1),
-                error.retry_after_s,
-                base=settings.backoff_base_s,
-                cap=settings.backoff_cap_s,
-                rand=rand,
-                retry_after_cap=settings.retry_after_cap_s,
-            )
-            last: RetriableError = error
-        except RetriableError as error:
-            failures += 1
-            delay = next_delay(
-                failures, None, base=settings.backoff_base_s, cap=settings.backoff_cap_s, rand=rand
-            )
-            last = error
+            if isinstance(decision, GiveUp):
+                return Delivery(
+                    "dead_lettered",
+                    None,
+                    decision.reason,
+                    error.message,
+                    error.status,
+                    decision.state.tries,
+                    exchanges.exchanges,
+                )
+            state = decision.state
+            await sleep(decision.after_s)
         else:
-            _number(exchanges, mark, attempt)
-            return Delivery("delivered", result, None, None, None, attempt, exchanges)
-        _number(exchanges, mark, attempt)
-        if clock() - started + delay > settings.retry_window_s:
             return Delivery(
-                "dead_lettered",
-                None,
-                str(DeadLetterReason.RETRY_WINDOW_EXHAUSTED),
-                last.message,
-                last.status,
-                attempt,
-                exchanges,
+                "delivered", result, None, None, None, state.attempt, exchanges.exchanges
             )
-        await sleep(delay)
-
-
-def _number(exchanges: list[VendorExchange], since: int, attempt: int) -> None:
-    """Stamp the attempt number on the exchanges of this attempt."""
-    for index in range(since, len(exchanges)):
-        exchanges[index] = dataclasses.replace(exchanges[index], attempt=attempt)

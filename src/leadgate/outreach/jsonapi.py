@@ -6,10 +6,11 @@ from typing import Any
 
 from yarl import URL
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.reasons import RetryReason
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient
+from leadgate.outreach.client import OutreachClient
 
 
 def resource_id(resource: object) -> int | None:
@@ -43,7 +44,7 @@ async def collect(
     client: OutreachClient,
     path: str,
     params: dict[str, str],
-    exchanges: list[VendorExchange],
+    exchanges: ExchangeRecorder,
     *,
     max_pages: int,
 ) -> list[dict[str, Any]]:
@@ -58,7 +59,7 @@ async def collect(
         if response.verdict is not Verdict.OK or not isinstance(data, list):
             raise RetriableError(
                 f"GET {path}: Outreach answered {response.status} without a list",
-                reason=WINDOW_REASON,
+                reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
         found.extend(item for item in data if isinstance(item, dict))

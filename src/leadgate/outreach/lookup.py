@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder, VendorExchange
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import collect
 
@@ -28,7 +28,7 @@ Matches = Callable[[Resource, str], bool]
 @dataclass(slots=True)
 class _Waiter:
     future: asyncio.Future[list[Resource]]
-    exchanges: list[VendorExchange]
+    exchanges: ExchangeRecorder
 
 
 class BatchLookup:
@@ -61,7 +61,7 @@ class BatchLookup:
         self._expected += 1
         return Ticket(self)
 
-    async def _find(self, key: str, exchanges: list[VendorExchange], *, expected: bool) -> Any:
+    async def _find(self, key: str, exchanges: ExchangeRecorder, *, expected: bool) -> Any:
         future: asyncio.Future[list[Resource]] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, []).append(_Waiter(future, exchanges))
         if expected:
@@ -101,7 +101,7 @@ class BatchLookup:
         size = min(1000, max(50, 2 * len(keys)))
         params = {f"filter[{self._name}]": ",".join(keys), "page[size]": str(size)}
         params["count"] = "false"
-        shared: list[VendorExchange] = []
+        shared = ExchangeRecorder()
         try:
             found = await collect(
                 self._client,
@@ -118,16 +118,28 @@ class BatchLookup:
         except Exception as exc:
             for key, each in waiters.items():
                 for waiter in each:
-                    waiter.exchanges.extend(self._view(e, key, len(keys), None) for e in shared)
+                    self._share(shared, waiter, key, len(keys), None)
                     if not waiter.future.done():
                         waiter.future.set_exception(exc)
             return
         for key, each in waiters.items():
             mine = [r for r in found if self._matches(r, key)]
             for waiter in each:
-                waiter.exchanges.extend(self._view(e, key, len(keys), mine) for e in shared)
+                self._share(shared, waiter, key, len(keys), mine)
                 if not waiter.future.done():
                     waiter.future.set_result(mine)
+
+    def _share(
+        self,
+        shared: ExchangeRecorder,
+        waiter: _Waiter,
+        key: str,
+        batch: int,
+        mine: list[Resource] | None,
+    ) -> None:
+        """Record the shared exchanges in one waiter's trace (stamped with its attempt)."""
+        for exchange in shared:
+            waiter.exchanges.record(self._view(exchange, key, batch, mine))
 
     def _view(
         self, exchange: VendorExchange, key: str, batch: int, mine: list[Resource] | None
@@ -150,8 +162,8 @@ class Ticket:
         self._lookup = lookup
         self._open = True
 
-    async def find(self, key: str, exchanges: list[VendorExchange]) -> list[Resource]:
-        """The resources matching ``key`` (their exchanges appended to ``exchanges``)."""
+    async def find(self, key: str, exchanges: ExchangeRecorder) -> list[Resource]:
+        """The resources matching ``key`` (their exchanges recorded in ``exchanges``)."""
         expected, self._open = self._open, False
         found: list[Resource] = await self._lookup._find(key, exchanges, expected=expected)
         return found

@@ -27,11 +27,13 @@ from typing import Any, Literal
 import orjson
 
 from leadgate.domain.lead import LeadIntent
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.reasons import RetryReason
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.accounts import AccountLinker
 from leadgate.outreach.classify import Verdict
-from leadgate.outreach.client import WINDOW_REASON, OutreachClient, Response
+from leadgate.outreach.client import OutreachClient, Response
+from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
@@ -42,15 +44,6 @@ PROSPECTS = "/api/v2/prospects"
 # Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
 # read-only, outreach-api.md §2.1); presets may map a full-name trait to it, so it is not sent.
 COMPUTED_ATTRIBUTES = frozenset({"name"})
-
-
-@dataclass(frozen=True, slots=True)
-class UpsertResult:
-    """What one upsert did."""
-
-    prospect_id: int | None
-    action: Literal["created", "updated", "unchanged"]
-    account_id: int | None
 
 
 def attributes_hash(attrs: dict[str, Any], account_id: int | None) -> str:
@@ -129,8 +122,9 @@ class Upserter:
         self._locks = KeyedLocks()
         self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
 
-    async def upsert(self, lead: LeadIntent, exchanges: list[VendorExchange]) -> UpsertResult:
-        """One attempt at the upsert; raises the ``errors`` types on failure."""
+    async def upsert(self, lead: LeadIntent, exchanges: ExchangeRecorder) -> DeliveryResult:
+        """One attempt at the upsert (the ``upsert_prospect`` handler); raises the ``errors``
+        types on failure."""
         async with self._locks.hold(lead.email):
             ticket = self._prospects.ticket()
             try:
@@ -139,8 +133,8 @@ class Upserter:
                 ticket.close()
 
     async def _upsert(
-        self, lead: LeadIntent, exchanges: list[VendorExchange], ticket: Ticket
-    ) -> UpsertResult:
+        self, lead: LeadIntent, exchanges: ExchangeRecorder, ticket: Ticket
+    ) -> DeliveryResult:
         known = await self._store.get_prospect(lead.email)
         if known is not None:
             ticket.close()  # a remembered prospect needs no lookup (unless it was deleted)
@@ -157,7 +151,7 @@ class Upserter:
             return await self._lookup_or_create(wanted, exchanges, ticket, _oldest(found))
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
-                return UpsertResult(known.prospect_id, "unchanged", known.account_id)
+                return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
             result = await self._patch_known(known, wanted, exchanges)
             if result is not None:
                 return result
@@ -166,8 +160,8 @@ class Upserter:
         return await self._lookup_or_create(wanted, exchanges, ticket, match)
 
     async def _patch_known(
-        self, known: ProspectRecord, wanted: _Wanted, exchanges: list[VendorExchange]
-    ) -> UpsertResult | None:
+        self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
+    ) -> DeliveryResult | None:
         tags = known.tags | wanted.tags
         attrs = {**wanted.attributes, "tags": sorted(tags)}
         document = _document(attrs, wanted.account_id, known.prospect_id)
@@ -179,17 +173,17 @@ class Upserter:
         return await self._remember(wanted, known.prospect_id, tags, "updated")
 
     async def _lookup(
-        self, email: str, exchanges: list[VendorExchange], ticket: Ticket
+        self, email: str, exchanges: ExchangeRecorder, ticket: Ticket
     ) -> dict[str, Any] | None:
         return _oldest(await ticket.find(email, exchanges))
 
     async def _lookup_or_create(
         self,
         wanted: _Wanted,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         ticket: Ticket,
         match: dict[str, Any] | None,
-    ) -> UpsertResult:
+    ) -> DeliveryResult:
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}
@@ -204,7 +198,7 @@ class Upserter:
             if match is None:
                 raise RetriableError(
                     "Outreach says the email is taken but the lookup finds no prospect",
-                    reason=WINDOW_REASON,
+                    reason=RetryReason.RECORD_MOVED,
                     status=response.status,
                 )
             return await self._patch_match(match, wanted, exchanges)
@@ -213,14 +207,14 @@ class Upserter:
         if prospect_id is None:
             raise RetriableError(
                 "Outreach created no readable prospect",
-                reason=WINDOW_REASON,
+                reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
         return await self._remember(wanted, prospect_id, wanted.tags, "created")
 
     async def _patch_match(
-        self, match: dict[str, Any], wanted: _Wanted, exchanges: list[VendorExchange]
-    ) -> UpsertResult:
+        self, match: dict[str, Any], wanted: _Wanted, exchanges: ExchangeRecorder
+    ) -> DeliveryResult:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
         remote = attributes(match)
@@ -247,7 +241,7 @@ class Upserter:
         # 404 after a fresh lookup, or "email taken" on a PATCH: the prospect moved under us.
         raise RetriableError(
             f"{method} {path.rsplit('/', 1)[0]}: {response.message or response.verdict}",
-            reason=WINDOW_REASON,
+            reason=RetryReason.RECORD_MOVED,
             status=response.status,
         )
 
@@ -257,7 +251,7 @@ class Upserter:
         prospect_id: int,
         tags: frozenset[str],
         action: Literal["created", "updated", "unchanged"],
-    ) -> UpsertResult:
+    ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
         await self._store.put_prospect(wanted.email, record)
-        return UpsertResult(prospect_id, action, wanted.account_id)
+        return DeliveryResult("prospect", prospect_id, action, wanted.account_id)

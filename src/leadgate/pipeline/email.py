@@ -103,8 +103,3 @@ def normalize_email(raw: str) -> str:
     if len(address) > MAX_EMAIL_CHARS:
         raise InvalidEmail(f"longer than {MAX_EMAIL_CHARS} characters")
     return address
-
-
-def email_domain(address: str) -> str:
-    """The domain of a normalised address."""
-    return address.rpartition("@")[2]

@@ -13,9 +13,10 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.http.accesslog import AccessLogger
 from leadgate.http.app import build_http_app
-from leadgate.http.health import WorkersReady
+from leadgate.http.health import Problems, WorkersReady
 from leadgate.kafka.traces import TraceConsumer
 from leadgate.runtime.services import open_trace_store
+from leadgate.runtime.supervise import Supervisor
 from leadgate.runtime.tasks import run_in_background
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
@@ -38,13 +39,16 @@ async def serve_http(
     store: StateStore | None = None,
     presets: PresetsHolder | None = None,
     workers_ready: WorkersReady | None = None,
+    problems: Problems | None = None,
+    supervisor: Supervisor | None = None,
 ) -> HttpService:
     """Start serving on ``settings.http_host:http_port`` (0: any free port) until ``stack``
     closes: then no new requests, in-flight ones answered, the trace consumer stopped."""
     traces = open_trace_store(settings)
     stack.callback(traces.close)
     if settings.inspector.token is not None:  # a closed inspector needs no traces
-        run_in_background(stack, "traces.consume", TraceConsumer(settings, traces).run)
+        feed = TraceConsumer(settings, traces)
+        run_in_background(stack, "traces.consume", feed.run, supervisor=supervisor)
     app = build_http_app(
         settings,
         producer=producer,
@@ -52,6 +56,7 @@ async def serve_http(
         trace_store=traces,
         presets_holder=presets,
         workers_ready=workers_ready,
+        problems=problems,
     )
     runner = web.AppRunner(
         app,
@@ -68,8 +73,13 @@ async def serve_http(
 
 
 def watch_presets(
-    stack: contextlib.AsyncExitStack, settings: Settings, presets: PresetsHolder
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    presets: PresetsHolder,
+    supervisor: Supervisor | None = None,
 ) -> None:
     """Reload edited preset files until ``stack`` closes (a processor watches its own)."""
     interval = settings.pipeline.presets_poll_s
-    run_in_background(stack, "presets.watch", lambda stop: presets.watch(stop, interval))
+    run_in_background(
+        stack, "presets.watch", lambda stop: presets.watch(stop, interval), supervisor=supervisor
+    )

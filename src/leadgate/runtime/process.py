@@ -4,6 +4,10 @@ Every long-running command builds itself here: ``leadgate run`` (workers), ``lea
 (HTTP), ``leadgate dev`` (both, after starting the embedded broker and the sandbox). A process is
 *ready* when its HTTP service listens and every worker consumes (its group joined, partitions
 assigned); ``/readyz`` answers 200 only then, and :meth:`Host.ready` waits for it.
+
+Its workers and background tasks run under one :class:`Supervisor`: one that dies is reported
+and turns ``/readyz`` to 503; with ``restart`` (``dev``, ``serve``) it is restarted after a
+backoff, without (``run``) the process exits 1 (:mod:`leadgate.runtime.supervise`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from leadgate.runtime.http import HttpService, serve_http, watch_presets
 from leadgate.runtime.roles import Role, Workers, names_of, workers
 from leadgate.runtime.services import open_presets, open_state_store, started_producer
 from leadgate.runtime.signals import stop_on_signals
+from leadgate.runtime.supervise import Supervisor
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
@@ -32,8 +37,16 @@ class Host:
 
     settings: Settings
     stop: asyncio.Event
+    supervisor: Supervisor
     workers: Workers | None = None
     http: HttpService | None = None
+
+    def problems(self) -> list[str]:
+        """What does not work right now (``/readyz`` shows it): dead or restarting tasks,
+        partitions stopped at an undecodable batch."""
+        if self.workers is not None:
+            return self.workers.problems()
+        return self.supervisor.problems()
 
     async def ready(self) -> None:
         """Wait until every worker consumes (returns early if one stopped: see ``wait``)."""
@@ -41,16 +54,20 @@ class Host:
             await self.workers.until_consuming()
 
     async def wait(self) -> int:
-        """Run until ``stop`` is set or a worker stops on its own; 0 after a clean stop, 1 if
-        a worker crashed."""
-        tasks = self.workers.tasks if self.workers is not None else []
+        """Run until ``stop`` is set or a supervised task ends for good (a worker that died and
+        is not restarted); 0 after a clean stop, 1 if a task died."""
+        tasks = self.supervisor.tasks
         stopped = asyncio.create_task(self.stop.wait())
         try:
             await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopped.cancel()
         log.info("process.stopping", draining=self.workers is not None)
-        crashed = self.workers.crashed() if self.workers is not None else []
+        crashed = [
+            error
+            for task in tasks
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None
+        ]
         for error in crashed:
             log.error("worker.crashed", error=repr(error))
         self.stop.set()
@@ -67,10 +84,14 @@ async def host(
     store: StateStore | None = None,
     presets: PresetsHolder | None = None,
     producer_id: str = "leadgate",
+    restart: bool = False,
 ) -> AsyncIterator[Host]:
     """Open the services, start the role's workers (``role=None``: none) and the HTTP service;
-    on exit stop everything in reverse order (HTTP first, then the workers drain)."""
+    on exit stop everything in reverse order (HTTP first, then the workers drain). ``restart``:
+    a worker or background task that dies is restarted after a backoff instead of ending the
+    process."""
     stop = stop or asyncio.Event()
+    supervisor = Supervisor(stop, restart=restart)
     settings = settings.model_copy(update={"kafka": await tuned_for_broker(settings.kafka)})
     log.info("process.starting", role=str(role), http=http, kafka=settings.kafka.bootstrap_servers)
     async with contextlib.AsyncExitStack() as stack:
@@ -85,14 +106,22 @@ async def host(
         producer = await stack.enter_async_context(
             started_producer(settings, client_id=producer_id)
         )
-        running = Host(settings, stop)
+        running = Host(settings, stop, supervisor)
         if role is not None:
             running.workers = await stack.enter_async_context(
-                workers(settings, role, stop, store=store, presets=presets, producer=producer)
+                workers(
+                    settings,
+                    role,
+                    stop,
+                    store=store,
+                    presets=presets,
+                    producer=producer,
+                    supervisor=supervisor,
+                )
             )
         if http:
             if presets is not None and (running.workers is None or not running.workers.processor):
-                watch_presets(stack, settings, presets)
+                watch_presets(stack, settings, presets, supervisor)
             running.http = await serve_http(
                 stack,
                 settings,
@@ -100,6 +129,8 @@ async def host(
                 store=store,
                 presets=presets,
                 workers_ready=running.workers.consuming if running.workers is not None else None,
+                problems=running.problems,
+                supervisor=supervisor,
             )
         yield running
 
@@ -114,6 +145,7 @@ async def run_process(
     producer_id: str = "leadgate",
     on_ready: Callable[[Host], None] | None = None,
     stop: asyncio.Event | None = None,
+    restart: bool = False,
 ) -> int:
     """What a command runs: the process until SIGTERM/SIGINT (or a worker crash); ``on_ready``
     is called once it is ready. Returns the exit code."""
@@ -127,6 +159,7 @@ async def run_process(
         store=store,
         presets=presets,
         producer_id=producer_id,
+        restart=restart,
     ) as running:
         await running.ready()
         if on_ready is not None:

@@ -3,7 +3,9 @@
 A role names one worker (``processor``, ``delivery``) or ``all`` of them. ``FACTORIES`` maps a
 worker's name to the function that builds it from the process's :class:`Services`; a new worker
 is one factory and one entry here (and ``all`` includes it). :func:`workers` starts the workers
-of a role as tasks and, on the way out, sets the stop event and waits for their drain.
+of a role as supervised tasks (:mod:`leadgate.runtime.supervise`: a worker that dies is
+reported, makes the process unready, and is rebuilt by its factory and restarted or ends the
+process) and, on the way out, sets the stop event and waits for their drain.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from aiokafka import AIOKafkaProducer
 
@@ -21,15 +23,19 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.runtime.services import (
     open_presets,
     open_state_store,
-    outreach_upserter,
+    outreach_dispatcher,
     started_producer,
 )
+from leadgate.runtime.supervise import Run, Supervisor
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
 from leadgate.workers.consumer import ConsumeLoop
 from leadgate.workers.delivery import DeliveryWorker
 from leadgate.workers.processor import Processor
+
+# How often ``until_consuming`` looks whether every worker has joined its group.
+_READY_POLL_S = 0.05
 
 
 class Role(StrEnum):
@@ -77,8 +83,8 @@ async def _processor(services: Services) -> Worker:
 
 async def _delivery(services: Services) -> Worker:
     s = services
-    upserter = await s.stack.enter_async_context(outreach_upserter(s.settings, s.store))
-    return DeliveryWorker(s.settings, s.store, upserter, s.producer, s.dead_letters)
+    dispatcher = await s.stack.enter_async_context(outreach_dispatcher(s.settings, s.store))
+    return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
 
 
 FACTORIES: dict[str, WorkerFactory] = {
@@ -96,6 +102,7 @@ def names_of(role: Role) -> tuple[str, ...]:
 class Workers:
     """The running workers of one process (tests and ``leadgate dev`` look inside)."""
 
+    supervisor: Supervisor
     by_name: dict[str, Worker] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -110,26 +117,39 @@ class Workers:
         return cast("DeliveryWorker | None", self.by_name.get(Role.DELIVERY))
 
     def consuming(self) -> bool:
-        """True once every worker's consumer has joined its group (its first assignment)."""
-        return all(worker.loop.joined.is_set() for worker in self.by_name.values())
+        """True once every worker's consumer has joined its group (its first assignment), while
+        none has died and no partition is stopped at a batch it cannot decode."""
+        joined = all(worker.loop.joined.is_set() for worker in self.by_name.values())
+        return joined and not self.problems()
+
+    def problems(self) -> list[str]:
+        """Why the workers are not all doing their work: dead or restarting workers, partitions
+        stopped at an undecodable batch (empty: none)."""
+        halted = [
+            halt.describe()
+            for worker in self.by_name.values()
+            for halt in worker.loop.bad_batches.halted.values()
+        ]
+        return [*self.supervisor.problems(), *halted]
 
     async def until_consuming(self) -> None:
-        """Wait until :meth:`consuming`, or until a worker stops (its task then tells why)."""
-        joined = [asyncio.create_task(w.loop.joined.wait()) for w in self.by_name.values()]
-        everyone: asyncio.Future[Any] = asyncio.gather(*joined)
-        waiting: list[asyncio.Future[Any]] = [everyone, *self.tasks]
-        try:
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            everyone.cancel()
+        """Wait until every worker has joined its group, or until a supervised task ends (it
+        then tells why). A worker restarted meanwhile is waited for in its new form."""
+        while not all(w.loop.joined.is_set() for w in self.by_name.values()):
+            if any(task.done() for task in self.tasks):
+                return
+            await asyncio.sleep(_READY_POLL_S)
 
-    def crashed(self) -> list[BaseException]:
-        """The exceptions of the workers that ended with one."""
-        return [
-            error
-            for task in self.tasks
-            if task.done() and not task.cancelled() and (error := task.exception()) is not None
-        ]
+
+def _rebuilder(name: str, services: Services, running: Workers) -> Callable[[], Awaitable[Run]]:
+    """A fresh worker ``name`` from its factory (it replaces the dead one in ``running``)."""
+
+    async def rebuild() -> Run:
+        worker = await FACTORIES[name](services)
+        running.by_name[name] = worker
+        return worker.run
+
+    return rebuild
 
 
 @contextlib.asynccontextmanager
@@ -141,11 +161,14 @@ async def workers(
     store: StateStore | None = None,
     presets: PresetsHolder | None = None,
     producer: AIOKafkaProducer | None = None,
+    supervisor: Supervisor | None = None,
 ) -> AsyncIterator[Workers]:
-    """Start the role's workers as tasks; on exit set ``stop`` and wait for their drain.
+    """Start the role's workers as supervised tasks; on exit set ``stop`` and wait for their
+    drain.
 
     ``store``, ``presets`` and ``producer`` may be shared with the HTTP service; by default each
-    is opened here (:mod:`leadgate.runtime.services`) and closed on the way out.
+    is opened here (:mod:`leadgate.runtime.services`) and closed on the way out. ``supervisor``
+    decides what happens to a worker that dies (default: no restart, the process ends).
     """
     async with contextlib.AsyncExitStack() as stack:
         if store is None:
@@ -156,11 +179,12 @@ async def workers(
         services = Services(
             settings, store, producer, DeadLetterWriter(producer, settings.kafka), presets, stack
         )
-        running = Workers()
+        running = Workers(supervisor or Supervisor(stop, restart=False))
         for name in names_of(role):
             running.by_name[name] = await FACTORIES[name](services)
-        for worker in running.by_name.values():
-            running.tasks.append(asyncio.create_task(worker.run(stop)))
+        for name, worker in running.by_name.items():
+            rebuild = _rebuilder(name, services, running)
+            running.tasks.append(running.supervisor.start(name, worker.run, rebuild))
         try:
             yield running
         finally:

@@ -12,11 +12,13 @@ from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.producer import make_producer
 from leadgate.outreach.client import OutreachClient
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.opening import open_configured_store
 from leadgate.store.presets import PresetsHolder
+from leadgate.store.suppression import PersonHasher, load_salt
 from leadgate.store.traces import TraceStore
 
 
@@ -59,16 +61,19 @@ def open_trace_store(settings: Settings) -> TraceStore:
     """The inspector's trace store: on disk under ``state_dir`` when the inspector is enabled
     (it has a token), else a small one in memory that nothing feeds."""
     inspector = settings.inspector
+    enabled = inspector.token is not None
     return TraceStore(
-        settings.state_dir if inspector.token is not None else None,
+        settings.state_dir if enabled else None,
         max_events=inspector.max_events,
         max_age_s=inspector.max_age_hours * 3600.0,
+        # Forget markers name people by their suppression hash (``store.suppression``).
+        person_hash=PersonHasher(load_salt(settings)) if enabled else None,
     )
 
 
 @contextlib.asynccontextmanager
-async def outreach_upserter(settings: Settings, store: StateStore) -> AsyncIterator[Upserter]:
-    """An Outreach client (tokens in ``store``) and the upsert logic over it; the client's
-    session closes on the way out."""
+async def outreach_dispatcher(settings: Settings, store: StateStore) -> AsyncIterator[Dispatcher]:
+    """An Outreach client (tokens in ``store``) and the dispatcher of every intent kind over it
+    (:mod:`leadgate.outreach.handlers`); the client's session closes on the way out."""
     async with OutreachClient(settings.outreach, store) as client:
-        yield Upserter(client, store, settings.outreach)
+        yield build_dispatcher(client, store, settings.outreach)

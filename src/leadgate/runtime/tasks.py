@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from leadgate.observability.logging import get_logger
+from leadgate.runtime.supervise import Supervisor
 
 log = get_logger(__name__)
 # The longest a background task (the trace consumer leaving its group) may take to stop.
@@ -20,11 +21,17 @@ def run_in_background(
     run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
     *,
     stop_timeout_s: float = BACKGROUND_STOP_S,
+    supervisor: Supervisor | None = None,
 ) -> asyncio.Task[None]:
     """Run ``run(stop)`` as a task until ``stack`` closes: then set ``stop`` and wait for it
-    (cancelled after ``stop_timeout_s``). A task that ended with an error is logged."""
+    (cancelled after ``stop_timeout_s``). A task that ended with an error is logged. Under a
+    ``supervisor`` a task that dies before that is reported and restarted (or ends the process)
+    like a worker."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run(stop), name=name)
+    if supervisor is not None:
+        task = supervisor.start(name, run, kind="background", stop=stop)
+    else:
+        task = asyncio.create_task(run(stop), name=name)
 
     async def stop_it() -> None:
         stop.set()

@@ -66,6 +66,10 @@ class StateStore(Protocol):
         per-batch write."""
         ...
 
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase the profiles stored under these keys (forgetting a person); how many existed."""
+        ...
+
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""
         ...

@@ -60,6 +60,14 @@ class MemoryStore:
             if key.startswith("anon:"):
                 self._profile_expiry[key] = until
 
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase the profiles stored under these keys; how many existed (unexpired)."""
+        live = await self.get_profiles(keys)
+        for key in dict.fromkeys(keys):
+            self._profiles.pop(key, None)
+            self._profile_expiry.pop(key, None)
+        return len(live)
+
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""
         expires = self._clock() + ttl_s

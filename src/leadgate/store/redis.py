@@ -122,6 +122,14 @@ class RedisStore(RedisCollections):
                 pipe.mset(kept)
             await pipe.execute()
 
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase the profiles stored under these keys (one round trip); how many existed."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return 0
+        deleted: int = await self.redis.delete(*(self.key("p:", k) for k in wanted))
+        return deleted
+
     # -- seen messageIds -----------------------------------------------------------------------
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:

@@ -239,6 +239,13 @@ class SqliteStore:
         sql = "INSERT OR REPLACE INTO profiles (key, body, expires_at) VALUES (?, ?, ?)"
         await self._call(lambda: self._modify(sql, rows))
 
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase the profiles stored under these keys, in one transaction; how many existed."""
+        rows = [(key,) for key in dict.fromkeys(keys)]
+        if not rows:
+            return 0
+        return await self._call(lambda: self._modify("DELETE FROM profiles WHERE key = ?", rows))
+
     # -- seen messageIds -----------------------------------------------------------------------
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:

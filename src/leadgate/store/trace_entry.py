@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
+
+from leadgate.domain.times import epoch_seconds
+from leadgate.pipeline.email import InvalidEmail
+from leadgate.pipeline.email import normalize_email as canonical_email
+from leadgate.pipeline.privacy import email_identifier
 
 _FINAL = ("delivered", "dead_lettered", "dropped")
 _DELIVERY_STATUS = {
@@ -27,28 +31,16 @@ _DELIVERY_STATUS = {
 
 
 def normalize_email(email: str) -> str:
-    """The form emails are matched on (the processor's normalisation: trimmed, lower case)."""
-    return email.strip().lower()
+    """The form emails are matched on: the pipeline's own normalisation, so a search finds an
+    event's trace however the address was written; text that is no valid address (a raw trait
+    the processor refused) is matched trimmed and in lower case."""
+    try:
+        return canonical_email(email)
+    except InvalidEmail:
+        return email.strip().lower()
 
 
-def parse_time(value: object) -> float | None:
-    """Epoch seconds from an ISO 8601 string or a number (seconds or milliseconds)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value) / 1000.0 if value > 1e11 else float(value)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return parse_time(float(text))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.timestamp()
+parse_time = epoch_seconds  # the inspector's filters and a trace's receivedAt
 
 
 @dataclass
@@ -63,6 +55,8 @@ class TraceEntry:
     raw: bytes | None = None
     email: str | None = None
     email_key: str | None = None
+    # The processor dropped this event as a forgotten person's: nothing of it is kept.
+    suppressed: bool = False
     _event: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- folding -------------------------------------------------------------------------------
@@ -74,13 +68,22 @@ class TraceEntry:
             self.deliveries.append(record)
             return
         self.processor = record
+        if record.get("suppressed") is True:
+            self.suppressed = True
+            self.raw = None
+            self._event = None
+            self.email = self.email_key = None
+            return
         normalized = record.get("normalized")
         if isinstance(normalized, dict) and isinstance(normalized.get("email"), str):
             self.email = normalize_email(normalized["email"])
             self.email_key = None  # the store re-derives it
 
     def set_raw(self, raw: bytes, now: float) -> None:
-        """Take in the raw event record from the events topic."""
+        """Take in the raw event record from the events topic (not a forgotten person's)."""
+        if self.suppressed:
+            self.updated = max(self.updated, now)
+            return
         self.raw = raw
         self.updated = max(self.updated, now)
         self._event = None
@@ -88,6 +91,18 @@ class TraceEntry:
             email = _raw_email(self.event_json)
             if email:
                 self.email = normalize_email(email)
+
+    def identifiers(self) -> tuple[str, ...]:
+        """Who this event is about (``email:…``, ``user:…``, ``anon:…``), for forgetting."""
+        found: list[str] = []
+        if self.email:
+            found.append(email_identifier(self.email))
+        event = self.event_json
+        for prefix, name in (("user", "userId"), ("anon", "anonymousId")):
+            value = event.get(name)
+            if isinstance(value, str) and value:
+                found.append(f"{prefix}:{value}")
+        return tuple(found)
 
     # -- derived views -------------------------------------------------------------------------
 
@@ -220,6 +235,7 @@ class TraceEntry:
             "raw": base64.b64encode(self.raw).decode() if self.raw is not None else None,
             "email": self.email,
             "email_key": self.email_key,
+            "suppressed": self.suppressed,
         }
 
     @classmethod
@@ -240,6 +256,7 @@ class TraceEntry:
             raw=raw,
             email=state.get("email"),
             email_key=state.get("email_key"),
+            suppressed=state.get("suppressed") is True,
         )
 
 

@@ -18,7 +18,7 @@ import asyncio
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,15 @@ CREATE TABLE IF NOT EXISTS traces (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS traces_updated ON traces (updated);
+CREATE TABLE IF NOT EXISTS forgotten (
+    hash TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
 """
 _PRUNE_EVERY = 200
+# The forgotten table holds person hashes and, under this prefix, erased messageIds.
+_GONE_PREFIX = "message:"
+_MAX_GONE = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,7 @@ class TraceStore:
         max_age_s: float = 24 * 3600.0,
         clock: Callable[[], float] = time.time,
         email_index: EmailIndex | None = None,
+        person_hash: Callable[[str], str] | None = None,
     ) -> None:
         self.max_events = max_events
         self.max_age_s = max_age_s
@@ -74,6 +82,13 @@ class TraceStore:
         self._writes = 0
         self._db: sqlite3.Connection | None = None
         self._index = email_index or EmailIndex(b"in-memory")
+        # Forgetting: the salted hash of an identifier (``store.suppression.PersonHasher``) and
+        # the hashes of forgotten people, whose records are refused from then on.
+        self._person_hash = person_hash
+        self._forgotten: set[str] = set()
+        # Events erased as a forgotten person's: their later records are refused too (one
+        # record of an event may name the person while another, arriving later, does not).
+        self._gone: set[str] = set()
         if state_dir is not None:
             self._index = email_index or EmailIndex.from_state_dir(state_dir)
             self._db = _open_db(state_dir / "traces.sqlite3")
@@ -84,14 +99,17 @@ class TraceStore:
     def add_trace(self, record: dict[str, Any]) -> TraceEntry | None:
         """Fold one record from the traces topic; returns the updated entry (None if unusable)."""
         message_id = record.get("messageId")
-        if not isinstance(message_id, str) or not message_id:
+        if not isinstance(message_id, str) or not message_id or message_id in self._gone:
             return None
         entry = self._entry(message_id)
         entry.fold(record, self._clock())
         return self._saved(entry)
 
-    def add_event(self, message_id: str, raw: bytes) -> TraceEntry:
-        """Keep the raw event (for replays and the detail pane) next to its trace."""
+    def add_event(self, message_id: str, raw: bytes) -> TraceEntry | None:
+        """Keep the raw event (for replays and the detail pane) next to its trace; None for an
+        event of a forgotten person."""
+        if message_id in self._gone:
+            return None
         entry = self._entry(message_id)
         entry.set_raw(raw, self._clock())
         return self._saved(entry)
@@ -106,6 +124,9 @@ class TraceStore:
         return entry
 
     def _saved(self, entry: TraceEntry) -> TraceEntry:
+        if self._forgotten and self._is_forgotten(entry):
+            self._drop([entry.message_id])
+            return entry
         if entry.email and entry.email_key is None:
             entry.email_key = self._index.email_key(entry.email)
         self._persist(entry)
@@ -146,14 +167,85 @@ class TraceStore:
         horizon = self._clock() - self.max_age_s
         with self._db:
             self._db.execute("DELETE FROM traces WHERE updated < ?", (horizon,))
+            # An erased messageId older than the traces kept can no longer come back.
+            self._db.execute(
+                "DELETE FROM forgotten WHERE hash LIKE ? AND at < ?", (_GONE_PREFIX + "%", horizon)
+            )
             self._db.execute(
                 "DELETE FROM traces WHERE message_id NOT IN "
                 "(SELECT message_id FROM traces ORDER BY updated DESC LIMIT ?)",
                 (self.max_events,),
             )
 
+    # -- forgetting ----------------------------------------------------------------------------
+
+    def _is_forgotten(self, entry: TraceEntry) -> bool:
+        hashed = self._person_hash
+        return hashed is not None and any(hashed(i) in self._forgotten for i in entry.identifiers())
+
+    def _drop(self, message_ids: list[str]) -> None:
+        if len(self._gone) >= _MAX_GONE:
+            self._gone.clear()
+        for message_id in message_ids:
+            self._entries.pop(message_id, None)
+            self._gone.add(message_id)
+        if self._db is not None and message_ids:
+            now = self._clock()
+            with self._db:
+                self._db.executemany(
+                    "DELETE FROM traces WHERE message_id = ?", [(m,) for m in message_ids]
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO forgotten (hash, at) VALUES (?, ?)",
+                    [(_GONE_PREFIX + m, now) for m in message_ids],
+                )
+        INSPECTOR_TRACES.set(len(self._entries))
+
+    def forget(self, hashes: Collection[str]) -> int:
+        """Erase every trace (memory and disk) of the people with these identifier hashes, and
+        refuse their records from now on; how many traces were erased."""
+        if self._person_hash is None or not hashes:
+            return 0
+        fresh = set(hashes) - self._forgotten
+        self._forgotten.update(hashes)
+        if self._db is not None and fresh:
+            now = self._clock()
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO forgotten (hash, at) VALUES (?, ?)",
+                    [(h, now) for h in sorted(fresh)],
+                )
+        doomed = [m for m, entry in self._entries.items() if self._is_forgotten(entry)]
+        doomed.extend(self._forgotten_on_disk(set(doomed)))
+        self._drop(doomed)
+        return len(doomed)
+
+    def _forgotten_on_disk(self, known: set[str]) -> list[str]:
+        """Traces on disk that memory no longer holds but that belong to a forgotten person."""
+        if self._db is None:
+            return []
+        found: list[str] = []
+        for message_id, body in self._db.execute("SELECT message_id, body FROM traces"):
+            if message_id in known or message_id in self._entries:
+                continue
+            if self._is_forgotten(TraceEntry.from_state(orjson.loads(body))):
+                found.append(message_id)
+        return found
+
+    def allow(self, hashes: Collection[str]) -> None:
+        """Accept these people's records again (``privacy unsuppress``)."""
+        self._forgotten.difference_update(hashes)
+        if self._db is not None and hashes:
+            with self._db:
+                self._db.executemany("DELETE FROM forgotten WHERE hash = ?", [(h,) for h in hashes])
+
     def _load(self) -> None:
         assert self._db is not None
+        for (value,) in self._db.execute("SELECT hash FROM forgotten"):
+            if value.startswith(_GONE_PREFIX):
+                self._gone.add(value.removeprefix(_GONE_PREFIX))
+            else:
+                self._forgotten.add(value)
         self._prune_db()
         rows = self._db.execute(
             "SELECT body FROM traces ORDER BY updated DESC LIMIT ?", (self.max_events,)

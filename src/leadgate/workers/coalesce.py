@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 
@@ -35,12 +35,31 @@ def _union(*groups: Sequence[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+T = TypeVar("T")
+COALESCING_KIND = "upsert_prospect"
+
+
+def units(group: Sequence[tuple[T, LeadIntent]]) -> list[list[tuple[T, LeadIntent]]]:
+    """One key's records (in arrival order) cut into delivery units, in order: each run of
+    consecutive ``upsert_prospect`` intents is one unit (coalesced into one upsert); an intent
+    of any other kind is a unit of its own, a barrier the runs around it do not merge across."""
+    cut: list[list[tuple[T, LeadIntent]]] = []
+    for item in group:
+        if item[1].kind == COALESCING_KIND and cut and cut[-1][-1][1].kind == COALESCING_KIND:
+            cut[-1].append(item)
+        else:
+            cut.append([item])
+    return cut
+
+
 def coalesce(intents: Sequence[LeadIntent]) -> LeadIntent:
-    """Merge the intents of one email (in arrival order) into one."""
+    """Merge the ``upsert_prospect`` intents of one email (in arrival order) into one."""
     if not intents:
         raise ValueError("nothing to coalesce")
     if len(intents) == 1:
         return intents[0]
+    if any(intent.kind != COALESCING_KIND for intent in intents):
+        raise ValueError(f"only {COALESCING_KIND} intents coalesce")
     attributes: dict[str, Any] = {}
     consent: dict[str, bool] = {}
     account = None

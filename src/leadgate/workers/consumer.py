@@ -19,6 +19,10 @@ How it keeps at-least-once without stalling the group (reliability.md §1.2, §B
 - A handler may leave offsets out of ``done`` without a ``retry_from`` (records it holds back
   to deliver later): they stay unfinished, so nothing at or past them is committed, until it
   calls ``complete()``.
+- A record batch the consumer cannot decode makes ``getmany`` raise, again on every call. The
+  loop then finds the batch itself and dead-letters it and seeks past it, or stops that one
+  partition there (``kafka.errors_tolerance``, :mod:`leadgate.workers.undecodable`); the
+  records before it are processed either way. An error that is not such a batch ends the loop.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from leadgate.kafka.batches import BadBatch
+from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
 from leadgate.workers.offsets import OffsetTracker
+from leadgate.workers.undecodable import BadBatches
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +94,7 @@ class ConsumeLoop:
         commit_interval_s: float = 0.5,
         poll_timeout_ms: int = 100,
         error_backoff_s: float = 1.0,
+        dead_letters: DeadLetterWriter | None = None,
     ) -> None:
         self._settings = settings
         self._topic = topic
@@ -102,6 +110,7 @@ class ConsumeLoop:
         self._last_commit = 0.0
         self.assignments = 0
         self.revocations = 0
+        self.bad_batches = BadBatches(settings, group, dead_letters)
         # set at the first assignment: the member has joined its group and consumes
         self.joined = asyncio.Event()
 
@@ -144,7 +153,11 @@ class ConsumeLoop:
         # loop has seen it finish, and records behind it should not wait a whole poll for that.
         busy = any(part.task is not None for part in self._parts.values())
         timeout_ms = min(self._poll_timeout_ms, _BUSY_POLL_MS) if busy else self._poll_timeout_ms
-        batches = await consumer.getmany(timeout_ms=timeout_ms)
+        try:
+            batches = await consumer.getmany(timeout_ms=timeout_ms)
+        except Exception as exc:  # a batch that does not decode raises here, on every call
+            await self._unreadable(consumer, exc)
+            return
         for tp, records in batches.items():
             self._accept(tp, records)
         self._collect_finished(consumer)
@@ -199,10 +212,40 @@ class ConsumeLoop:
         if tp not in consumer.assignment():
             return
         if result.retry_from is None:
-            consumer.resume(tp)
+            if tp not in self.bad_batches.halted:
+                consumer.resume(tp)
             return
         consumer.seek(tp, result.retry_from)
         part.resume_at = time.monotonic() + max(result.retry_after_s, 0.0)
+
+    async def _unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
+        """``getmany`` raised: find the undecodable batch among the flowing partitions, take
+        the records before it, then dead-letter it and move on or stop there; re-raise when
+        no partition holds one (the error is something else)."""
+        flowing = consumer.assignment() - consumer.paused()
+        found = await self.bad_batches.find(consumer, flowing)
+        if not found:
+            raise error
+        for tp, result in found:
+            assert result.bad is not None
+            self._accept(tp, result.records)
+            if self.bad_batches.tolerant:
+                await self._skip(consumer, tp, result.bad)
+            else:
+                self.bad_batches.halt(tp, result.bad)
+                consumer.pause(tp)
+
+    async def _skip(self, consumer: AIOKafkaConsumer, tp: TopicPartition, bad: BadBatch) -> None:
+        """Dead-letter ``bad`` (unless this generation already did) and seek past it; if the
+        dead letter cannot be written, stay put and try again after a pause."""
+        fresh = [o for o in sorted({bad.first, bad.last}) if self._tracker.track(tp, o)]
+        if fresh and not await self.bad_batches.dead_letter(tp, bad):
+            await asyncio.sleep(self._error_backoff_s)
+            return
+        generation = self._tracker.generation_of(tp)
+        for offset in fresh:
+            self._tracker.done(tp, offset, generation)
+        consumer.seek(tp, bad.last + 1)
 
     def _resume_due(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
@@ -270,6 +313,7 @@ class ConsumeLoop:
             part = self._parts.pop(tp, None)
             if part is not None and part.task is not None:
                 part.task.cancel()
+        self.bad_batches.forget(revoked)
         last = self._tracker.revoke(revoked)
         if self._consumer is not None:
             await self._commit_offsets(self._consumer, last)

@@ -1,6 +1,9 @@
 """The delivery worker (consumer group ``leadgate-delivery-outreach``): lead intents into Outreach.
 
-Per partition batch the intents are grouped by email, each group coalesced into one upsert.
+Every write goes through the dispatcher (``outreach/dispatch.py``), which maps the intent's
+``kind`` to its handler. Per partition batch the intents are grouped by key (the email); within
+a key, consecutive ``upsert_prospect`` intents are coalesced into one upsert, and any other kind
+is a barrier delivered on its own, in the key's order.
 Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
 ``outreach.coalesce_window_s`` goes at once; its followers within the window are held
 (``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
@@ -10,12 +13,11 @@ no lookup-then-create race is possible.
 For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
 publish one delivery trace record per source messageId. Failures:
 
-- ``RetriableError`` / ``RateLimited``: the group's records stay unfinished; the partition is
-  sought back to the group's first offset and resumes after ``next_delay`` (a 429 waits for its
-  reset and does not count as an attempt). The poll loop never sleeps.
-- ``PermanentError``, or a retry window (first failure + ``retry_window_s``) spent: every record
-  of the group goes to the dead-letter topic; the offsets are finished only once that write is
-  acknowledged.
+- A ``DeliveryError``: the retry policy (``outreach/retry.py``, shared with ``leadgate send``)
+  decides. ``Retry``: the group's records stay unfinished; the partition is sought back to the
+  group's first offset and resumes after the policy's delay. The poll loop never sleeps.
+  ``GiveUp`` (a permanent failure, or the retry window spent): every record of the group goes
+  to the dead-letter topic; the offsets are finished only once that write is acknowledged.
 - ``IntegrationStopped``: every partition stops delivering (nothing is dead-lettered, the events
   stay in Kafka) and the worker says so loudly; it probes again after ``backoff_cap_s``.
 """
@@ -35,17 +37,17 @@ from pydantic import ValidationError
 
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.reasons import DeadLetterReason, DropReason
-from leadgate.domain.trace import VendorExchange
-from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
+from leadgate.domain.trace import ExchangeRecorder
+from leadgate.errors import DeliveryError, IntegrationStopped
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, record_event
-from leadgate.outreach.backoff import next_delay
-from leadgate.outreach.upsert import Upserter
+from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
-from leadgate.workers.coalesce import coalesce
+from leadgate.workers.coalesce import coalesce, units
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.delivery_reporting import DeliveryReporter
 from leadgate.workers.holdback import HoldBack
@@ -53,13 +55,12 @@ from leadgate.workers.holdback import HoldBack
 log = get_logger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Failing:
     """Retry bookkeeping of one email whose delivery keeps failing."""
 
-    first_failure: float
-    attempts: int = 0
-    next_at: float = 0.0
+    state: RetryState
+    next_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class DeliveryWorker:
         self,
         settings: Settings,
         store: StateStore,
-        upserter: Upserter,
+        dispatcher: Dispatcher,
         producer: AIOKafkaProducer,
         dead_letters: DeadLetterWriter,
         *,
@@ -84,18 +85,23 @@ class DeliveryWorker:
         self._settings = settings
         self._outreach = settings.outreach
         self._store = store
-        self._upserter = upserter
+        self._dispatcher = dispatcher
         self._producer = producer
         self._dead_letters = dead_letters
         self._clock = clock
         self._rand = rand
         self._failing: dict[str, _Failing] = {}
+        self._policy = RetryPolicy.from_settings(settings.outreach)
         self._report = DeliveryReporter(producer, settings, clock=clock)
         self._stopped_until = 0.0
         self._slots = asyncio.Semaphore(settings.outreach.max_in_flight)
         kafka = settings.kafka
         self.loop = ConsumeLoop(
-            kafka, topic=kafka.delivery_topic, group=kafka.delivery_group, handler=self.handle
+            kafka,
+            topic=kafka.delivery_topic,
+            group=kafka.delivery_group,
+            handler=self.handle,
+            dead_letters=dead_letters,
         )
         self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
 
@@ -126,23 +132,24 @@ class DeliveryWorker:
         outcomes = await asyncio.gather(*(self._guarded(group) for group in groups.values()))
         delays: list[float] = []
         unfinished: list[int] = []
-        for email, group, outcome in zip(groups, groups.values(), outcomes, strict=True):
-            if isinstance(outcome, _Retry):
-                delays.append(outcome.delay_s)
-                unfinished.extend(record.offset for record, _ in group)
-            else:
+        for email, group, (finished, retry) in zip(groups, groups.values(), outcomes, strict=True):
+            done.extend(record.offset for record, _ in group[:finished])
+            if finished:
                 self._hold.edge.wrote(email, started)
-                done.extend(record.offset for record, _ in group)
+            if retry is not None:
+                delays.append(retry.delay_s)
+                unfinished.extend(record.offset for record, _ in group[finished:])
         if not unfinished:
             return BatchResult(done=tuple(done))
         return BatchResult(
             done=tuple(done), retry_from=min(unfinished), retry_after_s=max(min(delays), 0.0)
         )
 
-    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> float | None:
-        """Write a held group (``HoldBack``): None when final, else seconds until a retry."""
-        outcome = await self._guarded(group)
-        return outcome.delay_s if outcome is not None else None
+    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, float | None]:
+        """Write a held group (``HoldBack``): how many leading records are final, and the seconds
+        until a retry of the rest (None when every record is final)."""
+        finished, retry = await self._guarded(group)
+        return finished, retry.delay_s if retry is not None else None
 
     async def _decode(self, record: Record) -> LeadIntent | None:
         """The record's intent; None when it is finished already (empty, or dead-lettered)."""
@@ -165,17 +172,25 @@ class DeliveryWorker:
             )
             return None
 
-    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
+    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, _Retry | None]:
+        """Deliver one key's records unit by unit, in order: how many leading records are final,
+        and the retry of the first unit that is not (the units after it wait for it)."""
+        finished = 0
         async with self._slots:
-            try:
-                return await self._deliver(group)
-            except KafkaError as exc:
-                # A dead-letter or trace write failed: nothing is finished, try the group again.
-                log.warning("delivery.produce_failed", error=type(exc).__name__)
-                return _Retry(1.0)
+            for unit in units(group):
+                try:
+                    retry = await self._deliver(unit)
+                except KafkaError as exc:
+                    # A dead-letter or trace write failed: the unit is not finished, try again.
+                    log.warning("delivery.produce_failed", error=type(exc).__name__)
+                    retry = _Retry(1.0)
+                if retry is not None:
+                    return finished, retry
+                finished += len(unit)
+        return finished, None
 
     async def _deliver(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
-        """One coalesced upsert; None when the group's outcome is final."""
+        """One unit: a coalesced upsert, or one intent of another kind; None when final."""
         now = self._clock()
         if self._stopped_until > now:
             return _Retry(self._stopped_until - now)
@@ -183,21 +198,16 @@ class DeliveryWorker:
         failing = self._failing.get(lead.email)
         if failing is not None and failing.next_at > now:
             return _Retry(failing.next_at - now)
-        if not await self._consent_holds(lead):
+        if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
             await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
             self._failing.pop(lead.email, None)
             return None
-        exchanges: list[VendorExchange] = []
+        state = failing.state if failing is not None else RetryState()
+        exchanges = ExchangeRecorder(attempt=state.attempt)
         try:
-            result = await self._upserter.upsert(lead, exchanges)
-        except RateLimited as exc:
-            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=False)
-        except RetriableError as exc:
-            return await self._retry(group, lead, exchanges, exc, counts_as_attempt=True)
-        except PermanentError as exc:
-            attempts = (failing.attempts if failing is not None else 0) + 1
-            await self._give_up(group, lead, exchanges, exc.reason, exc.status, attempts=attempts)
-            return None
+            result = await self._dispatcher.deliver(lead, exchanges)
+        except DeliveryError as exc:
+            return await self._failed(group, lead, exchanges, exc, state)
         except IntegrationStopped as exc:
             return self._stop(exc)
         self._failing.pop(lead.email, None)
@@ -215,44 +225,40 @@ class DeliveryWorker:
         latest = {**lead.consent, **profile.consent}
         return consent_granted(latest, lead.required_consent)
 
-    async def _retry(
+    async def _failed(
         self,
         group: list[tuple[Record, LeadIntent]],
         lead: LeadIntent,
-        exchanges: list[VendorExchange],
-        exc: RetriableError,
-        *,
-        counts_as_attempt: bool,
+        exchanges: ExchangeRecorder,
+        exc: DeliveryError,
+        state: RetryState,
     ) -> _Retry | None:
+        """Ask the retry policy; dead-letter the unit or schedule its next try."""
         now = self._clock()
-        failing = self._failing.setdefault(lead.email, _Failing(first_failure=now))
-        if counts_as_attempt:
-            failing.attempts += 1
-        if now - failing.first_failure >= self._outreach.retry_window_s:
+        decision = self._policy.decide(
+            state, exc, now, rand=self._rand, outage=self._dispatcher.health.closed
+        )
+        if isinstance(decision, GiveUp):
             await self._give_up(
                 group,
                 lead,
                 exchanges,
-                str(DeadLetterReason.RETRY_WINDOW_EXHAUSTED),
+                decision.reason,
                 exc.status,
-                attempts=failing.attempts,
-                first_failure=failing.first_failure,
+                attempts=decision.state.tries,
+                first_failure=decision.state.first_failure,
             )
             return None
-        retry_after = exc.retry_after_s if isinstance(exc, RateLimited) else None
-        delay = next_delay(
-            max(failing.attempts, 1),
-            retry_after,
-            base=self._outreach.backoff_base_s,
-            cap=self._outreach.backoff_cap_s,
-            rand=self._rand,
-            retry_after_cap=self._outreach.retry_after_cap_s,
-        )
-        failing.next_at = now + delay
+        self._failing[lead.email] = _Failing(decision.state, now + decision.after_s)
         await self._report.retrying(
-            lead, exc.reason, exc.status, exchanges, attempts=failing.attempts, delay_s=delay
+            lead,
+            decision.reason,
+            exc.status,
+            exchanges,
+            attempts=decision.state.tries,
+            delay_s=decision.after_s,
         )
-        return _Retry(delay)
+        return _Retry(decision.after_s)
 
     def _stop(self, exc: IntegrationStopped) -> _Retry:
         """Stop every partition: nothing more goes to Outreach until a person acts."""
@@ -271,7 +277,7 @@ class DeliveryWorker:
         self,
         group: list[tuple[Record, LeadIntent]],
         lead: LeadIntent,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         reason: str,
         status: int | None,
         *,

@@ -4,22 +4,23 @@ messageId (the inspector folds them into each event's view), one outcome log lin
 The trace record is the contract with the inspector::
 
     {"messageId", "stage": "delivery", "outcome": "delivered"|"dead_lettered"|"dropped"|"pending",
-     "reason", "prospectId", "action", "exchanges": [VendorExchange.to_json()...], "at"}
+     "reason", "prospectId", "action", "result": DeliveryResult.to_json() | None,
+     "exchanges": [VendorExchange.to_json()...], "at"}
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
 
 from leadgate.domain.lead import LeadIntent
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.times import epoch_seconds
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.kafka.traces import publish_trace
 from leadgate.observability.logging import get_logger, log_prospect_error, log_prospect_success
 from leadgate.observability.metrics import DELIVERY_LATENCY, RETRIES, record_event, record_exchange
-from leadgate.outreach.upsert import UpsertResult
+from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.settings import Settings
 
 log = get_logger(__name__)
@@ -36,9 +37,9 @@ class DeliveryReporter:
         self._clock = clock
 
     async def delivered(
-        self, lead: LeadIntent, result: UpsertResult, exchanges: list[VendorExchange]
+        self, lead: LeadIntent, result: DeliveryResult, exchanges: ExchangeRecorder
     ) -> None:
-        """The prospect was created, updated, or already up to date."""
+        """The intent was delivered (a prospect created, updated, already up to date ...)."""
         log_prospect_success(
             log,
             message_ids=lead.message_ids,
@@ -50,21 +51,19 @@ class DeliveryReporter:
         received = _epoch(lead.received_at)
         if received is not None:
             DELIVERY_LATENCY.observe(max(0.0, self._clock() - received))
-        await self._trace(
-            lead, "delivered", None, exchanges, prospect_id=result.prospect_id, action=result.action
-        )
+        await self._trace(lead, "delivered", None, exchanges, result=result)
 
     async def dropped(self, lead: LeadIntent, reason: str) -> None:
         """The lead was not sent (e.g. ``consent_revoked``)."""
         self._count(lead, "dropped", reason)
-        await self._trace(lead, "dropped", reason, [])
+        await self._trace(lead, "dropped", reason, ExchangeRecorder())
 
     async def retrying(
         self,
         lead: LeadIntent,
         reason: str,
         status: int | None,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         *,
         attempts: int,
         delay_s: float,
@@ -82,7 +81,7 @@ class DeliveryReporter:
         await self._trace(lead, "pending", reason, exchanges)
 
     async def dead_lettered(
-        self, lead: LeadIntent, reason: str, status: int | None, exchanges: list[VendorExchange]
+        self, lead: LeadIntent, reason: str, status: int | None, exchanges: ExchangeRecorder
     ) -> None:
         """The lead's records are on the dead-letter topic (acknowledged)."""
         log_prospect_error(
@@ -96,10 +95,9 @@ class DeliveryReporter:
         lead: LeadIntent,
         outcome: str,
         reason: str | None,
-        exchanges: list[VendorExchange],
+        exchanges: ExchangeRecorder,
         *,
-        prospect_id: int | None = None,
-        action: str | None = None,
+        result: DeliveryResult | None = None,
     ) -> None:
         for exchange in exchanges:
             record_exchange(exchange)
@@ -111,8 +109,9 @@ class DeliveryReporter:
                 "stage": "delivery",
                 "outcome": outcome,
                 "reason": reason,
-                "prospectId": prospect_id,
-                "action": action,
+                "prospectId": result.prospect_id if result is not None else None,
+                "action": result.action if result is not None else None,
+                "result": result.to_json() if result is not None else None,
                 "exchanges": exchanged,
                 "at": at,
             }
@@ -126,9 +125,4 @@ class DeliveryReporter:
 
 def _epoch(iso: str | None) -> float | None:
     """The collector's ``receivedAt`` as epoch seconds (None when absent or unreadable)."""
-    if not iso:
-        return None
-    try:
-        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return epoch_seconds(iso) if iso else None

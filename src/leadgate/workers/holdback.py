@@ -23,9 +23,9 @@ from leadgate.workers.consumer import ConsumeLoop, Record
 log = get_logger(__name__)
 
 Group = list[tuple[Record, LeadIntent]]
-# Writes a group; returns None when its outcome is final, else the seconds to wait before
-# trying again.
-Write = Callable[[Group], Awaitable[float | None]]
+# Writes a group in order; returns how many leading records are final, and None when every
+# record is, else the seconds to wait before trying the rest again.
+Write = Callable[[Group], Awaitable[tuple[int, float | None]]]
 
 
 class HoldBack:
@@ -77,18 +77,19 @@ class HoldBack:
                     continue
                 started = self.edge.now()
                 try:
-                    retry_in = await self._write([(i.record, i.intent) for i in items])
+                    finished, retry_in = await self._write([(i.record, i.intent) for i in items])
                 except Exception as exc:  # a bug must not lose the held records
                     log.exception("delivery.held_failed", error=repr(exc))
-                    retry_in = 1.0
+                    finished, retry_in = 0, 1.0
+                for item in items[:finished]:
+                    self._loop.complete(item.tp, (item.record.offset,), item.generation)
+                if finished:
+                    self.edge.wrote(email, started)
                 if retry_in is not None:
-                    held.put_back(items)
+                    held.put_back(items[finished:])
                     held.due = self.edge.now() + retry_in
                     continue
-                self.edge.wrote(email, started)
                 held.due = started + self.edge.window_s
-                for item in items:
-                    self._loop.complete(item.tp, (item.record.offset,), item.generation)
         finally:
             if self._held.get(email) is held:
                 del self._held[email]

@@ -5,9 +5,12 @@ identities, run the pure ``process()``, keep the profile update, produce the lea
 delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
 messageId). The store is read and written once per batch (profiles and seen ids), and the
 batch's traces go out as one record batch per partition (``TraceBatch``). A batch is finished
-only when every produce of it (lead intents and traces) was acknowledged; then its messageIds
-are marked seen and its offsets become committable. A crash before that replays the batch,
-and the dedupe skips what was already handed on.
+only when every produce of it (lead intents and traces) was acknowledged; then the messageIds of
+its events that changed a profile or made a lead are marked seen (for
+``pipeline.dedupe_ttl_s``) and its offsets become committable. A crash before that replays the
+batch, and the dedupe skips what was already handed on. Events whose repeat would change
+nothing (page views, unmapped tracks: most of a site's traffic) are not remembered: a replayed
+one is processed again to the same no-op, and the store does not grow with them.
 
 Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
 that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
@@ -44,6 +47,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
+from leadgate.workers.privacy_gate import PrivacyGate
 
 __all__ = ["PresetHolder", "PresetSource", "Processor"]
 
@@ -109,6 +113,25 @@ def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
     )
 
 
+_SUPPRESSED_DETAIL = "this person asked to be forgotten (leadgate privacy unsuppress lifts it)"
+_SUPPRESSED_STAGES = (
+    StageRecord("privacy", StageStatus.DROP, str(DropReason.SUPPRESSED), _SUPPRESSED_DETAIL),
+)
+
+
+def _suppressed(head: EventHead) -> Outcome:
+    """The outcome of a forgotten person's event: no identities, no fields, nothing kept."""
+    return Outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        drop=DropReason.SUPPRESSED,
+        detail=_SUPPRESSED_DETAIL,
+        stages=_SUPPRESSED_STAGES,
+        received_at=head.received_at,
+    )
+
+
 class _BatchProfiles:
     """The profiles of one batch's identities: read once, updated as the batch goes, and the
     changed ones written back together."""
@@ -145,6 +168,9 @@ class _BatchOutput:
         self.log = log.bind()
         self.debug = self.log.is_enabled_for(logging.DEBUG)
         self.counts: dict[tuple[str, str], int] = {}
+        # Whether the record just handled changed a profile or made a lead (then its messageId
+        # is remembered: only such a repeat would do harm).
+        self.consequential = False
 
     def count(self, outcome: str, reason: str) -> None:
         key = (outcome, reason)
@@ -166,8 +192,11 @@ class Processor:
         producer: AIOKafkaProducer,
         presets: PresetSource,
         dead_letters: DeadLetterWriter,
+        *,
+        privacy: PrivacyGate | None = None,
     ) -> None:
         self._settings = settings
+        self._privacy = privacy or PrivacyGate.open(settings, store)
         self._store = store
         self._producer = producer
         self.presets = presets
@@ -179,6 +208,7 @@ class Processor:
             group=kafka.processor_group,
             handler=self.handle,
             poll_timeout_ms=POLL_TIMEOUT_MS,
+            dead_letters=dead_letters,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -211,27 +241,39 @@ class Processor:
         decoded = [_decode(r.value) for r in records]
         ids = [_message_id(event) for _, event in decoded]
         already = await self._store.seen([m for m in ids if m])
+        # A forgotten person's events stop here, before any state is read or written.
+        suppressed = await self._privacy.suppressed(
+            [head if m not in already else None for (head, _), m in zip(decoded, ids, strict=True)]
+        )
         wanted = {
             k
-            for (head, _), m in zip(decoded, ids, strict=True)
-            if head is not None and m not in already
+            for position, ((head, _), m) in enumerate(zip(decoded, ids, strict=True))
+            if head is not None and m not in already and position not in suppressed
             for k in head.identities
         }
         batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
             out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
-            for record, (head, event), message_id in zip(records, decoded, ids, strict=True):
+            rows = zip(records, decoded, ids, strict=True)
+            for position, (record, (head, event), message_id) in enumerate(rows):
                 if message_id is not None and message_id in already:
                     assert event is not None
                     self._publish(_duplicate(event, message_id), message_id, out)
                     continue
+                if position in suppressed:  # changes nothing, so it is not remembered as seen
+                    assert head is not None
+                    trace_id = message_id or f"offset:{record.partition}:{record.offset}"
+                    self._publish(_suppressed(head), trace_id, out, suppressed=True)
+                    continue
+                out.consequential = False
                 acks.extend(await self._one(record, head, event, message_id, batch, out))
-                if message_id is not None:
+                if message_id is not None and out.consequential:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
             out.flush_counts()
             acks.extend(await out.traces.send())
             await self._store.put_profiles(batch.changed)
+            await self._privacy.remember(batch.changed)
             await asyncio.gather(*acks)
         except KafkaError as exc:
             log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
@@ -271,6 +313,8 @@ class Processor:
         )
         if outcome.profile is not None and outcome.identities:
             batch.update(outcome.identities, outcome.profile)
+        # Only a repeat of an event that changed a profile or made a lead could do harm.
+        out.consequential = outcome.profile is not None or outcome.lead is not None
         acks: list[Awaitable[Any]] = []
         if outcome.lead is not None:
             lead = outcome.lead
@@ -285,8 +329,11 @@ class Processor:
         self._publish(outcome, trace_id, out)
         return acks
 
-    def _publish(self, outcome: Outcome, trace_id: str, out: _BatchOutput) -> None:
-        """Count, log and trace one outcome (the trace goes out with the batch's)."""
+    def _publish(
+        self, outcome: Outcome, trace_id: str, out: _BatchOutput, *, suppressed: bool = False
+    ) -> None:
+        """Count, log and trace one outcome (the trace goes out with the batch's); the trace
+        of a suppressed event says so, and the inspector keeps nothing of it but that."""
         if outcome.sent:
             out.count("pending", "")
         else:
@@ -305,6 +352,8 @@ class Processor:
         trace = outcome.trace_json()
         trace["messageId"] = trace_id
         trace["at"] = time.time()
+        if suppressed:
+            trace["suppressed"] = True
         out.traces.add(trace_id, trace)
 
     async def _dead_letter(self, record: Record, reason: DeadLetterReason) -> Awaitable[Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from leadgate.domain.lead import AccountHint, LeadIntent
 from leadgate.outreach.client import OutreachClient
+from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.outreach.upsert import Upserter
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
@@ -56,3 +58,13 @@ async def upserter_for(
     settings = make_settings(url, **overrides)
     async with OutreachClient(settings, store) as client:
         yield client, Upserter(client, store, settings)
+
+
+@asynccontextmanager
+async def dispatcher_for(
+    url: str, store: StateStore, **overrides: Any
+) -> AsyncIterator[tuple[OutreachClient, Dispatcher]]:
+    """A client and the production dispatcher against the sandbox at ``url``."""
+    settings = make_settings(url, **overrides)
+    async with OutreachClient(settings, store) as client:
+        yield client, build_dispatcher(client, store, settings)

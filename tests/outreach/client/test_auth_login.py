@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 from yarl import URL
 
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.outreach.client import OutreachClient
 from leadgate.store.sqlite import open_store
 from tests.outreach.client.helpers import make_settings
@@ -63,7 +64,7 @@ async def test_login_stores_a_working_refresh_token(sandbox: SandboxHandle, tmp_
         assert tokens.refresh_token
         settings = make_settings(sandbox.url, refresh_token=None)
         async with OutreachClient(settings, store) as client:
-            listed = await client.request("GET", "/api/v2/prospects", [])
+            listed = await client.request("GET", "/api/v2/prospects", ExchangeRecorder())
         assert listed.status == 200
     finally:
         await store.close()

@@ -7,7 +7,7 @@ import time
 
 from leadgate.outreach.deliver import deliver
 from leadgate.store.memory import MemoryStore
-from tests.outreach.client.helpers import make_lead, upserter_for
+from tests.outreach.client.helpers import dispatcher_for, make_lead
 from tests.plugins.sandbox import MakeSandbox, request_epoch
 
 LIMIT = 40
@@ -20,15 +20,15 @@ async def test_backlog_uses_the_budget_without_a_single_429(make_sandbox: MakeSa
     sandbox = await make_sandbox(rate_limit=LIMIT, window_s=WINDOW_S)
     leads = [make_lead(f"backlog{i}@gmail.com", account=None) for i in range(400)]
     per_hour = round(LIMIT * 3600 / WINDOW_S)
-    async with upserter_for(
+    async with dispatcher_for(
         sandbox.url, MemoryStore(), budget_per_hour=per_hour, retry_after_cap_s=WINDOW_S + 2
-    ) as (client, upserter):
+    ) as (client, dispatcher):
         await client.auth.access_token()
         ends = time.time() + WINDOWS * WINDOW_S + 2.0
 
         async def drain() -> None:
             while leads and time.time() < ends:
-                await deliver(upserter, leads.pop(), client.settings)
+                await deliver(dispatcher, leads.pop(), client.settings)
 
         await asyncio.gather(*(drain() for _ in range(20)))
     api = await sandbox.api_requests()

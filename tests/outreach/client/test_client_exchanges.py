@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from aioresponses import aioresponses
 
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import IntegrationStopped, PermanentError, RateLimited, RetriableError
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.jsonapi import collect
@@ -59,7 +59,7 @@ async def test_401_refreshes_once_and_retries_once(
     client: OutreachClient, store: MemoryStore
 ) -> None:
     """An expired token costs one refresh; the rotated refresh token is persisted."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     with aioresponses() as mocked:
         mocked.get(PROSPECT_URL, status=401, body="Invalid access token")
         mocked.post(TOKEN_URL, payload=_token("access-2", "refresh-2"))
@@ -81,7 +81,7 @@ async def test_a_second_401_stops_the_integration(client: OutreachClient) -> Non
         mocked.get(PROSPECT_URL, status=401, body="Invalid access token", repeat=True)
         mocked.post(TOKEN_URL, payload=_token("access-2", "refresh-2"))
         with pytest.raises(IntegrationStopped) as stopped:
-            await client.request("GET", "/api/v2/prospects/7", [])
+            await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         assert _calls(mocked, "POST", TOKEN_URL) == 1
     assert "leadgate auth login" in stopped.value.action
 
@@ -100,7 +100,7 @@ async def test_invalid_grant_stops_without_a_refresh_loop(store: MemoryStore) ->
             )
             for _ in range(3):
                 with pytest.raises(IntegrationStopped) as stopped:
-                    await client.request("GET", "/api/v2/prospects/7", [])
+                    await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
             assert _calls(mocked, "POST", TOKEN_URL) == 1
             assert _calls(mocked, "GET", PROSPECT_URL) == 0
     assert "rt-secret-0001" not in str(stopped.value)
@@ -112,9 +112,9 @@ async def test_429_holds_the_budget_until_the_advised_time(client: OutreachClien
     with aioresponses() as mocked:
         mocked.get(PROSPECT_URL, status=429, headers={"Retry-After": "30"}, repeat=True)
         with pytest.raises(RateLimited) as first:
-            await client.request("GET", "/api/v2/prospects/7", [])
+            await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         with pytest.raises(RateLimited) as second:
-            await client.request("GET", "/api/v2/prospects/7", [])
+            await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         assert _calls(mocked, "GET", PROSPECT_URL) == 1
     assert first.value.retry_after_s == pytest.approx(30, abs=1)
     assert second.value.retry_after_s is not None
@@ -129,9 +129,9 @@ async def test_remaining_zero_holds_until_the_reset(client: OutreachClient) -> N
     headers = {**JSONAPI, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
     with aioresponses() as mocked:
         mocked.get(PROSPECT_URL, body=orjson.dumps(PROSPECT), headers=headers, repeat=True)
-        await client.request("GET", "/api/v2/prospects/7", [])
+        await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         with pytest.raises(RateLimited):
-            await client.request("GET", "/api/v2/prospects/7", [])
+            await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         assert _calls(mocked, "GET", PROSPECT_URL) == 1
 
 
@@ -140,14 +140,14 @@ async def test_redirects_are_not_followed(client: OutreachClient) -> None:
     with aioresponses() as mocked:
         mocked.get(PROSPECT_URL, status=302, headers={"Location": "http://evil.test/steal"})
         with pytest.raises(PermanentError) as error:
-            await client.request("GET", "/api/v2/prospects/7", [])
+            await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         assert _calls(mocked, "GET", "http://evil.test") == 0
     assert error.value.reason == "vendor_permanent"
 
 
 async def test_oversized_bodies_are_cut_off(client: OutreachClient) -> None:
     """A response over max_response_bytes is an error, not a memory spike (V18)."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     with aioresponses() as mocked:
         mocked.get(PROSPECT_URL, body=b"x" * 100_000, headers=JSONAPI)
         with pytest.raises(RetriableError, match="too large"):
@@ -158,7 +158,7 @@ async def test_oversized_bodies_are_cut_off(client: OutreachClient) -> None:
 
 async def test_connection_errors_become_retriable_without_pii(client: OutreachClient) -> None:
     """A refused connection is transient, and its message never carries the email filter."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     with aioresponses() as mocked:
         mocked.get(
             re.compile(r".*/api/v2/prospects.*"), exception=ConnectionResetError("reset by peer")
@@ -182,14 +182,20 @@ async def test_pagination_loops_are_cut(client: OutreachClient) -> None:
             repeat=True,
         )
         with pytest.raises(PermanentError, match="loops"):
-            await collect(client, "/api/v2/prospects", {"filter[emails]": "a@b.c"}, [], max_pages=3)
+            await collect(
+                client,
+                "/api/v2/prospects",
+                {"filter[emails]": "a@b.c"},
+                ExchangeRecorder(),
+                max_pages=3,
+            )
 
 
 async def test_requests_carry_the_jsonapi_media_type(client: OutreachClient) -> None:
     """Writes are sent as application/vnd.api+json (else Outreach answers 415)."""
     with aioresponses() as mocked:
         mocked.patch(PROSPECT_URL, body=orjson.dumps(PROSPECT), headers=JSONAPI)
-        await client.request("PATCH", "/api/v2/prospects/7", [], document=PROSPECT)
+        await client.request("PATCH", "/api/v2/prospects/7", ExchangeRecorder(), document=PROSPECT)
         ((_, calls),) = [(k, v) for k, v in mocked.requests.items() if k[0] == "PATCH"]
     headers = calls[0].kwargs["headers"]
     assert headers["Content-Type"] == "application/vnd.api+json"

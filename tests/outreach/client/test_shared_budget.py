@@ -10,7 +10,7 @@ from leadgate.outreach.deliver import deliver
 from leadgate.outreach.shared_budget import SharedRateBudget, budget_for
 from leadgate.store.redis import RedisStore
 from leadgate.store.redis_budget import RedisBudgetBook
-from tests.outreach.client.helpers import make_lead, make_settings, upserter_for
+from tests.outreach.client.helpers import dispatcher_for, make_lead, make_settings
 from tests.plugins.redis import RedisServer
 from tests.plugins.sandbox import MakeSandbox, request_epoch
 
@@ -32,15 +32,15 @@ async def test_three_clients_share_one_budget_without_a_429(
     started = time.time()
 
     async def worker(index: int, store: RedisStore) -> None:
-        async with upserter_for(
+        async with dispatcher_for(
             sandbox.url, store, budget_per_hour=per_hour, retry_after_cap_s=WINDOW_S + 2
-        ) as (client, upserter):
+        ) as (client, dispatcher):
             assert isinstance(client.budget, SharedRateBudget)
             ends = started + (WINDOW_S if index == 2 else WINDOWS * WINDOW_S + 2.0)
 
             async def drain() -> None:
                 while leads and time.time() < ends:
-                    await deliver(upserter, leads.pop(), client.settings)
+                    await deliver(dispatcher, leads.pop(), client.settings)
 
             await asyncio.gather(*(drain() for _ in range(8)))
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from leadgate.domain.lead import AccountHint
-from leadgate.domain.trace import VendorExchange
+from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.upsert import Upserter, _wanted
 from leadgate.store.memory import MemoryStore
@@ -15,13 +15,13 @@ from tests.outreach.client.helpers import make_lead, upserter_for
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
 
 
-def _calls(exchanges: list[VendorExchange]) -> list[str]:
+def _calls(exchanges: ExchangeRecorder) -> list[str]:
     return [f"{e.method} {e.path.partition('?')[0]} {e.status}" for e in exchanges]
 
 
 async def test_new_lead_costs_a_lookup_and_a_create(sandbox: SandboxHandle) -> None:
     """A free-mail lead (no account) costs exactly 1 lookup + 1 create and makes 1 prospect."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         lead = make_lead("ada@gmail.com", account=None)
         result = await upserter.upsert(lead, exchanges)
@@ -43,8 +43,8 @@ async def test_new_lead_at_a_new_company_creates_and_links_the_account(
     """A corporate lead costs account lookup + create, prospect lookup + create, and links them;
     a colleague at the same company then costs only the prospect lookup + create."""
     store = MemoryStore()
-    first: list[VendorExchange] = []
-    second: list[VendorExchange] = []
+    first = ExchangeRecorder()
+    second = ExchangeRecorder()
     async with upserter_for(sandbox.url, store) as (_, upserter):
         result = await upserter.upsert(make_lead("ada@acme.example"), first)
         colleague = await upserter.upsert(make_lead("bob@acme.example"), second)
@@ -67,9 +67,9 @@ async def test_new_lead_at_a_new_company_creates_and_links_the_account(
 
 async def test_existing_account_is_found_not_duplicated(sandbox: SandboxHandle) -> None:
     """With the account already in Outreach, the lead links to it and no account is created."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore()) as (client, upserter):
-        await upserter.upsert(make_lead("ada@acme.example"), [])
+        await upserter.upsert(make_lead("ada@acme.example"), ExchangeRecorder())
         # Another leadgate with its own (empty) memory, sharing the Outreach user.
         stranger = Upserter(client, MemoryStore(), client.settings)
         result = await stranger.upsert(make_lead("eve@acme.example"), exchanges)
@@ -84,8 +84,8 @@ async def test_existing_account_is_found_not_duplicated(sandbox: SandboxHandle) 
 async def test_new_tag_costs_one_patch_with_merged_tags(sandbox: SandboxHandle) -> None:
     """The same lead with a new tag costs 1 PATCH carrying the union of tags; no new prospect."""
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        await upserter.upsert(make_lead(), [])
-        exchanges: list[VendorExchange] = []
+        await upserter.upsert(make_lead(), ExchangeRecorder())
+        exchanges = ExchangeRecorder()
         result = await upserter.upsert(make_lead(tags=("Signal", "pricing")), exchanges)
     assert _calls(exchanges) == [f"PATCH /api/v2/prospects/{result.prospect_id} 200"]
     assert result.action == "updated"
@@ -99,18 +99,18 @@ async def test_new_tag_costs_one_patch_with_merged_tags(sandbox: SandboxHandle) 
 async def test_unchanged_lead_costs_no_request(sandbox: SandboxHandle) -> None:
     """Sending the same lead again (same attributes, known tags) makes no request at all."""
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        await upserter.upsert(make_lead(), [])
+        await upserter.upsert(make_lead(), ExchangeRecorder())
         before = len(await sandbox.api_requests())
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder()
         result = await upserter.upsert(make_lead(tags=("demo-request",)), exchanges)
     assert result.action == "unchanged"
-    assert exchanges == []
+    assert not exchanges.exchanges
     assert len(await sandbox.api_requests()) == before
 
 
 async def test_known_prospect_keeps_its_other_emails_and_tags(sandbox: SandboxHandle) -> None:
     """A prospect found by email keeps addresses and tags someone added in Outreach."""
-    exchanges: list[VendorExchange] = []
+    exchanges = ExchangeRecorder()
     async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (client, up):
         document = {
             "data": {
@@ -122,7 +122,7 @@ async def test_known_prospect_keeps_its_other_emails_and_tags(sandbox: SandboxHa
                 },
             }
         }
-        await client.request("POST", "/api/v2/prospects", [], document=document)
+        await client.request("POST", "/api/v2/prospects", ExchangeRecorder(), document=document)
         result = await up.upsert(make_lead(), exchanges)
     assert result.action == "updated"
     assert [e.method for e in exchanges] == ["GET", "PATCH"]
@@ -135,9 +135,9 @@ async def test_known_prospect_keeps_its_other_emails_and_tags(sandbox: SandboxHa
 async def test_a_new_address_is_appended_not_overwritten(sandbox: SandboxHandle) -> None:
     """When the lookup finds a prospect lacking the lead's address, it is appended to emails."""
     async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (_, upserter):
-        await upserter.upsert(make_lead("ada@acme.example"), [])
+        await upserter.upsert(make_lead("ada@acme.example"), ExchangeRecorder())
         match = (await sandbox.prospects())[0]
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder()
         await upserter._patch_match(  # the path a lookup by another id would take
             match,
             _wanted(make_lead("ada@second.example"), None),
@@ -151,9 +151,9 @@ async def test_deleted_prospect_falls_back_to_lookup_and_create(sandbox: Sandbox
     """A remembered id Outreach no longer knows (404) is forgotten and the lead re-created."""
     store = MemoryStore()
     async with upserter_for(sandbox.url, store, link_accounts=False) as (_, upserter):
-        created = await upserter.upsert(make_lead(), [])
+        created = await upserter.upsert(make_lead(), ExchangeRecorder())
         await sandbox.reset()
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder()
         result = await upserter.upsert(make_lead(tags=("new",)), exchanges)
     assert _calls(exchanges) == [
         f"PATCH /api/v2/prospects/{created.prospect_id} 404",
@@ -175,11 +175,11 @@ async def test_email_taken_race_ends_in_a_patch(sandbox: SandboxHandle) -> None:
             if method == "POST" and not raced:
                 raced = True
                 doc = {"data": {"type": "prospect", "attributes": {"emails": ["ada@acme.example"]}}}
-                await original("POST", "/api/v2/prospects", [], document=doc)
+                await original("POST", "/api/v2/prospects", ExchangeRecorder(), document=doc)
             return await original(method, target, *args, **kw)  # type: ignore[arg-type]
 
         client.request = racing_request  # type: ignore[method-assign]
-        exchanges: list[VendorExchange] = []
+        exchanges = ExchangeRecorder()
         result = await up.upsert(make_lead(), exchanges)
     assert [f"{e.method} {e.status}" for e in exchanges] == [
         "GET 200",
@@ -196,7 +196,7 @@ async def test_unknown_attribute_is_permanent_and_sanitised(sandbox: SandboxHand
     lead = make_lead(account=None, attributes={"emails": ["ada@acme.example"], "shoeSize": "9"})
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         with pytest.raises(PermanentError) as error:
-            await upserter.upsert(lead, [])
+            await upserter.upsert(lead, ExchangeRecorder())
     assert error.value.reason == "vendor_validation"
     assert "shoeSize" in error.value.message
     assert "ada@acme.example" not in error.value.message
@@ -208,7 +208,7 @@ async def test_excluded_domain_is_permanent(make_sandbox: MakeSandbox) -> None:
     lead = make_lead("ann@blocked.example", account=None)
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         with pytest.raises(PermanentError) as error:
-            await upserter.upsert(lead, [])
+            await upserter.upsert(lead, ExchangeRecorder())
     assert error.value.reason == "excluded_domain"
     assert "ann@blocked.example" not in error.value.message
     assert await sandbox.prospects() == []
@@ -221,7 +221,9 @@ async def test_concurrent_upserts_of_one_email_make_one_prospect(
     sandbox = await make_sandbox(lenient=True)
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         leads = [make_lead(tags=(f"t{i}",)) for i in range(16)]
-        results = await asyncio.gather(*(upserter.upsert(lead, []) for lead in leads))
+        results = await asyncio.gather(
+            *(upserter.upsert(lead, ExchangeRecorder()) for lead in leads)
+        )
     (prospect,) = await sandbox.prospects()
     assert {r.prospect_id for r in results} == {prospect["id"]}
     assert set(prospect["attributes"]["tags"]) >= {f"t{i}" for i in range(16)}
@@ -232,7 +234,7 @@ async def test_free_mail_never_becomes_an_account(sandbox: SandboxHandle) -> Non
     """A gmail address with a company name links no account and creates none."""
     lead = make_lead("ada@gmail.com", account=AccountHint(name="Acme"))
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
-        result = await upserter.upsert(lead, [])
+        result = await upserter.upsert(lead, ExchangeRecorder())
     assert result.account_id is None
     assert await sandbox.accounts() == []
 
@@ -241,7 +243,7 @@ async def test_concurrent_new_leads_share_comma_list_lookups(sandbox: SandboxHan
     """60 new leads upserted together cost 2 lookups (<= 50 emails each) and 60 creates; each
     lead's trace shows only its own address and match."""
     leads = [make_lead(f"batch{i}@gmail.com", account=None) for i in range(60)]
-    traces: list[list[VendorExchange]] = [[] for _ in leads]
+    traces = [ExchangeRecorder() for _ in leads]
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         results = await asyncio.gather(
             *(upserter.upsert(lead, trace) for lead, trace in zip(leads, traces, strict=True))
@@ -269,11 +271,13 @@ async def test_concurrent_returning_leads_find_their_prospects_in_one_lookup(
     store = MemoryStore()
     async with upserter_for(sandbox.url, store) as (_, upserter):
         for lead in leads:
-            await upserter.upsert(lead, [])
+            await upserter.upsert(lead, ExchangeRecorder())
             await store.forget_prospect(lead.email)  # as if another process had created it
         before = len(await sandbox.api_requests())
         changed = [lead.model_copy(update={"tags": ("Signal", "webinar")}) for lead in leads]
-        results = await asyncio.gather(*(upserter.upsert(lead, []) for lead in changed))
+        results = await asyncio.gather(
+            *(upserter.upsert(lead, ExchangeRecorder()) for lead in changed)
+        )
     assert [r.action for r in results] == ["updated"] * 5
     api = (await sandbox.api_requests())[before:]
     assert sorted(r["method"] for r in api) == ["GET"] + ["PATCH"] * 5
@@ -286,7 +290,7 @@ async def test_a_failed_shared_lookup_fails_every_lead_that_shared_it(
     """A 503 on a comma-list lookup makes each of its leads retriable (none is created blind),
     and each lead's trace records the failed request."""
     leads = [make_lead(f"shared{i}@gmail.com", account=None) for i in range(3)]
-    traces: list[list[VendorExchange]] = [[] for _ in leads]
+    traces = [ExchangeRecorder() for _ in leads]
     async with upserter_for(sandbox.url, MemoryStore()) as (client, upserter):
         await client.auth.access_token()
         await sandbox.faults(status=503, count=1)

@@ -1,0 +1,58 @@
+"""Who an event is about, for the suppression check: its identity keys and any email it carries.
+
+A forgotten person is suppressed by the salted hashes of these identifiers (``store.suppression``);
+the processor checks them for every event before it reads or writes any state. The email is
+looked for where the pipeline looks for it (``traits``, ``context.traits``, ``properties``) and
+normalised the same way; an address that does not normalise is not an identifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadgate.domain.events import EventHead
+from leadgate.pipeline.email import InvalidEmail, normalize_email
+
+_HOLDERS = ("traits", "properties")
+
+
+def _emails(data: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    context = data.get("context")
+    holders = [data.get(name) for name in _HOLDERS]
+    if isinstance(context, dict):
+        holders.append(context.get("traits"))
+    for holder in holders:
+        if not holder or not isinstance(holder, dict):
+            continue
+        raw = holder.get("email")
+        if isinstance(raw, str) and raw.strip():
+            try:
+                found.append(normalize_email(raw))
+            except InvalidEmail:
+                continue
+    return found
+
+
+def email_identifier(normalized_email: str) -> str:
+    """The identifier of a normalised email address (beside ``user:…`` and ``anon:…``)."""
+    return f"email:{normalized_email}"
+
+
+def person_identifiers(head: EventHead) -> tuple[str, ...]:
+    """``user:…``, ``anon:…`` and ``email:<normalised>`` of one event, without repeats."""
+    emails = _emails(head.data)
+    if not emails:
+        return head.identities
+    return tuple(dict.fromkeys((*head.identities, *map(email_identifier, emails))))
+
+
+def profile_email(traits: dict[str, Any]) -> str | None:
+    """The normalised email a profile holds, if it holds a usable one."""
+    raw = traits.get("email")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        return normalize_email(raw)
+    except InvalidEmail:
+        return None

@@ -1,0 +1,57 @@
+"""The processor's privacy gate: which events of a batch come from a forgotten person, and the
+person index entries of the profiles the batch stored (``store.person_index``).
+
+One read of the ``suppression`` collection per batch covers every identifier of every event in
+it (their hashes are remembered, so a returning visitor costs a dictionary lookup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from leadgate.domain.events import EventHead
+from leadgate.domain.profile import Profile
+from leadgate.pipeline.privacy import person_identifiers, profile_email
+from leadgate.settings import Settings
+from leadgate.store.base import StateStore
+from leadgate.store.person_index import PersonIndex
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
+
+
+class PrivacyGate:
+    """Suppression checks and person-index writes for one processor."""
+
+    def __init__(self, suppressions: SuppressionList, index: PersonIndex) -> None:
+        self.suppressions = suppressions
+        self.index = index
+
+    @classmethod
+    def open(cls, settings: Settings, store: StateStore) -> PrivacyGate:
+        """The gate over ``store`` with the configured (or the state dir's) salt."""
+        hasher = PersonHasher(load_salt(settings))
+        return cls(SuppressionList(store, hasher), PersonIndex(store, hasher))
+
+    async def suppressed(self, heads: Sequence[EventHead | None]) -> set[int]:
+        """The positions of the heads whose person is suppressed."""
+        hashed = self.suppressions.hash
+        per_head: list[tuple[int, list[str]]] = []
+        every: set[str] = set()
+        for position, head in enumerate(heads):
+            if head is None:
+                continue
+            hashes = [hashed(i) for i in person_identifiers(head)]
+            per_head.append((position, hashes))
+            every.update(hashes)
+        found = await self.suppressions.suppressed_hashes(sorted(every))
+        if not found:
+            return set()
+        return {position for position, hashes in per_head if not found.isdisjoint(hashes)}
+
+    async def remember(self, changed: Mapping[str, Profile]) -> None:
+        """Index the identities whose newly stored profile holds an email (one write)."""
+        docs: dict[str, dict[str, str]] = {}
+        for key, profile in changed.items():
+            email = profile_email(profile.traits)
+            if email is not None:
+                docs.update(self.index.entries(email, (key,)))
+        await self.index.put(docs)
