@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.plugins.callbacks",
     "tests.plugins.redis",
     "tests.plugins.sandbox",
+    "tests.plugins.dev",
 ]
 
 

@@ -99,6 +99,7 @@ async def send(
 def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
     """The ``--json`` object of one event."""
     result = delivery.result if delivery is not None else None
+    routed = result.routing.stages if result is not None and result.routing is not None else ()
     return {
         "messageId": outcome.message_id,
         "outcome": "dropped" if delivery is None else delivery.outcome,
@@ -110,6 +111,7 @@ def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
         "prospectId": result.prospect_id if result is not None else None,
         "accountId": result.account_id if result is not None else None,
         "action": result.action if result is not None else None,
+        "routing": [stage.to_json() for stage in routed],
         "requests": [
             {"method": e.method, "path": e.path, "status": e.status}
             for e in (delivery.exchanges if delivery is not None else [])
@@ -124,5 +126,6 @@ def describe(report: dict[str, Any]) -> str:
         head += f": prospect {report['prospectId']} {report['action']}"
     elif report["reason"]:
         head += f" ({report['reason']}): {report['detail'] or ''}".rstrip(": ")
+    routing = [f"    {s['stage']}: {s['detail']}" for s in report.get("routing") or []]
     requests = [f"    {r['method']} {r['path']} -> {r['status']}" for r in report["requests"]]
-    return "\n".join([head, *requests])
+    return "\n".join([head, *routing, *requests])

@@ -9,9 +9,12 @@ from the event again: an owner taken from a field of the event is already read i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from leadgate.domain.trace import StageRecord
 
 _PLAN = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,3 +98,46 @@ class RoutingPlan(BaseModel):
     def empty(self) -> bool:
         """True when the rule routes nothing (no owner, sequence or stage)."""
         return not self.owner and self.sequence is None and self.stage is None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """What routing did to one prospect, with the trace stages that explain each decision
+    (``route``: the rule; ``owner``; ``prospect stage``; ``sequence``)."""
+
+    owner_id: int | None = None
+    stage_id: int | None = None
+    enrolment: str | None = None  # enrolled | already_enrolled | skipped_policy
+    sequence_state_id: int | None = None
+    stages: tuple[StageRecord, ...] = ()
+
+    def notes(self) -> tuple[str, ...]:
+        """The stages as one-line notes (``owner: owner alice (user 2) by rotation ...``)."""
+        return tuple(f"{stage.stage}: {stage.detail}" for stage in self.stages if stage.detail)
+
+
+def merge_plans(plans: list[RoutingPlan | None]) -> RoutingPlan | None:
+    """The plan of intents coalesced into one upsert (in arrival order), as if they had been
+    sent one by one: the earliest plan routes the prospect; a later plan changes only what a
+    rule may change on an existing prospect (its owner with ``update_owner``, its stage with
+    ``update_stage``, and a sequence with ``enrol: idle``; ``enrol: new`` would be skipped).
+    """
+    present = [plan for plan in plans if plan is not None and not plan.empty]
+    if not present:
+        return None
+    merged = present[0]
+    for later in present[1:]:
+        update: dict[str, object] = {}
+        if later.update_owner and later.owner:
+            update.update(owner=later.owner, update_owner=True)
+        if later.update_stage and later.stage is not None:
+            update.update(stage=later.stage, update_stage=True)
+        if (
+            merged.sequence is None
+            and later.sequence is not None
+            and later.sequence.enrol == "idle"
+        ):
+            update["sequence"] = later.sequence
+        if update:
+            merged = merged.model_copy(update=update)
+    return merged

@@ -1,4 +1,4 @@
-"""The event inspector: "what happened to this event, and why?" in seconds (ARCHITECTURE §3.5).
+"""The event inspector: "what happened to this event, and why?" in seconds (docs/architecture.md).
 
 Routes (all but the page and its assets need the inspector token: ``Authorization: Bearer T``,
 or the cookie the page's login form sets; the write key is not a credential here):
@@ -61,6 +61,8 @@ class Inspector:
         self.auth = InspectorAuth(settings)
         self.reveal = settings.inspector.reveal_pii
         self.stopping = asyncio.Event()
+        # what does not work right now (dead workers, stopped partitions); set by the app
+        self.problems: Callable[[], list[str]] = list
 
     def present(self, value: Any) -> Any:
         """What may leave the inspector: secrets always hidden, PII masked unless revealed."""
@@ -218,6 +220,11 @@ async def presets_status(inspector: Inspector, request: web.Request) -> web.Resp
     return inspector.json({"presets": inspector.presets.status()})
 
 
+async def health_status(inspector: Inspector, request: web.Request) -> web.Response:
+    """``GET /inspector/api/health``: the workers' problems, as ``/readyz`` names them."""
+    return inspector.json({"problems": inspector.problems()})
+
+
 async def page(request: web.Request) -> web.Response:
     """``GET /inspector``: the page (it holds no data; the API behind it needs the token)."""
     return web.Response(body=(STATIC / "inspector.html").read_bytes(), content_type="text/html")
@@ -296,6 +303,7 @@ def setup_inspector(
     app.router.add_get("/inspector/api/stream", _protected(stream))
     app.router.add_post("/inspector/api/try", _protected(try_event))
     app.router.add_get("/inspector/api/presets", _protected(presets_status))
+    app.router.add_get("/inspector/api/health", _protected(health_status))
     return inspector
 
 

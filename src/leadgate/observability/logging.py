@@ -8,7 +8,6 @@ here too:
 ``incoming.event.dropped``  the processor dropped an event (``reason`` says why)
 ``outgoing.prospect.success``  a prospect was created or updated (``action``)
 ``outgoing.prospect.error``    a delivery failed (``reason``, ``status``, ``retriable``)
-``outgoing.account.success``   an account was found or created and linked
 ==========================  =====================================================
 
 Every value passes through the masking processor before it is rendered: emails, phone numbers,
@@ -34,7 +33,6 @@ from leadgate.settings import Settings
 INCOMING_EVENT_DROPPED = "incoming.event.dropped"
 OUTGOING_PROSPECT_SUCCESS = "outgoing.prospect.success"
 OUTGOING_PROSPECT_ERROR = "outgoing.prospect.error"
-OUTGOING_ACCOUNT_SUCCESS = "outgoing.account.success"
 
 _secrets: set[str] = set()
 
@@ -248,8 +246,3 @@ def log_prospect_error(
         retriable=retriable,
         detail=detail,
     )
-
-
-def log_account_success(log: Any, *, account_id: int, domain: str, action: str) -> None:
-    """The delivery worker's line for an account found or created and linked."""
-    log.info(OUTGOING_ACCOUNT_SUCCESS, account_id=account_id, domain=domain, action=action)

@@ -87,6 +87,13 @@ PARTITION_HALTED = Gauge(
     ["group", "topic", "partition"],
     registry=REGISTRY,
 )
+KEY_MISMATCH = Counter(
+    "leadgate_key_mismatch",
+    "Records whose Kafka key is not their event's anonymousId (else userId): processed as they "
+    "are, but a person's events may then be spread over partitions (ordering risk).",
+    ["topic"],
+    registry=REGISTRY,
+)
 WORKER_UP = Gauge(
     "leadgate_worker_up",
     "1 while a supervised worker or background task runs; 0 once it died (until restarted).",
@@ -109,6 +116,25 @@ PRESET_ERROR = Gauge(
     "leadgate_preset_error",
     "1 while the newest edit of a preset file failed to load (the last good one is in use).",
     ["preset"],
+    registry=REGISTRY,
+)
+ROUTING_OWNERS = Counter(
+    "leadgate_routing_owner",
+    "Owner decisions of routed leads: the link that chose (user, field, rotation), none, or "
+    "unknown_user (a link named a user Outreach does not know; the owner stays blank).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROUTING_ENROLMENTS = Counter(
+    "leadgate_routing_enrolment",
+    "Enrolment decisions of routed leads (enrolled, already_enrolled, skipped_policy, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROUTING_STAGES = Counter(
+    "leadgate_routing_stage",
+    "Stage decisions of routed leads (set, unknown_stage).",
+    ["result"],
     registry=REGISTRY,
 )
 INSPECTOR_TRACES = Gauge(

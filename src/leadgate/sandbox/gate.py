@@ -81,7 +81,7 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
     rule = state.faults.take(request.method, request.path)
     if rule is not None and rule.kind == "reset":
         raise ConnectionDropped
-    if rule is not None:
+    if rule is not None and rule.kind != "lose":
         return _fault_response(state, rule)
     if request.path.startswith("/api/"):
         token = state.tokens.authenticate(request.headers.get("Authorization"))
@@ -94,14 +94,19 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
                 state.budget.limit, state.budget.reset_at(time.time()), retry
             )
         has_body = request.method in ("POST", "PATCH", "PUT") or bool(await request.read())
-        if not _media_type_ok(request, state.config.strict_content_type, has_body):
+        # A member action (POST .../actions/finish) carries no document: no media type to check.
+        action = "/actions/" in request.path and not await request.read()
+        if not action and not _media_type_ok(request, state.config.strict_content_type, has_body):
             return unsupported_media_type()
     try:
-        return await handler(request)
+        response = await handler(request)
     except ApiError as error:
         return error.response
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
         return route_not_found()
+    if rule is not None and rule.kind == "lose":
+        raise ConnectionDropped  # done, but the client never hears of it
+    return response
 
 
 @web.middleware
