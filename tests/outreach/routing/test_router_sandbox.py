@@ -274,3 +274,31 @@ async def test_update_owner_reassigns_an_existing_prospect_once(sandbox: Sandbox
     (prospect,) = await sandbox.prospects()
     assert rel(prospect, "owner") == 3
     assert len(again) == 0
+
+
+async def test_directory_lookups_are_cached_hits_and_misses(sandbox: SandboxHandle) -> None:
+    """A known user and an unknown one are each looked up once for many leads (a miss is
+    cached too), and the cache lives in the state store, so a second worker on it asks
+    nothing."""
+    plan = RoutingPlan(
+        rule="c",
+        owner=(OwnerLink(via="user", user="carol"), OwnerLink(via="user", user="bob")),
+        stage="Qualified",
+    )
+    store = MemoryStore()
+    async with upserter_for(sandbox.url, store) as (_, upserter):
+        for n in range(4):
+            await routed(upserter, f"lead{n}@gmail.com", plan)
+    async with upserter_for(sandbox.url, store) as (_, other):
+        await routed(other, "lead9@gmail.com", plan)
+    looked_up = [
+        r["path"] + "?" + "&".join(f"{k}={v}" for k, v in r["query"].items() if "filter" in k)
+        for r in await sandbox.api_requests()
+        if r["method"] == "GET" and r["path"] in ("/api/v2/users", "/api/v2/stages")
+    ]
+    assert sorted(looked_up) == [
+        "/api/v2/stages?filter[name]=Qualified",
+        "/api/v2/users?filter[username]=bob",
+        "/api/v2/users?filter[username]=carol",
+    ]
+    assert {rel(p, "owner") for p in await sandbox.prospects()} == {3}
