@@ -66,11 +66,13 @@ def test_a_flagged_person_becomes_a_prospect_intent_with_owner_and_source(crm: P
     assert lead.kind == "upsert_prospect"
     assert lead.key == lead.email == "jane.doe@acme.com"
     assert lead.on_existing == "skip"
-    assert lead.source is not None and lead.source.key == "workbooks:person:P-1"
+    assert lead.source is not None
+    assert lead.source.key == "workbooks:person:P-1"
     assert lead.routing is not None
     (owner,) = lead.routing.owner
     assert (owner.via, owner.user) == ("field", "alice")
-    assert outcome.profile is not None and outcome.profile.traits["assignedTo"] == "alice"
+    assert outcome.profile is not None
+    assert outcome.profile.traits["assignedTo"] == "alice"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +91,8 @@ def test_an_unflagged_or_malformed_person_is_dropped(
     outcome = process(person(**traits), Profile(), crm)
     assert outcome.lead is None
     assert outcome.drop is reason
-    assert outcome.detail is not None and detail in outcome.detail
+    assert outcome.detail is not None
+    assert detail in outcome.detail
     assert "jane" not in outcome.detail.lower()
 
 
@@ -101,8 +104,10 @@ def test_an_opportunity_becomes_an_upsert_opportunity_intent(crm: Preset) -> Non
     assert lead.kind == "upsert_opportunity"
     assert lead.key == "opportunity:workbooks:OPP-1"
     assert lead.email == ""
-    assert lead.opportunity is not None and lead.opportunity.stage == "Negotiation"
-    assert lead.source is not None and lead.source.key == "workbooks:opportunity:OPP-1"
+    assert lead.opportunity is not None
+    assert lead.opportunity.stage == "Negotiation"
+    assert lead.source is not None
+    assert lead.source.key == "workbooks:opportunity:OPP-1"
     assert lead.message_ids == ("m-opp",)
     assert outcome.stages[-1].stage == "record"
     assert lead.document()["data"]["attributes"]["customId"] == "workbooks:OPP-1"
@@ -122,4 +127,5 @@ def test_a_record_without_a_source_name_is_from_the_default_system(crm: Preset) 
     event = orjson.loads(opportunity())
     del event["context"]
     lead = process(orjson.dumps(event), Profile(), crm).lead
-    assert lead is not None and lead.key == "opportunity:crm:OPP-1"
+    assert lead is not None
+    assert lead.key == "opportunity:crm:OPP-1"

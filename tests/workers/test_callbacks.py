@@ -30,7 +30,7 @@ def _settings(kafka: KafkaSettings, url: str, **outcomes: object) -> Settings:
         "callback_backoff_cap_s": 0.2,
         **outcomes,
     }
-    return Settings(kafka=kafka, outcomes=OutcomesSettings(**values))  # type: ignore[arg-type]
+    return Settings(kafka=kafka, outcomes=OutcomesSettings.model_validate(values))
 
 
 async def _run(
