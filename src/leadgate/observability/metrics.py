@@ -87,6 +87,13 @@ PARTITION_HALTED = Gauge(
     ["group", "topic", "partition"],
     registry=REGISTRY,
 )
+KEY_MISMATCH = Counter(
+    "leadgate_key_mismatch",
+    "Records whose Kafka key is not their event's anonymousId (else userId): processed as they "
+    "are, but a person's events may then be spread over partitions (ordering risk).",
+    ["topic"],
+    registry=REGISTRY,
+)
 WORKER_UP = Gauge(
     "leadgate_worker_up",
     "1 while a supervised worker or background task runs; 0 once it died (until restarted).",
@@ -109,6 +116,20 @@ PRESET_ERROR = Gauge(
     "leadgate_preset_error",
     "1 while the newest edit of a preset file failed to load (the last good one is in use).",
     ["preset"],
+    registry=REGISTRY,
+)
+WEBHOOKS = Counter(
+    "leadgate_outreach_webhooks",
+    "Outreach webhook deliveries received, by outcome (accepted, duplicate, ignored, "
+    "unauthenticated, replayed, conflict, too_large, malformed, unavailable).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+MIRROR_CHANGES = Counter(
+    "leadgate_outreach_mirror_changes",
+    "Outreach changes seen by the inbound worker, by source and outcome (applied, unchanged, "
+    "ignored_resource, dead_lettered).",
+    ["source", "outcome"],
     registry=REGISTRY,
 )
 ROUTING_OWNERS = Counter(
