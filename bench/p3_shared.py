@@ -6,7 +6,7 @@ requests per ``window_s`` (600 per 60 s, 50 ms latency), every process configure
 whole budget (``budget_per_hour`` = the same 600/min; no share set by hand). Measured over
 ``windows`` budget windows from the first API request, as ``p3_budget``:
 
-- ``p3_shared_budget_share``: API requests served (not 429) in those windows ÷ (``rate_limit`` ×
+- ``p3_shared_budget_share``: API requests served (not 429) in those windows ÷ (``rate_limit`` *
   windows);
 - ``p3_shared_429s``: every 429 of the run.
 """

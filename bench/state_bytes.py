@@ -83,7 +83,9 @@ async def run(count: int = 50_000) -> dict[str, Any]:
         async with embedded_broker() as broker:
             settings = bench_settings(broker.bootstrap, Path(tmp) / "state")
             await create_topics(settings)
-            await produce(broker.bootstrap, settings.kafka.events_topic, ((_key(r), r) for r in events))
+            await produce(
+                broker.bootstrap, settings.kafka.events_topic, ((_key(r), r) for r in events)
+            )
             sqlite_store = await open_store(settings.state_dir)
             empty = _sqlite_bytes(settings.state_dir / STATE_FILE)
             try:
