@@ -43,6 +43,7 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, record_event
 from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.health import HealthGate
 from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
 from leadgate.settings import Settings
@@ -101,6 +102,11 @@ class DeliveryWorker:
             window_s=settings.outreach.coalesce_window_s,
             max_pending=settings.outreach.max_in_flight * PENDING_PER_SLOT,
         )
+
+    @property
+    def gate(self) -> HealthGate:
+        """Outreach's shared health gate (``outreach/health.py``) this worker delivers behind."""
+        return self._dispatcher.health
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then let the lanes finish (within the drain bound) and
