@@ -14,10 +14,11 @@ import orjson
 
 from bench.timing import side_by_side
 from bench.workload import records
+from leadgate.domain.events import decode
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import load_preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 
 PRESET = Path("presets/outreach-lead-capture.yaml")
 
@@ -31,9 +32,10 @@ def run(count: int = 50_000, reps: int = 5) -> dict[str, Any]:
     # Warm the profiles once (70% returning users find a profile), as a running processor has.
     def through_process() -> None:
         for rec in recs:
-            keys = peek_identities(rec)
+            head = decode(rec)  # once, as the processor does
+            keys = identities_of(head)
             snapshot = merge_profiles([profiles[k] for k in keys if k in profiles])
-            outcome = process(rec, snapshot, preset)
+            outcome = process(rec, snapshot, preset, head=head)
             if outcome.profile is not None:
                 for key in outcome.identities:
                     profiles[key] = outcome.profile

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.plugins.redis",
     "tests.plugins.sandbox",
     "tests.plugins.streams",
+    "tests.plugins.dev",
 ]

@@ -14,7 +14,6 @@ import structlog
 from leadgate.observability.logging import (
     configure_logging,
     get_logger,
-    log_account_success,
     log_dropped,
     log_prospect_error,
     log_prospect_success,
@@ -48,13 +47,11 @@ def test_outcome_lines_use_hull_names_and_fixed_keys(log_lines: io.StringIO) -> 
     log_prospect_error(
         log, message_ids=["m-3"], reason="vendor_validation", status=422, retriable=False
     )
-    log_account_success(log, account_id=3, domain="acme.com", action="created")
     lines = _lines(log_lines)
     assert [line["event"] for line in lines] == [
         "incoming.event.dropped",
         "outgoing.prospect.success",
         "outgoing.prospect.error",
-        "outgoing.account.success",
     ]
     assert lines[0]["reason"] == "unmapped_event" and lines[0]["message_id"] == "m-1"
     assert lines[1]["email"] == "j***@a***.com"

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason
 from leadgate.pipeline.presets import Preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 from tests.plugins.events import EventFactory, consent, record
 
 JANE = {"email": "Jane.Doe@Acme.com", "firstName": "Jane", "lastName": "Doe"}
@@ -167,7 +168,7 @@ def test_malformed_record_has_no_identities(lead_capture: Preset) -> None:
     outcome = process(b"\x00garbage", Profile(), lead_capture)
     assert outcome.drop is DropReason.MALFORMED
     assert stages(outcome) == [("decode", "drop")]
-    assert peek_identities(b"\x00garbage") == ()
+    assert identities_of(decode(b"\x00garbage")) == ()
 
 
 def test_wrongly_typed_mapped_track_is_malformed(
@@ -220,7 +221,7 @@ def test_never_raises_on_arbitrary_bytes(lead_capture: Preset, raw: bytes) -> No
     outcome = process(raw, KNOWN, lead_capture)
     assert outcome.sent or outcome.drop is not None
     assert not (outcome.detail or "").startswith("unexpected"), outcome.detail
-    peek_identities(raw)
+    identities_of(decode(raw))
 
 
 @settings(max_examples=200, deadline=None)

@@ -50,7 +50,7 @@ def test_paid_demo_request_takes_the_first_rule(routing: Preset, make_track: Eve
     assert plan.condition == "properties.plan one of [enterprise, business]"
     assert [link.via for link in plan.owner] == ["rotation"]
     assert plan.owner[0].users == ("alice", "bob")
-    assert plan.owner[0].rotation == "Demo Routing:paid demo request"
+    assert plan.owner[0].rotation == "Demo Routing:reps"  # shared by both Demo Requested rules
     assert plan.sequence is not None and plan.sequence.name == "Inbound Demo Request"
     assert plan.sequence.mailbox is None and plan.sequence.enrol == "new"
     assert plan.stage == "Inbound"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import orjson
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import Preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 from tests.plugins.events import FIXTURES
 
 
@@ -18,8 +19,9 @@ def run_stream(lines: list[bytes], preset: Preset) -> list[Outcome]:
     profiles: dict[str, Profile] = {}
     outcomes = []
     for line in lines:
-        snapshot = merge_profiles(profiles.get(key) for key in peek_identities(line))
-        outcome = process(line, snapshot, preset)
+        head = decode(line)
+        snapshot = merge_profiles(profiles.get(key) for key in identities_of(head))
+        outcome = process(line, snapshot, preset, head=head)
         if outcome.profile is not None:
             for key in outcome.identities:
                 profiles[key] = outcome.profile

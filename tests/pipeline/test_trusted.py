@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pydantic
+import pytest
+from pydantic import BaseModel
+
 from leadgate.domain.lead import AccountHint, LeadIntent
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import new_profile
@@ -42,3 +46,39 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
     assert built == validated
     assert built.to_bytes() == validated.to_bytes()
     assert LeadIntent.from_bytes(built.to_bytes()) == validated
+
+
+# The pydantic range whose model internals trusted() was checked against (pyproject pins it).
+TESTED = ((2, 7), (2, 14))
+
+
+def test_pydantic_is_in_the_range_trusted_was_checked_against() -> None:
+    """trusted() writes pydantic's instance slots itself: the installed pydantic must be one
+    whose slots these tests checked (raise the pin in pyproject only after they pass)."""
+    version = tuple(int(part) for part in pydantic.VERSION.split(".")[:2])
+    assert TESTED[0] <= version <= TESTED[1], pydantic.VERSION
+    assert BaseModel.__slots__ == (
+        "__dict__",
+        "__pydantic_fields_set__",
+        "__pydantic_extra__",
+        "__pydantic_private__",
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "values"),
+    [
+        (AccountHint, {"domain": "acme.com", "name": "Acme"}),
+        (Profile, {"traits": {"email": "jane@acme.com"}, "consent": {"marketing": True}}),
+    ],
+    ids=["AccountHint", "Profile"],
+)
+def test_trusted_sets_every_slot_as_model_construct_does(
+    model: type[BaseModel], values: dict[str, object]
+) -> None:
+    """For the models the pipeline builds, trusted() leaves each instance slot exactly as
+    pydantic's own model_construct() does."""
+    built = trusted(model, dict(values))
+    constructed = model.model_construct(**values)
+    for slot in BaseModel.__slots__:
+        assert getattr(built, slot) == getattr(constructed, slot), slot

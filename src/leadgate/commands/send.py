@@ -21,11 +21,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
 from leadgate.outreach.deliver import Delivery, deliver
 from leadgate.pipeline.presets import Preset, load_preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 from leadgate.runtime.services import outreach_dispatcher, state_store
 from leadgate.settings import Settings, load_settings
 
@@ -73,10 +74,10 @@ async def send(
     status = 0
     async with state_store(settings) as store, outreach_dispatcher(settings, store) as dispatcher:
         for line in lines:
-            snapshot = await store.get_profile(peek_identities(line))
-            outcome = process(
-                line, snapshot, preset, default_region=settings.pipeline.default_phone_region
-            )
+            head = decode(line)
+            snapshot = await store.get_profile(identities_of(head))
+            region = settings.pipeline.default_phone_region
+            outcome = process(line, snapshot, preset, default_region=region, head=head)
             if outcome.profile is not None:
                 await store.put_profile(outcome.identities, outcome.profile)
             delivery = None
@@ -98,6 +99,7 @@ async def send(
 def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
     """The ``--json`` object of one event."""
     result = delivery.result if delivery is not None else None
+    routed = result.routing.stages if result is not None and result.routing is not None else ()
     return {
         "messageId": outcome.message_id,
         "outcome": "dropped" if delivery is None else delivery.outcome,
@@ -109,6 +111,7 @@ def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
         "prospectId": result.prospect_id if result is not None else None,
         "accountId": result.account_id if result is not None else None,
         "action": result.action if result is not None else None,
+        "routing": [stage.to_json() for stage in routed],
         "requests": [
             {"method": e.method, "path": e.path, "status": e.status}
             for e in (delivery.exchanges if delivery is not None else [])
@@ -123,5 +126,6 @@ def describe(report: dict[str, Any]) -> str:
         head += f": prospect {report['prospectId']} {report['action']}"
     elif report["reason"]:
         head += f" ({report['reason']}): {report['detail'] or ''}".rstrip(": ")
+    routing = [f"    {s['stage']}: {s['detail']}" for s in report.get("routing") or []]
     requests = [f"    {r['method']} {r['path']} -> {r['status']}" for r in report["requests"]]
-    return "\n".join([head, *requests])
+    return "\n".join([head, *routing, *requests])

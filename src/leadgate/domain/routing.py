@@ -9,9 +9,12 @@ from the event again: an owner taken from a field of the event is already read i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from leadgate.domain.trace import StageRecord
 
 _PLAN = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,3 +98,19 @@ class RoutingPlan(BaseModel):
     def empty(self) -> bool:
         """True when the rule routes nothing (no owner, sequence or stage)."""
         return not self.owner and self.sequence is None and self.stage is None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingOutcome:
+    """What routing did to one prospect, with the trace stages that explain each decision
+    (``route``: the rule; ``owner``; ``prospect stage``; ``sequence``)."""
+
+    owner_id: int | None = None
+    stage_id: int | None = None
+    enrolment: str | None = None  # enrolled | already_enrolled | skipped_policy
+    sequence_state_id: int | None = None
+    stages: tuple[StageRecord, ...] = ()
+
+    def notes(self) -> tuple[str, ...]:
+        """The stages as one-line notes (``owner: owner alice (user 2) by rotation ...``)."""
+        return tuple(f"{stage.stage}: {stage.detail}" for stage in self.stages if stage.detail)

@@ -53,12 +53,14 @@ def build_http_app(
     app.add_routes(page_routes(collector_settings))
     app.add_routes(SdkConfig(collector_settings).routes())
     app.add_routes(health_routes(sink, workers_ready, problems))
-    setup_inspector(
+    inspector = setup_inspector(
         app,
         settings,
         trace_store=trace_store,
         presets_holder=presets_holder,
         profile_store=profile_store,
     )
+    if problems is not None:
+        inspector.problems = problems
     setup_metrics(app)
     return app

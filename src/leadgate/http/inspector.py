@@ -61,6 +61,8 @@ class Inspector:
         self.auth = InspectorAuth(settings)
         self.reveal = settings.inspector.reveal_pii
         self.stopping = asyncio.Event()
+        # what does not work right now (dead workers, stopped partitions); set by the app
+        self.problems: Callable[[], list[str]] = list
 
     def present(self, value: Any) -> Any:
         """What may leave the inspector: secrets always hidden, PII masked unless revealed."""
@@ -173,8 +175,9 @@ async def stream(inspector: Inspector, request: web.Request) -> web.StreamRespon
 
 async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     """``POST /inspector/api/try``: run one event through ``process()``; nothing is sent."""
+    from leadgate.domain.events import decode
     from leadgate.domain.profile import Profile
-    from leadgate.pipeline.process import peek_identities, process
+    from leadgate.pipeline.process import identities_of, process
 
     if inspector.presets is None:
         return _error(inspector, 503, "no_presets", "no preset is loaded")
@@ -196,11 +199,12 @@ async def try_event(inspector: Inspector, request: web.Request) -> web.Response:
     except KeyError:
         return _error(inspector, 404, "no_such_preset", "no preset with that name")
     raw = orjson.dumps(event)
+    head = decode(raw)
     snapshot = Profile()
     if inspector.profile_store is not None:
-        snapshot = await inspector.profile_store.get_profile(peek_identities(raw))
+        snapshot = await inspector.profile_store.get_profile(identities_of(head))
     region = inspector.settings.pipeline.default_phone_region
-    outcome = process(raw, snapshot, preset, default_region=region)
+    outcome = process(raw, snapshot, preset, default_region=region, head=head)
     trace = outcome.trace_json()
     trace["dryRun"] = True
     trace["wouldSend"] = outcome.sent
@@ -214,6 +218,11 @@ async def presets_status(inspector: Inspector, request: web.Request) -> web.Resp
     if inspector.presets is None:
         return inspector.json({"presets": []})
     return inspector.json({"presets": inspector.presets.status()})
+
+
+async def health_status(inspector: Inspector, request: web.Request) -> web.Response:
+    """``GET /inspector/api/health``: the workers' problems, as ``/readyz`` names them."""
+    return inspector.json({"problems": inspector.problems()})
 
 
 async def page(request: web.Request) -> web.Response:
@@ -294,6 +303,7 @@ def setup_inspector(
     app.router.add_get("/inspector/api/stream", _protected(stream))
     app.router.add_post("/inspector/api/try", _protected(try_event))
     app.router.add_get("/inspector/api/presets", _protected(presets_status))
+    app.router.add_get("/inspector/api/health", _protected(health_status))
     return inspector
 
 

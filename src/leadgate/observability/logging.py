@@ -8,7 +8,6 @@ here too:
 ``incoming.event.dropped``  the processor dropped an event (``reason`` says why)
 ``outgoing.prospect.success``  a prospect was created or updated (``action``)
 ``outgoing.prospect.error``    a delivery failed (``reason``, ``status``, ``retriable``)
-``outgoing.account.success``   an account was found or created and linked
 ==========================  =====================================================
 
 Every value passes through the masking processor before it is rendered: emails, phone numbers,
@@ -27,13 +26,13 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
+from leadgate.domain.cache import BoundedCache
 from leadgate.observability.masking import HIDDEN, mask_value, secret_forms
 from leadgate.settings import Settings
 
 INCOMING_EVENT_DROPPED = "incoming.event.dropped"
 OUTGOING_PROSPECT_SUCCESS = "outgoing.prospect.success"
 OUTGOING_PROSPECT_ERROR = "outgoing.prospect.error"
-OUTGOING_ACCOUNT_SUCCESS = "outgoing.account.success"
 
 _secrets: set[str] = set()
 
@@ -73,10 +72,10 @@ def settings_secrets(settings: Settings) -> tuple[str, ...]:
 # a secret is registered); UUIDs and ISO timestamps (messageIds, structlog's own stamp) cannot
 # hold an email, a phone number or a token, so under a key that does not change them they only
 # lose known secret values.
-_masked: dict[tuple[str, type, object], tuple[str, object]] = {}
-_plain_keys: dict[str, tuple[str, bool]] = {}
-_secret_forms: tuple[str, ...] = ()
 _MASKED_MAX = 4096
+_masked: BoundedCache[tuple[str, type, object], tuple[str, object]] = BoundedCache(_MASKED_MAX)
+_plain_keys: BoundedCache[str, tuple[str, bool]] = BoundedCache(_MASKED_MAX)
+_secret_forms: tuple[str, ...] = ()
 _CACHED_MAX_CHARS = 256
 _CACHEABLE = frozenset({str, int, bool, type(None)})
 _OPAQUE = re.compile(
@@ -115,13 +114,10 @@ def _masked_pair(key: str, value: object) -> tuple[str, object]:
             if plain is None:
                 name = _mask_item(key, "")[0]
                 unchanged = all(_mask_item(key, p)[1] == p for p in _OPAQUE_PROBES)
-                plain = _plain_keys[key] = (name, unchanged)
+                plain = _plain_keys.put(key, (name, unchanged))
             if plain[1]:
                 return plain[0], _scrub(value)
-    if len(_masked) >= _MASKED_MAX:
-        _masked.clear()
-    pair = _masked[cache_key] = _mask_item(key, value)
-    return pair
+    return _masked.put(cache_key, _mask_item(key, value))
 
 
 def _json_line(event_dict: Any, **_: Any) -> str:
@@ -250,8 +246,3 @@ def log_prospect_error(
         retriable=retriable,
         detail=detail,
     )
-
-
-def log_account_success(log: Any, *, account_id: int, domain: str, action: str) -> None:
-    """The delivery worker's line for an account found or created and linked."""
-    log.info(OUTGOING_ACCOUNT_SUCCESS, account_id=account_id, domain=domain, action=action)

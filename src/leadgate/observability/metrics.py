@@ -111,6 +111,25 @@ PRESET_ERROR = Gauge(
     ["preset"],
     registry=REGISTRY,
 )
+ROUTING_OWNERS = Counter(
+    "leadgate_routing_owner",
+    "Owner decisions of routed leads: the link that chose (user, field, rotation), none, or "
+    "unknown_user (a link named a user Outreach does not know; the owner stays blank).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROUTING_ENROLMENTS = Counter(
+    "leadgate_routing_enrolment",
+    "Enrolment decisions of routed leads (enrolled, already_enrolled, skipped_policy, refused).",
+    ["result"],
+    registry=REGISTRY,
+)
+ROUTING_STAGES = Counter(
+    "leadgate_routing_stage",
+    "Stage decisions of routed leads (set, unknown_stage).",
+    ["result"],
+    registry=REGISTRY,
+)
 INSPECTOR_TRACES = Gauge(
     "leadgate_inspector_traces",
     "Traces held by this inspector's bounded store.",

@@ -16,6 +16,7 @@ from typing import Any
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.reasons import DeadLetterReason
+from leadgate.domain.routing import RoutingOutcome
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError
 from leadgate.outreach.health import HealthGate
@@ -35,6 +36,7 @@ class DeliveryResult:
     action: str
     account_id: int | None = None
     notes: tuple[str, ...] = ()
+    routing: RoutingOutcome | None = None  # owner, stage, enrolment of a routed lead (ROUTING)
 
     @property
     def prospect_id(self) -> int | None:
@@ -53,6 +55,7 @@ class DeliveryResult:
             "action": self.action,
             "accountId": self.account_id,
             "notes": list(self.notes),
+            **({} if self.routing is None else {"enrolment": self.routing.enrolment}),
         }
 
 

@@ -15,13 +15,17 @@ same attempt, so an ambiguous create (2xx without an id, connection reset after 
 resolved by the next attempt's lookup instead of a blind second POST (V1-V3). One lock per email
 serialises concurrent upserts of one address within this process (lenient orgs allow duplicate
 emails, so the vendor would not stop a double create).
+
+A lead with a routing plan goes through a ``Route`` (``outreach/routing.py``): its owner and stage
+ride inside the create document (or, when the rule allows, in the PATCH of an existing prospect,
+and in the no-op digest), and after the write the route enrols the prospect in its sequence.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -37,6 +41,7 @@ from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
+from leadgate.outreach.routing import Links, Route, Router
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import ProspectRecord, StateStore
 
@@ -46,11 +51,15 @@ PROSPECTS = "/api/v2/prospects"
 COMPUTED_ATTRIBUTES = frozenset({"name"})
 
 
-def attributes_hash(attrs: dict[str, Any], account_id: int | None) -> str:
-    """A stable digest of what we sent (attributes and account link), to skip no-op updates."""
-    payload = orjson.dumps(
-        {"attributes": attrs, "account": account_id}, option=orjson.OPT_SORT_KEYS
-    )
+def attributes_hash(
+    attrs: dict[str, Any], account_id: int | None, links: Links | None = None
+) -> str:
+    """A stable digest of what we sent (attributes, account link and the routing links a rule
+    may update), to skip no-op updates."""
+    sent: dict[str, Any] = {"attributes": attrs, "account": account_id}
+    if links:
+        sent["links"] = {name: list(link) for name, link in links.items()}
+    payload = orjson.dumps(sent, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(payload).hexdigest()[:32]
 
 
@@ -64,9 +73,10 @@ class _Wanted:
     tags: frozenset[str]
     account_id: int | None
     digest: str
+    links: Links  # owner/stage an existing prospect should get (what the rule may update)
 
 
-def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
+def _wanted(lead: LeadIntent, account_id: int | None, links: Links | None = None) -> _Wanted:
     attrs = {k: v for k, v in lead.attributes.items() if k not in COMPUTED_ATTRIBUTES}
     extra_tags = attrs.pop("tags", None) or []
     raw_emails = attrs.pop("emails", None) or []
@@ -74,20 +84,27 @@ def _wanted(lead: LeadIntent, account_id: int | None) -> _Wanted:
     if lead.email.lower() not in (e.lower() for e in emails):
         emails.insert(0, lead.email)
     tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
-    return _Wanted(
-        lead.email, attrs, emails, tags, account_id, attributes_hash(lead.attributes, account_id)
-    )
+    digest = attributes_hash(lead.attributes, account_id, links)
+    return _Wanted(lead.email, attrs, emails, tags, account_id, digest, links or {})
 
 
 def _document(
-    attrs: dict[str, Any], account_id: int | None, prospect_id: int | None = None
+    attrs: dict[str, Any],
+    account_id: int | None,
+    prospect_id: int | None = None,
+    links: Links | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"type": "prospect"}
     if prospect_id is not None:
         data["id"] = prospect_id
     data["attributes"] = attrs
+    relationships = {
+        name: {"data": {"type": kind, "id": id_}} for name, (kind, id_) in (links or {}).items()
+    }
     if account_id is not None:
-        data["relationships"] = {"account": {"data": {"type": "account", "id": account_id}}}
+        relationships["account"] = {"data": {"type": "account", "id": account_id}}
+    if relationships:
+        data["relationships"] = relationships
     return {"data": data}
 
 
@@ -121,19 +138,25 @@ class Upserter:
         self._accounts = AccountLinker(client, store)
         self._locks = KeyedLocks()
         self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
+        self.router = Router(client, store)
 
     async def upsert(self, lead: LeadIntent, exchanges: ExchangeRecorder) -> DeliveryResult:
-        """One attempt at the upsert (the ``upsert_prospect`` handler); raises the ``errors``
-        types on failure."""
+        """One attempt at the upsert and its routing (the ``upsert_prospect`` handler); raises
+        the ``errors`` types on failure."""
         async with self._locks.hold(lead.email):
             ticket = self._prospects.ticket()
+            route = self.router.start(lead, exchanges)
             try:
-                return await self._upsert(lead, exchanges, ticket)
+                result = await self._upsert(lead, exchanges, ticket, route)
             finally:
                 ticket.close()
+            if route is None or result.prospect_id is None:
+                return result
+            routed = await route.finish(result.prospect_id, created=result.action == "created")
+            return replace(result, routing=routed).noted(*routed.notes())
 
     async def _upsert(
-        self, lead: LeadIntent, exchanges: ExchangeRecorder, ticket: Ticket
+        self, lead: LeadIntent, exchanges: ExchangeRecorder, ticket: Ticket, route: Route | None
     ) -> DeliveryResult:
         known = await self._store.get_prospect(lead.email)
         if known is not None:
@@ -146,9 +169,10 @@ class Upserter:
             else _nothing()
         )
         account_id, found = await asyncio.gather(resolve, lookup)
-        wanted = _wanted(lead, account_id)
+        links = await route.update_links() if route is not None else {}
+        wanted = _wanted(lead, account_id, links)
         if found is not None:
-            return await self._lookup_or_create(wanted, exchanges, ticket, _oldest(found))
+            return await self._patch_or_create(wanted, exchanges, ticket, _oldest(found), route)
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
                 return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
@@ -157,14 +181,14 @@ class Upserter:
                 return result
             await self._store.forget_prospect(lead.email)
         match = await self._lookup(wanted.email, exchanges, ticket)
-        return await self._lookup_or_create(wanted, exchanges, ticket, match)
+        return await self._patch_or_create(wanted, exchanges, ticket, match, route)
 
     async def _patch_known(
         self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
     ) -> DeliveryResult | None:
         tags = known.tags | wanted.tags
         attrs = {**wanted.attributes, "tags": sorted(tags)}
-        document = _document(attrs, wanted.account_id, known.prospect_id)
+        document = _document(attrs, wanted.account_id, known.prospect_id, wanted.links)
         path = f"{PROSPECTS}/{known.prospect_id}"
         response = await self._client.request("PATCH", path, exchanges, document=document)
         if response.verdict is Verdict.NOT_FOUND:
@@ -177,20 +201,24 @@ class Upserter:
     ) -> dict[str, Any] | None:
         return _oldest(await ticket.find(email, exchanges))
 
-    async def _lookup_or_create(
+    async def _patch_or_create(
         self,
         wanted: _Wanted,
         exchanges: ExchangeRecorder,
         ticket: Ticket,
         match: dict[str, Any] | None,
+        route: Route | None = None,
     ) -> DeliveryResult:
+        """PATCH ``match`` (what an earlier lookup found) or, when there is none, POST a new
+        prospect; a POST that finds the email taken looks up once more and PATCHes that."""
         if match is not None:
             return await self._patch_match(match, wanted, exchanges)
         attrs = {**wanted.attributes, "emails": wanted.emails}
         if wanted.tags:
             attrs["tags"] = sorted(wanted.tags)
+        links = await route.create_links() if route is not None else None
         response = await self._client.request(
-            "POST", PROSPECTS, exchanges, document=_document(attrs, wanted.account_id)
+            "POST", PROSPECTS, exchanges, document=_document(attrs, wanted.account_id, None, links)
         )
         if response.verdict is Verdict.EMAIL_TAKEN:
             # Created by someone else between our lookup and our POST (V10).
@@ -227,10 +255,12 @@ class Upserter:
         if wanted.email.lower() not in (e.lower() for e in remote_emails):
             changes["emails"] = [*remote_emails, wanted.email]
         relink = wanted.account_id is not None and related_id(match, "account") != wanted.account_id
-        if not changes and not relink:
+        links = {n: link for n, link in wanted.links.items() if related_id(match, n) != link[1]}
+        if not changes and not relink and not links:
             return await self._remember(wanted, prospect_id, tags, "unchanged")
         path = f"{PROSPECTS}/{prospect_id}"
-        document = _document(changes, wanted.account_id if relink else None, prospect_id)
+        account = wanted.account_id if relink else None
+        document = _document(changes, account, prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         self._expect_written(response, "PATCH", path)
         return await self._remember(wanted, prospect_id, tags, "updated")

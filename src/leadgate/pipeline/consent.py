@@ -17,9 +17,11 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
+from leadgate.domain.cache import BoundedCache
+
 CONSENT_KEYS = ("categoryPreferences", "categories", "canonical")
 _MAX_CACHED = 1024
-_parsed: dict[bytes, dict[str, bool]] = {}
+_parsed: BoundedCache[bytes, dict[str, bool]] = BoundedCache(_MAX_CACHED)
 
 
 def _parse_shape(value: object) -> dict[str, bool] | None:
@@ -60,11 +62,7 @@ def parse_consent_cached(context_consent: object) -> dict[str, bool]:
     except orjson.JSONEncodeError:  # too deep to serialise: parse it, do not remember it
         return parse_consent(context_consent)
     parsed = _parsed.get(key)
-    if parsed is None:
-        if len(_parsed) >= _MAX_CACHED:
-            _parsed.clear()
-        parsed = _parsed[key] = parse_consent(context_consent)
-    return parsed
+    return parsed if parsed is not None else _parsed.put(key, parse_consent(context_consent))
 
 
 def consent_granted(consent: Mapping[str, bool], required: Iterable[str]) -> bool:

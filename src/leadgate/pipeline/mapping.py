@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from leadgate.domain.freemail import corporate_domain
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, AccountHint, LeadIntent
-from leadgate.domain.prospect import LIST_ATTRIBUTES
 from leadgate.domain.routing import RoutingPlan
 from leadgate.pipeline.trusted import trusted
 
@@ -30,29 +29,11 @@ def account_hint(email: str, company: str | None) -> AccountHint | None:
     return trusted(AccountHint, {"domain": hint_domain, "name": company})
 
 
-_Plan = tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]
-_plans: dict[int, tuple[Preset, _Plan]] = {}
-
-
-def _plan(preset: Preset) -> _Plan:
-    """Per trait, its targets and whether each is a list attribute (once per preset object)."""
-    entry = _plans.get(id(preset))
-    if entry is None or entry[0] is not preset:
-        if len(_plans) >= 64:
-            _plans.clear()
-        plan = tuple(
-            (trait, tuple((target, target in LIST_ATTRIBUTES) for target in targets))
-            for trait, targets in preset.mappings.items()
-        )
-        entry = _plans[id(preset)] = (preset, plan)
-    return entry[1]
-
-
 def attributes(values: Mapping[str, Any], preset: Preset) -> dict[str, Any]:
     """The prospect attributes, in the preset's mapping order."""
     result: dict[str, Any] = {}
     get = values.get
-    for trait, targets in _plan(preset):
+    for trait, targets in preset.mapping_plan:
         value = get(trait)
         if value is None:
             continue

@@ -13,6 +13,7 @@ maps to one rule or to a list of rules; the first rule whose ``when`` holds appl
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -189,6 +190,26 @@ class Preset(BaseModel):
                     raise ValueError(f"mappings.{trait}: {target!r} takes email or phone only")
                 seen.add(target)
         return self
+
+    @model_validator(mode="after")
+    def _derive(self) -> Preset:
+        # computed once here, read for every lead (the properties below cache them)
+        _ = self.traits_to_normalize, self.mapping_plan
+        return self
+
+    @cached_property
+    def traits_to_normalize(self) -> tuple[str, ...]:
+        """The traits ``normalize`` works on: every mapped trait but ``email`` (the identity
+        stage normalises that one)."""
+        return tuple(trait for trait in self.mappings if trait != "email")
+
+    @cached_property
+    def mapping_plan(self) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
+        """Per trait, its target attributes and whether each takes a list, in mapping order."""
+        return tuple(
+            (trait, tuple((target, target in LIST_ATTRIBUTES) for target in targets))
+            for trait, targets in self.mappings.items()
+        )
 
     def rule_for(self, event_name: str) -> EventRule | None:
         """The unconditional rule that sends this event, or None when it is dropped (unlisted or

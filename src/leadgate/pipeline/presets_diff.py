@@ -14,12 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
 from leadgate.observability.masking import mask_email
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import Preset
-from leadgate.pipeline.process import peek_identities, process
+from leadgate.pipeline.process import identities_of, process
 
 SENT = "sent"
 
@@ -35,8 +36,9 @@ def replay(events: Iterable[bytes], preset: Preset, default_region: str | None) 
     profiles: dict[str, Profile] = {}
     outcomes = []
     for record in events:
-        snapshot = merge_profiles(profiles.get(key) for key in peek_identities(record))
-        outcome = process(record, snapshot, preset, default_region=default_region)
+        head = decode(record)
+        snapshot = merge_profiles(profiles.get(key) for key in identities_of(head))
+        outcome = process(record, snapshot, preset, default_region=default_region, head=head)
         if outcome.profile is not None:
             for key in outcome.identities:
                 profiles[key] = outcome.profile

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from leadgate.domain.events import EventHead, Fields, decode, fields, validate
-from leadgate.domain.outcome import Drop, Outcome
+from leadgate.domain.outcome import Drop, Outcome, fast_outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
@@ -38,26 +38,11 @@ _IDENTIFY_DETAIL = "identify: traits remembered; only mapped track events create
 _PAGE_DETAIL = "page views never create prospects (Outreach has no event ingestion)"
 _UNMAPPED = DropReason.UNMAPPED_EVENT
 _NO_VALUES: dict[str, Any] = {}  # shared by every dropped outcome; nobody mutates it
-_new_outcome = tuple.__new__  # skips NamedTuple's Python-level __new__ (bench P1)
-
-# The processor calls ``peek_identities`` then ``process`` on the same bytes object; keeping the
-# last decoded record (one tuple, swapped atomically) saves parsing every event twice.
-_last: tuple[bytes, EventHead | Drop] = (b"", Drop(DropReason.MALFORMED, "empty"))
 
 
-def _decode(record: bytes) -> EventHead | Drop:
-    global _last
-    head = decode(record)
-    _last = (record, head)
-    return head
-
-
-def peek_identities(record: bytes) -> tuple[str, ...]:
-    """The profile keys of a record (``user:…``, ``anon:…``), or ``()`` if it is malformed."""
-    global _last
-    head = decode(record)  # the processor peeks first, so process() finds it decoded
-    _last = (record, head)
-    return () if isinstance(head, Drop) else head[7]
+def identities_of(head: EventHead | Drop) -> tuple[str, ...]:
+    """The profile keys of a decoded record (``user:…``, ``anon:…``); ``()`` if malformed."""
+    return () if isinstance(head, Drop) else head.identities
 
 
 def process(
@@ -66,24 +51,24 @@ def process(
     preset: Preset,
     *,
     default_region: str | None = None,
-    head: EventHead | None = None,
+    head: EventHead | Drop | None = None,
 ) -> Outcome:
     """Decide what happens to one event; never raises.
 
-    ``snapshot`` is the profile stored under the record's identities (see ``peek_identities``
-    and ``leadgate.pipeline.identity.merge_profiles``); write ``outcome.profile`` back under
-    ``outcome.identities`` when it is not None. ``head`` is ``decode(record)`` when the caller
-    has it already (the processor decodes each record once).
+    Decode the record once with ``domain.events.decode`` and pass the result as ``head``: its
+    ``identities_of`` name the profile to load as ``snapshot`` (see
+    ``leadgate.pipeline.identity.merge_profiles``). Without ``head`` the record is decoded here.
+    Write ``outcome.profile`` back under ``outcome.identities`` when it is not None.
     """
     try:
         if head is None:
-            last = _last
-            checked = last[1] if last[0] is record else _decode(record)
-            if isinstance(checked, Drop):
-                why = _why(checked)
-                return _dropped(None, checked, (StageRecord("decode", StageStatus.DROP, *why),))
-            head = checked
-        data, kind, name, message_id, _, _, received_at, identities = head
+            head = decode(record)
+        if isinstance(head, Drop):
+            why = _why(head)
+            return _dropped(None, head, (StageRecord("decode", StageStatus.DROP, *why),))
+        data = head.data
+        kind = head.type
+        name = head.name
         # Page views, unmapped tracks and ignored types (~90% of a site's events) only remember
         # consent and drop; this path is written inline for speed (bench P1).
         if kind == "page":
@@ -111,24 +96,19 @@ def process(
                 known = snapshot.consent
                 if consent is not known and consent != known:
                     profile = new_profile(snapshot.traits, consent)
-        # Positional, through tuple.__new__: this runs for most events (bench P1).
-        outcome: Outcome = _new_outcome(
-            Outcome,
-            (
-                message_id,
-                kind,
-                name,
-                identities,
-                _UNMAPPED,
-                detail,
-                None,
-                profile,
-                unchanged if profile is None else remembered,
-                _NO_VALUES,
-                received_at,
-            ),
+        return fast_outcome(
+            message_id=head.message_id,
+            event_type=kind,
+            event_name=name,
+            identities=head.identities,
+            drop=_UNMAPPED,
+            detail=detail,
+            lead=None,
+            profile=profile,
+            stages=unchanged if profile is None else remembered,
+            normalized=_NO_VALUES,
+            received_at=head.received_at,
         )
-        return outcome
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return _dropped(None, drop, (StageRecord("process", StageStatus.DROP, *_why(drop)),))
@@ -146,24 +126,19 @@ def _dropped(
 ) -> Outcome:
     if head is None:
         return Outcome(drop=drop.reason, detail=drop.detail, stages=stages)
-    _, kind, name, message_id, _, _, received_at, identities = head
-    outcome: Outcome = _new_outcome(
-        Outcome,
-        (
-            message_id,
-            kind,
-            name,
-            identities,
-            drop.reason,
-            drop.detail,
-            None,
-            profile,
-            stages,
-            _NO_VALUES,
-            received_at,
-        ),
+    return fast_outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        identities=head.identities,
+        drop=drop.reason,
+        detail=drop.detail,
+        lead=None,
+        profile=profile,
+        stages=stages,
+        normalized=_NO_VALUES,
+        received_at=head.received_at,
     )
-    return outcome
 
 
 def _event_consent(raw: object) -> dict[str, bool] | None:
@@ -273,7 +248,9 @@ def _lead(
     if isinstance(identity, Drop):
         stages.append(StageRecord("identity", StageStatus.DROP, *_why(identity)))
         return _dropped(head, identity, tuple(stages), profile)
-    normalized = normalize_traits(current.traits, _wanted(preset), default_region=default_region)
+    normalized = normalize_traits(
+        current.traits, preset.traits_to_normalize, default_region=default_region
+    )
     values = {"email": identity.email, **normalized.values}
     plan = None
     if rule.owner is not None or rule.sequence is not None or rule.stage is not None:
@@ -299,7 +276,6 @@ def _lead(
         received_at=head.received_at,
         routing=plan,
     )
-    _, kind, name, message_id, _, _, received_at, identities = head
     trace = (
         *stages,
         _identity_pass(identity.source),
@@ -315,11 +291,19 @@ def _lead(
             else (StageRecord("routing", StageStatus.PASS, detail=plan.describe()),)
         ),
     )
-    outcome: Outcome = _new_outcome(
-        Outcome,
-        (message_id, kind, name, identities, None, None, lead, profile, trace, values, received_at),
+    return fast_outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        identities=head.identities,
+        drop=None,
+        detail=None,
+        lead=lead,
+        profile=profile,
+        stages=trace,
+        normalized=values,
+        received_at=head.received_at,
     )
-    return outcome
 
 
 # The pass records of the lead path depend on the preset only: built once, shared.
@@ -344,17 +328,3 @@ def _identity_pass(source: str) -> StageRecord:
 @lru_cache(maxsize=256)
 def _mapping_pass(count: int) -> StageRecord:
     return StageRecord("mapping", StageStatus.PASS, detail=f"{count} attributes")
-
-
-_wanted_by_preset: dict[int, tuple[Preset, tuple[str, ...]]] = {}
-
-
-def _wanted(preset: Preset) -> tuple[str, ...]:
-    """The traits to normalise (the mapping keys but email), per preset object."""
-    entry = _wanted_by_preset.get(id(preset))
-    if entry is None or entry[0] is not preset:
-        if len(_wanted_by_preset) >= 64:
-            _wanted_by_preset.clear()
-        entry = (preset, tuple(trait for trait in preset.mappings if trait != "email"))
-        _wanted_by_preset[id(preset)] = entry
-    return entry[1]

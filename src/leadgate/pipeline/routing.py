@@ -78,6 +78,10 @@ class RotationOwner(BaseModel):
 
     model_config = _STRICT
     rotate: tuple[UserName, ...] = Field(min_length=1, description="emails or usernames")
+    rotation: Name | None = Field(
+        default=None,
+        description="rules naming the same rotation share its position (default: one per rule)",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> RotationOwner:
@@ -166,7 +170,7 @@ def rotation_key(preset: str, rule: str) -> str:
 
 
 def owner_links(
-    chain: tuple[OwnerSpec, ...], data: Mapping[str, Any], rotation: str
+    chain: tuple[OwnerSpec, ...], data: Mapping[str, Any], rotation: str, preset: str
 ) -> tuple[OwnerLink, ...]:
     """The chain with field values read from ``data`` (an empty field keeps its link, unset)."""
     links: list[OwnerLink] = []
@@ -178,7 +182,8 @@ def owner_links(
             user = value.strip() if isinstance(value, str) and value.strip() else None
             links.append(OwnerLink(via="field", field=spec.field, user=user))
         else:
-            links.append(OwnerLink(via="rotation", users=spec.rotate, rotation=rotation))
+            key = rotation if spec.rotation is None else rotation_key(preset, spec.rotation)
+            links.append(OwnerLink(via="rotation", users=spec.rotate, rotation=key))
     return tuple(links)
 
 
@@ -205,7 +210,7 @@ def plan_for(
     return RoutingPlan(
         rule=rule,
         condition=condition,
-        owner=owner_links(owner, data, rotation_key(preset, rule)) if owner else (),
+        owner=owner_links(owner, data, rotation_key(preset, rule), preset) if owner else (),
         update_owner=update_owner,
         sequence=target,
         stage=stage,

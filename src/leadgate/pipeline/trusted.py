@@ -4,6 +4,9 @@
 (~4 µs for a two-field model: more than a whole page view costs in ``process``). For a plain
 model (no aliases, extras, private attributes or post-init hook) it only sets four attributes;
 ``trusted`` sets the same four. Callers pass every field, with values of the declared types.
+
+This relies on pydantic's instance layout, so pyproject pins pydantic to the range that
+``tests/pipeline/test_trusted.py`` checked (it compares every slot with ``model_construct``).
 """
 
 from __future__ import annotations

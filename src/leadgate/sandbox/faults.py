@@ -11,6 +11,9 @@ adds one kind of fault:
     ``X-RateLimit-Remaining: 0`` until the storm's reset (``duration_s`` instead of ``count`` too);
 ``{"latency_ms": 50}``    every API request waits 50 ms first (0 removes it);
 ``{"reset_connections": 3}``    the next 3 requests lose their connection without an answer;
+``{"lose_responses": 1, "path_prefix": "/api/v2/sequenceStates", "method": "POST"}``
+    the next matching request is *carried out*, then its connection drops before the answer
+    (the client cannot know whether it happened: a timeout after the write, a crash);
 ``{"expire_tokens": true}``    every access token is expired now;
 ``{"webhooks": {"drop_share": 0.05, "delay_share": 0.5, "delay_ms": 2000}}``
     webhook deliveries: 5% are lost (never sent), half of the rest wait 2 s first;
@@ -34,7 +37,7 @@ class FaultSpecError(ValueError):
 class Rule:
     """One injected behaviour for requests whose path starts with ``path_prefix``."""
 
-    kind: str  # "status" | "reset"
+    kind: str  # "status" | "reset" | "lose" (carry the request out, then drop the answer)
     status: int = 0
     count: int | None = None
     until: float | None = None
@@ -113,6 +116,7 @@ class FaultPlan:
             "storm_429",
             "latency_ms",
             "reset_connections",
+            "lose_responses",
             "expire_tokens",
             "webhooks",
             "clear",
@@ -156,6 +160,9 @@ class FaultPlan:
         if "reset_connections" in spec:
             count = _number(spec, "reset_connections", int)
             self.rules.append(Rule("reset", count=count, path_prefix=prefix, method=method))
+        if "lose_responses" in spec:
+            count = _number(spec, "lose_responses", int)
+            self.rules.append(Rule("lose", count=count, path_prefix=prefix, method=method))
         return bool(spec.get("expire_tokens"))
 
     @staticmethod

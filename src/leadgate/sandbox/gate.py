@@ -81,7 +81,7 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
     rule = state.faults.take(request.method, request.path)
     if rule is not None and rule.kind == "reset":
         raise ConnectionDropped
-    if rule is not None:
+    if rule is not None and rule.kind != "lose":
         return _fault_response(state, rule)
     if request.path.startswith("/api/"):
         token = state.tokens.authenticate(request.headers.get("Authorization"))
@@ -97,11 +97,14 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
         if not _media_type_ok(request, state.config.strict_content_type, has_body):
             return unsupported_media_type()
     try:
-        return await handler(request)
+        response = await handler(request)
     except ApiError as error:
         return error.response
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
         return route_not_found()
+    if rule is not None and rule.kind == "lose":
+        raise ConnectionDropped  # done, but the client never hears of it
+    return response
 
 
 @web.middleware

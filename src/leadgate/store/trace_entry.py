@@ -206,6 +206,7 @@ class TraceEntry:
                     "at": record.get("at"),
                 }
             )
+            stages.extend(s for s in record.get("stages") or [] if isinstance(s, dict))
             exchanges.extend(record.get("exchanges") or [])
         view = self.summary()
         view.update(

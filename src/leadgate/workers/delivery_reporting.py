@@ -5,7 +5,8 @@ The trace record is the contract with the inspector::
 
     {"messageId", "stage": "delivery", "outcome": "delivered"|"dead_lettered"|"dropped"|"pending",
      "reason", "prospectId", "action", "result": DeliveryResult.to_json() | None,
-     "exchanges": [VendorExchange.to_json()...], "at"}
+     "exchanges": [VendorExchange.to_json()...], "at",
+     "stages": [StageRecord.to_json()...]}   # a routed lead's decisions (owner, stage, sequence)
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class DeliveryReporter:
                 "exchanges": exchanged,
                 "at": at,
             }
+            if result is not None and result.routing is not None:
+                record["stages"] = [stage.to_json() for stage in result.routing.stages]
             await publish_trace(self._producer, self._settings, message_id, record)
 
     @staticmethod

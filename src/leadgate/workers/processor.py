@@ -45,16 +45,12 @@ from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.process import process
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
-from leadgate.store.presets import PresetsHolder
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.privacy_gate import PrivacyGate
 
-__all__ = ["PresetHolder", "PresetSource", "Processor"]
+__all__ = ["PresetSource", "Processor"]
 
 log = get_logger(__name__)
-
-# The live preset (hot reload, last good version kept on a bad edit) lives in presets_reload.
-PresetHolder = PresetsHolder
 
 
 class PresetSource(Protocol):

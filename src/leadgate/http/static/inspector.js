@@ -169,6 +169,13 @@ async function loadPresets() {
   banner.textContent = failing.map((p) => `Preset ${p.path}: the last edit did not load, "${p.name}" stays live.\n${p.lastError}`).join("\n\n");
 }
 
+async function loadHealth() {
+  const body = await api("/health");
+  const banner = $("worker-problems");
+  banner.hidden = body.problems.length === 0;
+  banner.textContent = body.problems.map((p) => `Not processing: ${p}`).join("\n");
+}
+
 const SAMPLE = {
   type: "track", event: "Lead Submitted", anonymousId: "try-anon-1",
   properties: { plan: "pro" },
@@ -210,6 +217,8 @@ async function start() {
   openHash();
   loadPresets().catch(() => {});
   setInterval(() => loadPresets().catch(() => {}), 5000);
+  loadHealth().catch(() => {});
+  setInterval(() => loadHealth().catch(() => {}), 5000);
 }
 
 document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,32 @@
+"""The hot path's fast constructors build exactly what the NamedTuples' own constructors build,
+so a field added or reordered in one place cannot silently shift the values of the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadgate.domain.events import EventHead, Fields, fast_fields, fast_head
+from leadgate.domain.outcome import Outcome, fast_outcome
+from leadgate.domain.reasons import DropReason
+
+
+def _distinct(fields: tuple[str, ...]) -> dict[str, Any]:
+    """A distinct value per field (its own name), so any swap of two fields shows."""
+    return {name: f"<{name}>" for name in fields}
+
+
+def test_fast_outcome_equals_outcome_field_by_field() -> None:
+    """fast_outcome(**f) and Outcome(**f) agree on every field."""
+    values = _distinct(Outcome._fields)
+    values["drop"] = DropReason.UNMAPPED_EVENT
+    assert fast_outcome(**values) == Outcome(**values)
+    assert fast_outcome(**values)._asdict() == values
+
+
+def test_fast_head_and_fast_fields_equal_their_namedtuples() -> None:
+    """fast_head and fast_fields take their fields in the NamedTuples' own order."""
+    head = _distinct(EventHead._fields)
+    assert fast_head(*head.values()) == EventHead(**head)
+    assert fast_head(*head.values())._asdict() == head
+    fields = _distinct(Fields._fields)
+    assert fast_fields(*fields.values())._asdict() == fields
