@@ -30,7 +30,7 @@ _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 def _no_control_chars(value: str) -> str:
-    """Reject newlines and other control characters (reliability.md C6)."""
+    """Reject newlines and other control characters (docs/reliability.md C6)."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("must not contain control characters")
     return value
@@ -91,7 +91,7 @@ class KafkaSettings(BaseModel):
 
 
 class OutreachSettings(BaseModel):
-    """The Outreach API: credentials, budget and retry policy (ARCHITECTURE §4)."""
+    """The Outreach API: credentials, budget and retry policy (docs/architecture.md)."""
 
     model_config = _STRICT
 
@@ -111,6 +111,8 @@ class OutreachSettings(BaseModel):
         "sequenceStates.read",
         "sequenceStates.write",
         "stages.read",
+        "complianceRequests.read",
+        "complianceRequests.write",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
@@ -132,7 +134,7 @@ class OutreachSettings(BaseModel):
     health_probe_interval_s: float = Field(
         default=1.0, gt=0, description="while the health gate is closed: one probe this often"
     )
-    # Responses larger than this are an error, not a memory spike (reliability.md V18).
+    # Responses larger than this are an error, not a memory spike (docs/reliability.md V18).
     max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     # A lookup that pages further than this is a vendor loop (V19).
     max_lookup_pages: int = Field(default=5, gt=0)
@@ -176,7 +178,7 @@ class CollectorSettings(BaseModel):
     max_message_id_chars: int = Field(default=100, gt=0)
     max_event_name_chars: int = Field(default=MAX_NAME_CHARS, gt=0, le=MAX_NAME_CHARS)
     # Browsers cannot set headers on sendBeacon, so some sites put the key in the URL; it is off
-    # by default because URLs end up in proxy logs (reliability.md H18).
+    # by default because URLs end up in proxy logs (docs/reliability.md H18).
     allow_query_write_key: bool = False
     # The *name* of the write key that /demo embeds in its page; None serves no demo. The key is
     # public anyway (browser keys are), but an operator should opt in to publishing it.

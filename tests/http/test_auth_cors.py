@@ -1,4 +1,4 @@
-"""Write keys and origins (reliability.md H17-H20, P6)."""
+"""Write keys and origins (docs/reliability.md H17-H20)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad JSON bodies (reliability.md H1, H2, H7-H10, H26, H27): a 400 with a code, nothing
+"""Bad JSON bodies (docs/reliability.md H1, H2, H7-H10, H26, H27): a 400 with a code, nothing
 produced, and an error body that never echoes the input."""
 
 from __future__ import annotations

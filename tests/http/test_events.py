@@ -1,4 +1,4 @@
-"""Per-event checks and enrichment (reliability.md H12, H14-H16, H28-H30)."""
+"""Per-event checks and enrichment (docs/reliability.md H12, H14-H16, H28-H30)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The inspector's HTTP API over real HTTP on loopback (ARCHITECTURE §3.5, reliability.md D1-D3)."""
+"""The inspector's HTTP API over real HTTP on loopback (docs/architecture.md, docs/reliability.md
+D1-D3)."""
 
 from __future__ import annotations
 
@@ -201,7 +202,7 @@ async def test_script_and_pii_in_free_text_come_back_inert_and_masked(
     make_inspector: MakeInspector,
 ) -> None:
     """An event carrying <script>, an email and a phone in free text is served as masked JSON
-    under a CSP (reliability.md D3)."""
+    under a CSP (docs/reliability.md D3)."""
     inspector = await make_inspector()
     lead = dropped_trace(
         event="<script>alert(1)</script> ping bob@evil.example +1 415 555 0100",

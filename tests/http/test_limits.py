@@ -1,4 +1,4 @@
-"""Size limits, media types and encodings (reliability.md H3-H6, H11, H13, P4, P5)."""
+"""Size limits, media types and encodings (docs/reliability.md H3-H6, H11, H13)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The tag SDK and the demo page as served (ARCHITECTURE §3.2)."""
+"""The tag SDK and the demo page as served (docs/architecture.md)."""
 
 from __future__ import annotations
 

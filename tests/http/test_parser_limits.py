@@ -1,5 +1,5 @@
 """What aiohttp's HTTP parser does with hostile framing, before any handler runs
-(reliability.md H21, H22): a 4xx and a closed connection, never a 5xx, nothing produced."""
+(docs/reliability.md H21, H22): a 4xx and a closed connection, never a 5xx, nothing produced."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Abuse limits: per-IP and per-key token buckets (reliability.md H24, H25, P7)."""
+"""Abuse limits: per-IP and per-key token buckets (docs/reliability.md H24, H25)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def test_accepted_shapes_grant(consent: object, shape: str) -> None:
     assert consent_granted(parse_consent(consent), ["marketing"])
 
 
-# reliability.md I2: missing, false, "false", 0, "yes", null, nested wrong type -> denied
+# docs/reliability.md I2: missing, false, "false", 0, "yes", null, nested wrong type -> denied
 DENIED = [
     (None, "missing"),
     ({}, "empty object"),

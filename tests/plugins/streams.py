@@ -173,7 +173,7 @@ def prospect_emails(prospects: list[dict[str, Any]]) -> list[str]:
     return [p["attributes"]["emails"][0] for p in prospects if p["attributes"].get("emails")]
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
+def worker_env(settings: Settings, *, log_level: str = "warning") -> dict[str, str]:
     """The environment that makes a ``leadgate run`` subprocess use exactly ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
     kafka = settings.kafka.model_dump()
@@ -185,7 +185,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env.update(
         {
             "LEADGATE_STATE_DIR": str(settings.state_dir),
-            "LEADGATE_LOG_LEVEL": "warning",
+            "LEADGATE_LOG_LEVEL": log_level,
             "LEADGATE_OUTREACH__BASE_URL": outreach.base_url,
             "LEADGATE_OUTREACH__BUDGET_PER_HOUR": str(outreach.budget_per_hour),
             "LEADGATE_OUTREACH__COALESCE_WINDOW_S": str(outreach.coalesce_window_s),
@@ -204,7 +204,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 async def spawn_worker(
-    settings: Settings, *, role: str = "all", log: Path | None = None, processes: int = 1
+    settings: Settings,
+    *,
+    role: str = "all",
+    log: Path | None = None,
+    processes: int = 1,
+    log_level: str = "warning",
 ) -> asyncio.subprocess.Process:
     """Start ``python -m leadgate.cli run --role ROLE [--processes N]`` configured by
     ``settings``."""
@@ -218,7 +223,7 @@ async def spawn_worker(
         "--role",
         role,
         *(["--processes", str(processes)] if processes > 1 else []),
-        env=worker_env(settings),
+        env=worker_env(settings, log_level=log_level),
         cwd=str(REPO),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=stderr,

@@ -1,4 +1,4 @@
-"""The sandbox's error answers, byte-for-byte as shared/outreach-api.md documents them: 415, 401,
+"""The sandbox's error answers, byte-for-byte as docs/outreach-api.md#errors has them: 415, 401,
 404 (resource and route), and the rate-limit headers and 429 of the per-user budget."""
 
 from __future__ import annotations

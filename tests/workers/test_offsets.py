@@ -1,4 +1,5 @@
-"""The offset tracker never commits past an unfinished record (reliability.md P17)."""
+"""The offset tracker never commits past an unfinished record (docs/reliability.md, promises
+1.2)."""
 
 from __future__ import annotations
 

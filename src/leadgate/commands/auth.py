@@ -85,7 +85,7 @@ async def _login(settings: Settings, port: int, args: Any) -> int:
 
 
 def authorize_url(settings: OutreachSettings, redirect_uri: str, state: str) -> str:
-    """Outreach's authorize URL: scopes space-separated (outreach-api.md §4)."""
+    """Outreach's authorize URL: scopes space-separated (docs/outreach-api.md#oauth)."""
     query = {
         "client_id": settings.client_id,
         "redirect_uri": redirect_uri,

@@ -22,8 +22,10 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from leadgate.kafka.deadletter import list_dead_letters, parse_since, replay
-from leadgate.runtime.services import started_producer
+from leadgate.pipeline.privacy import record_identifiers
+from leadgate.runtime.services import started_producer, state_store
 from leadgate.settings import KafkaSettings, Settings, load_settings
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 
 _COLUMNS = (
     ("where", 10),
@@ -98,6 +100,12 @@ def handle_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offsets(row: dict[str, Any]) -> str:
+    """``offset``, or ``first-last`` for a dead-lettered batch (``undecodable_batch``)."""
+    first, last = row["source_offset"], row.get("source_last_offset") or row["source_offset"]
+    return first if last == first else f"{first}-{last}"
+
+
 def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
     header = "  ".join(name.upper().ljust(width) for name, width in _COLUMNS)
     out.write(header + "  MESSAGE_IDS / EVENTS\n")
@@ -105,7 +113,7 @@ def _print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
         cells = {
             **row,
             "where": f"{row['partition']}:{row['offset']}",
-            "source": f"{row['topic']}[{row['source_partition']}]@{row['source_offset']}",
+            "source": f"{row['topic']}[{row['source_partition']}]@{_offsets(row)}",
         }
         line = "  ".join(str(cells[name]).ljust(width) for name, width in _COLUMNS)
         ids = ",".join(row["message_ids"]) or "-"
@@ -128,7 +136,12 @@ def handle_replay(args: argparse.Namespace) -> int:
     bar.finish()
     print(
         f"replayed {result.replayed} of {result.scanned} dead letter(s)"
-        + (f"; {result.skipped} without a source topic were left" if result.skipped else ""),
+        + (f"; {result.skipped} without a source topic were left" if result.skipped else "")
+        + (
+            f"; {result.suppressed} of forgotten people were left (leadgate privacy)"
+            if result.suppressed
+            else ""
+        ),
         file=sys.stderr,
     )
     return 0
@@ -137,8 +150,24 @@ def handle_replay(args: argparse.Namespace) -> int:
 async def _replay(
     settings: Settings, reason: str | None, since: datetime | None, bar: ProgressBar
 ) -> Any:
-    async with started_producer(settings, client_id="leadgate-dlq-replay") as producer:
-        return await replay(producer, settings.kafka, reason=reason, since=since, on_progress=bar)
+    async with (
+        state_store(settings) as store,
+        started_producer(settings, client_id="leadgate-dlq-replay") as producer,
+    ):
+        suppressions = SuppressionList(store, PersonHasher(load_salt(settings)))
+
+        async def forgotten(value: bytes | None) -> bool:
+            """A forgotten person's record stays in the dead-letter topic."""
+            return bool(await suppressions.suppressed(record_identifiers(value)))
+
+        return await replay(
+            producer,
+            settings.kafka,
+            reason=reason,
+            since=since,
+            on_progress=bar,
+            forgotten=forgotten,
+        )
 
 
 def _unreachable(settings: KafkaSettings, exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The closed sets every part of leadgate speaks in (ARCHITECTURE §3.6).
+"""The closed sets every part of leadgate speaks in (docs/architecture.md).
 
 A reason is at once the metric label, the log field and the inspector's answer.
 """

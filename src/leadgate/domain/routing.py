@@ -114,3 +114,30 @@ class RoutingOutcome:
     def notes(self) -> tuple[str, ...]:
         """The stages as one-line notes (``owner: owner alice (user 2) by rotation ...``)."""
         return tuple(f"{stage.stage}: {stage.detail}" for stage in self.stages if stage.detail)
+
+
+def merge_plans(plans: list[RoutingPlan | None]) -> RoutingPlan | None:
+    """The plan of intents coalesced into one upsert (in arrival order), as if they had been
+    sent one by one: the earliest plan routes the prospect; a later plan changes only what a
+    rule may change on an existing prospect (its owner with ``update_owner``, its stage with
+    ``update_stage``, and a sequence with ``enrol: idle``; ``enrol: new`` would be skipped).
+    """
+    present = [plan for plan in plans if plan is not None and not plan.empty]
+    if not present:
+        return None
+    merged = present[0]
+    for later in present[1:]:
+        update: dict[str, object] = {}
+        if later.update_owner and later.owner:
+            update.update(owner=later.owner, update_owner=True)
+        if later.update_stage and later.stage is not None:
+            update.update(stage=later.stage, update_stage=True)
+        if (
+            merged.sequence is None
+            and later.sequence is not None
+            and later.sequence.enrol == "idle"
+        ):
+            update["sequence"] = later.sequence
+        if update:
+            merged = merged.model_copy(update=update)
+    return merged

@@ -1,5 +1,5 @@
 """Access log lines without query strings: a write key put in a URL must not reach the logs
-(reliability.md H18). The client is the TCP peer, never a forwarded-for header (H25)."""
+(docs/reliability.md H18). The client is the TCP peer, never a forwarded-for header (H25)."""
 
 from __future__ import annotations
 

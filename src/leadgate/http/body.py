@@ -2,7 +2,7 @@
 
 aiohttp decompresses ``gzip``/``deflate`` request bodies as they stream in, in bounded steps, so
 the cap below applies to the *decompressed* bytes: a 10 KB gzip bomb stops at the cap, it is never
-inflated whole (reliability.md H3-H6, P4). ``Content-Length`` (the compressed size) is checked
+inflated whole (docs/reliability.md H3-H6). ``Content-Length`` (the compressed size) is checked
 first, so an honest oversized request is refused without reading a byte.
 """
 

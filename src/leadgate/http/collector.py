@@ -1,4 +1,4 @@
-"""The collector: Segment's Tracking API over aiohttp (ARCHITECTURE §3.2).
+"""The collector: Segment's Tracking API over aiohttp (docs/architecture.md).
 
 One request goes through, in order: the per-IP rate limit, the media type, a write key from the
 headers (checked before the body is read), the capped body, strict JSON, a write key from the

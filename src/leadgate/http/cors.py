@@ -1,7 +1,7 @@
 """CORS for the collector: an allowlist per write key, never a wildcard.
 
 Browsers send ``Origin`` on every POST, so the server checks it itself too: a ``text/plain``
-beacon is a CORS "simple request" that no preflight protects (reliability.md H19). The
+beacon is a CORS "simple request" that no preflight protects (docs/reliability.md H19). The
 collector's own pages (``/demo``) are same-origin and always allowed. Responses never carry
 ``Access-Control-Allow-Credentials``: the SDK sends no cookies, and ``Vary: Origin`` keeps shared
 caches from mixing answers for different origins.

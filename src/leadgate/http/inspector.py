@@ -1,4 +1,4 @@
-"""The event inspector: "what happened to this event, and why?" in seconds (ARCHITECTURE §3.5).
+"""The event inspector: "what happened to this event, and why?" in seconds (docs/architecture.md).
 
 Routes (all but the page and its assets need the inspector token: ``Authorization: Bearer T``,
 or the cookie the page's login form sets; the write key is not a credential here):

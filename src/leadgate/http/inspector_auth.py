@@ -1,4 +1,4 @@
-"""Who may read the inspector: the holder of the inspector token (reliability.md D1).
+"""Who may read the inspector: the holder of the inspector token (docs/reliability.md D1).
 
 The token comes as ``Authorization: Bearer <token>`` (scripts, curl) or as the session cookie
 the page's login form sets. The cookie carries an HMAC derived from the token, not the token:

@@ -1,4 +1,4 @@
-"""Abuse limits: one token bucket per client IP and one per write key (reliability.md P7, H24).
+"""Abuse limits: one token bucket per client IP and one per write key (docs/reliability.md H24).
 
 A bucket refills at ``rate`` tokens a second up to ``burst``; a request takes one token or learns
 how long until one is there (the ``Retry-After``). The table of buckets is bounded (least recently

@@ -2,7 +2,7 @@
 
 A rejection is the one error type of the collector's handlers; it turns into the JSON body
 ``{"success": false, "error": {"code": ..., "message": ...}}`` with its HTTP status. Messages are
-constant per code and never echo the input (reliability.md H1).
+constant per code and never echo the input (docs/reliability.md H1).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Python's ``json`` is lenient where an attacker profits: it accepts ``NaN``/``Infinity``, keeps
 the last of duplicate keys (two parsers may disagree on ``userId``: a spoofing vector), decodes
 lone surrogates, and recurses until ``RecursionError``. This parser rejects each of those with its
-own code (reliability.md H1, H2, H7-H10). Lone surrogates are caught later, when orjson encodes
+own code (docs/reliability.md H1, H2, H7-H10). Lone surrogates are caught later, when orjson encodes
 the record for Kafka (it refuses them), so the check costs nothing here.
 """
 

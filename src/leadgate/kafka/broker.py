@@ -52,7 +52,8 @@ def topics_of(settings: KafkaSettings) -> tuple[str, ...]:
 async def ensure_topics(
     bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int = 1
 ) -> None:
-    """Create the topics that do not exist yet (never rely on auto-create, reliability.md C7)."""
+    """Create the topics that do not exist yet (never rely on auto-create, docs/reliability.md
+    C7)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

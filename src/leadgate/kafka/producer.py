@@ -3,7 +3,7 @@
 ``acks="all"``: a record counts as written only once every in-sync replica has it (the collector
 answers 200 and the workers commit offsets only after that). Idempotence is a setting because the
 embedded broker rejects ``InitProducerId``; turn it on against a real cluster, where it also
-stops a retried batch from being written twice (reliability.md §1.2, aiokafka #197).
+stops a retried batch from being written twice (aiokafka #197).
 """
 
 from __future__ import annotations

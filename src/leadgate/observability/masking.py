@@ -1,6 +1,6 @@
 """Masking: what the inspector, the logs and the metrics show instead of PII and secrets.
 
-Masking works by pattern, not only by field name (reliability.md D3): an email typed into a
+Masking works by pattern, not only by field name (docs/reliability.md D3): an email typed into a
 free-text property, a phone number in a URL query or a bearer token echoed in an error message
 are found wherever they are. Field names add to the patterns (a ``phone`` trait is masked even
 when it is formatted oddly, a ``client_secret`` is hidden whatever it looks like); they never

@@ -87,6 +87,13 @@ PARTITION_HALTED = Gauge(
     ["group", "topic", "partition"],
     registry=REGISTRY,
 )
+KEY_MISMATCH = Counter(
+    "leadgate_key_mismatch",
+    "Records whose Kafka key is not their event's anonymousId (else userId): processed as they "
+    "are, but a person's events may then be spread over partitions (ordering risk).",
+    ["topic"],
+    registry=REGISTRY,
+)
 WORKER_UP = Gauge(
     "leadgate_worker_up",
     "1 while a supervised worker or background task runs; 0 once it died (until restarted).",

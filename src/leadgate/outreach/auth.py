@@ -1,7 +1,8 @@
 """OAuth for Outreach: the refresh-token grant, single-flight, early, and persisted.
 
 Outreach access tokens live 7200 s and every refresh returns a *new* refresh token (the old one
-may die at once), and a user+app may mint at most one token per 60 s (outreach-api.md §4). So:
+may die at once), and a user+app may mint at most one token per 60 s (docs/outreach-api.md#oauth).
+So:
 
 - one refresh at a time in a process (an ``asyncio.Lock``) and across every process and host
   that shares the state store (a lease: a ``lease`` document claimed atomically with a TTL, so a

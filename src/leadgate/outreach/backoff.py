@@ -3,8 +3,8 @@
 Transient failures back off exponentially with *full jitter* (a uniformly random delay up to the
 exponential ceiling, AWS's "Exponential Backoff and Jitter"), so many workers that failed together
 do not retry together. A rate limit advises its own wait (Retry-After, X-RateLimit-Reset); we honour
-it, cap it (a garbage 86400 must not park a worker for a day, reliability.md V4) and add a little
-jitter so that everybody waiting for the same reset does not arrive in the same millisecond.
+it, cap it (a garbage 86400 must not park a worker for a day, docs/reliability.md V4) and add a
+little jitter so that everybody waiting for the same reset does not arrive in the same millisecond.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-# An X-RateLimit-Reset below this is a delta in seconds, not an epoch (outreach-api.md §5).
+# An X-RateLimit-Reset below this is a delta in seconds, not an epoch
+# (docs/outreach-api.md#rate-limits).
 _EPOCH_THRESHOLD = 1e9
 
 

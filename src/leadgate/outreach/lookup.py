@@ -1,8 +1,8 @@
 """Batched lookups: the prospects (or accounts) many concurrent upserts ask for, in one GET.
 
 Outreach's list filters take comma lists (``filter[emails]=a@x.com,b@x.com``,
-``filter[domain]=a.com,b.com``; outreach-api.md §1.4). Every upsert that may need a lookup takes
-a ``Ticket`` first; the lookups asked for are sent as soon as every ticket holder has either
+``filter[domain]=a.com,b.com``; docs/outreach-api.md#listing). Every upsert that may need a lookup
+takes a ``Ticket`` first; the lookups asked for are sent as soon as every ticket holder has either
 asked or said it needs none (``Ticket.close``), at most ``max_wait_s`` after the first one,
 one GET per ``max_keys`` keys. A lone lead is sent at once with its own one-key GET, as before.
 

@@ -9,7 +9,7 @@ the headers are missing (V20, P21).
 The headers tighten it: requests already sent but not answered (``in_flight``) are counted
 against the last ``Remaining``, and while ``Remaining - in_flight <= 0``, or after a 429, the
 budget is *held* until the reset: nothing is sent and callers get ``RateLimited`` at once, so a
-delivery worker can pause the partition instead of parking coroutines (ARCHITECTURE §4). The
+delivery worker can pause the partition instead of parking coroutines (docs/architecture.md). The
 hold is checked again when a paced request wakes up, so requests queued before the hold never
 slip out after it.
 """

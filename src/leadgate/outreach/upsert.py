@@ -47,7 +47,8 @@ from leadgate.store.base import ProspectRecord, StateStore
 
 PROSPECTS = "/api/v2/prospects"
 # Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
-# read-only, outreach-api.md §2.1); presets may map a full-name trait to it, so it is not sent.
+# read-only, docs/outreach-api.md#prospects); presets may map a full-name trait to it, so it is
+# not sent.
 COMPUTED_ATTRIBUTES = frozenset({"name"})
 
 

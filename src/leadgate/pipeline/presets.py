@@ -1,6 +1,6 @@
 """Presets: which events become Outreach prospects, with which tags, and how traits map.
 
-A preset is one YAML file (ARCHITECTURE §3.4), validated once at load into a frozen ``Preset``.
+A preset is one YAML file (docs/architecture.md), validated once at load into a frozen ``Preset``.
 Loading is strict: see ``leadgate.pipeline.yamlsafe`` for the YAML rules; the schema below
 rejects unknown fields, wrong types (including YAML 1.1 surprises such as an unquoted ``on``
 where text is due) and unusable tags. Every error reads ``file:line: field: message``.
@@ -157,6 +157,12 @@ class Preset(BaseModel):
     )
     mappings: dict[ShortText, Targets] = Field(
         description="trait -> Outreach prospect attribute(s)"
+    )
+    on_consent_withdrawn: Literal["opt_out", "finish_sequences", "both", "nothing"] = Field(
+        default="both",
+        description="when an event withdraws a required category from a person Outreach knows: "
+        "opt_out sets the prospect's emailsOptStatus to opted_out, finish_sequences finishes "
+        "the sequences leadgate enrolled it in, both does both, nothing leaves Outreach alone",
     )
 
     @model_validator(mode="after")

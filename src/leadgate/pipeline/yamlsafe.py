@@ -1,7 +1,7 @@
 """Strict, safe YAML for presets: plain data plus the line of every value.
 
 On top of ``yaml.safe_load`` semantics this loader rejects what makes YAML dangerous or
-surprising for hand-edited config (shared/reliability.md §Y):
+surprising for hand-edited config (docs/reliability.md, Y-series):
 
 - anchors and aliases (``&a`` / ``*a``), so no billion-laughs document can expand;
 - duplicate keys (PyYAML silently keeps the last one);

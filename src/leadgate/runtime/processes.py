@@ -47,11 +47,19 @@ async def _child(index: int, command: list[str], stop: asyncio.Event) -> int:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
             try:
-                return await asyncio.wait_for(waiting, _STOP_GRACE_S)
+                status = await asyncio.wait_for(waiting, _STOP_GRACE_S)
             except TimeoutError:
                 process.kill()
-                await process.wait()
-                return 1
+                status = await process.wait()
+            if status == -signal.SIGTERM:
+                # Killed by the signal's default action: the child was still starting (its
+                # handler is installed before it opens anything), so it had no work to drain.
+                status = 0
+            if status != 0:
+                log.warning(
+                    "supervisor.child.unclean_stop", slot=index, pid=process.pid, status=status
+                )
+            return status
         stopping.cancel()
         log.warning("supervisor.child.died", slot=index, pid=process.pid, status=process.returncode)
         with contextlib.suppress(TimeoutError):

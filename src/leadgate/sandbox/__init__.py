@@ -1,5 +1,5 @@
 """A local Outreach: OAuth, JSON:API prospects/accounts/users, rate limits and fault injection,
-faithful to shared/outreach-api.md, for development, tests and benchmarks (ARCHITECTURE §5)."""
+faithful to docs/outreach-api.md, for development, tests and benchmarks."""
 
 from __future__ import annotations
 

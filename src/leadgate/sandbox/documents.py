@@ -39,7 +39,8 @@ def parse_write(raw: bytes, schema: ResourceSchema, resource_id: int | None) -> 
             validation_error(f"The data type must be '{schema.kind}'.", pointer="/data/type")
         )
     if resource_id is not None and data.get("id") != resource_id:
-        # OAS marks id as required on PATCH; ids are integers on the wire (outreach-api.md §1.1).
+        # OAS marks id as required on PATCH; ids are integers on the wire
+        # (docs/outreach-api.md#transport).
         raise ApiError(
             validation_error(
                 f"The data id must be the integer {resource_id} from the URL.", pointer="/data/id"

@@ -1,4 +1,4 @@
-"""The error documents the sandbox answers with, byte-for-byte as shared/outreach-api.md §1.6 has
+"""The error documents the sandbox answers with, byte-for-byte as docs/outreach-api.md#errors has
 them. Each builder returns a ready ``web.Response`` so handlers just ``return`` (or raise) it.
 """
 

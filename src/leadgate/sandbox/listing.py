@@ -2,7 +2,7 @@
 and of ``updatedAt``/``createdAt`` with ``inf``/``neginf`` open ends, relationship ids; the new
 syntax's ``filter[updatedAt][gte]=...``), ``sort``, and cursor pagination with an opaque
 ``page[after]`` inside an absolute ``links.next`` that is absent on the last page
-(shared/outreach-api.md §1.4, §10.6).
+(docs/outreach-api.md#listing, #change-feeds).
 """
 
 from __future__ import annotations

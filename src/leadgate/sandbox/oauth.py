@@ -1,4 +1,4 @@
-"""OAuth 2.0 endpoints as Outreach runs them (shared/outreach-api.md §4): ``GET /oauth/authorize``
+"""OAuth 2.0 endpoints as Outreach runs them (docs/outreach-api.md#oauth): ``GET /oauth/authorize``
 and ``POST /oauth/token`` (form or JSON) for ``authorization_code`` and ``refresh_token``.
 
 Errors: ``400 invalid_grant`` for a used, revoked, expired or unknown grant; ``401
@@ -108,7 +108,7 @@ async def token(request: web.Request) -> web.StreamResponse:
         return oauth_error(400, "invalid_grant", INVALID_GRANT)
     wait = book.throttled_for(grant.client_id, grant.user_id)
     if wait > 0:
-        # Outreach: one mint per user+app per 60 s, excess gets a 429 (outreach-api.md §4).
+        # Outreach: one mint per user+app per 60 s, excess gets a 429 (docs/outreach-api.md#oauth).
         return oauth_error(
             429,
             "rate_limited",

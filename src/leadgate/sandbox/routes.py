@@ -35,7 +35,7 @@ def _schema(request: web.Request, verb: str) -> ResourceSchema:
     if schema is None:
         raise ApiError(route_not_found())
     token: AccessToken = request[TOKEN_KEY]
-    # `<plural>.all` = read+write+delete; the verbs are not additive (outreach-api.md §4).
+    # `<plural>.all` = read+write+delete; the verbs are not additive (docs/outreach-api.md#oauth).
     if f"{schema.plural}.{verb}" not in token.scopes and f"{schema.plural}.all" not in token.scopes:
         raise ApiError(unauthorized_scope(f"{schema.plural}.{verb}"))
     return schema

@@ -1,6 +1,6 @@
 """Which attributes and relationships each sandbox resource has (OAS tables in
-shared/outreach-api.md §2.1 and §3.1; opportunities as docs/outreach-api.md has them). Writing
-anything else is a 422 naming the attribute.
+docs/outreach-api.md#prospects and #accounts; opportunities as docs/outreach-api.md has them).
+Writing anything else is a 422 naming the attribute.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ USER = ResourceSchema(
     ),
 )
 
-# Routing objects (outreach-api.md §10.1-§10.4). A mailbox's ``userId`` is read-only in Outreach;
-# the sandbox seeds it (default org) and accepts it on create so tests can add mailboxes.
+# Routing objects (docs/outreach-api.md#users-and-mailboxes, #sequences-and-stages). A mailbox's
+# ``userId`` is read-only in Outreach; the sandbox seeds it (default org) and accepts it on create
+# so tests can add mailboxes.
 MAILBOX = ResourceSchema(
     kind="mailbox",
     plural="mailboxes",
@@ -215,8 +216,8 @@ OPPORTUNITY_PROSPECT_ROLE = ResourceSchema(
     shown=tuple(sorted(_names("createdAt primary role updatedAt"))),
 )
 
-# A regulatory request to delete an individual's PII (outreach-api.md §10.5); created and read
-# through ``compliance.py`` only (Outreach offers no update or delete of one).
+# A regulatory request to delete an individual's PII (docs/outreach-api.md#opt-out-and-erasure);
+# created and read through ``compliance.py`` only (Outreach offers no update or delete of one).
 COMPLIANCE_REQUEST = ResourceSchema(
     kind="complianceRequest",
     plural="complianceRequests",

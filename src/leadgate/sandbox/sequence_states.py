@@ -1,7 +1,8 @@
 """Enrolment: ``POST /api/v2/sequenceStates`` with Outreach's checks.
 
-A sequenceState is created from relationships only (prospect, sequence, mailbox; outreach-api.md
-§10.3). The sandbox answers the 422s a client must handle: a missing relationship ("Mailbox can't
+A sequenceState is created from relationships only (prospect, sequence, mailbox;
+docs/outreach-api.md#sequences-and-stages). The sandbox answers the 422s a client must handle: a
+missing relationship ("Mailbox can't
 be blank"), an unknown id, a disabled sequence, and a prospect that has already been in the
 sequence, whose error object carries ``code: "has already been in this sequence"`` (the code
 Supaglue's adapter checks; the detail wording is the sandbox's own). A new state is ``active``,
@@ -56,7 +57,7 @@ def already_in_sequence() -> web.Response:
     return json_response(body, 422)
 
 
-def enrol(store: Store, links: dict[str, Link]) -> Record:
+def enrol(store: Store, links: dict[str, Link], *, allow_duplicates: bool = False) -> Record:
     """Apply Outreach's checks and create the state; raises ``ApiError`` with the 422."""
     for name in REQUIRED:
         if links.get(name) is None:
@@ -71,7 +72,7 @@ def enrol(store: Store, links: dict[str, Link]) -> Record:
     record = store.get(SEQUENCE.plural, sequence[1])
     if record is not None and not record.attributes.get("enabled", True):
         raise ApiError(validation_error(SEQUENCE_DISABLED, pointer="/data/relationships/sequence"))
-    for state in store.all(SEQUENCE_STATE.plural):
+    for state in () if allow_duplicates else store.all(SEQUENCE_STATE.plural):
         if state.relationships.get("prospect") == prospect and (
             state.relationships.get("sequence") == sequence
         ):
@@ -87,7 +88,11 @@ async def create_state(request: web.Request) -> web.StreamResponse:
     write = parse_write(await request.read(), SEQUENCE_STATE, None)
     sandbox = request.app[SANDBOX]
     async with sandbox.write_lock:
-        record = enrol(sandbox.store, dict(write.relationships))
+        record = enrol(
+            sandbox.store,
+            dict(write.relationships),
+            allow_duplicates=sandbox.config.allow_duplicate_enrolments,
+        )
     return json_response({"data": render(SEQUENCE_STATE, record, base_url(request))}, 201)
 
 

@@ -1,5 +1,5 @@
 """The sandbox's data: resources per type with integer ids, server-kept timestamps, prospect email
-uniqueness and excluded addresses (shared/outreach-api.md §2.3), the opportunity checks
+uniqueness and excluded addresses (docs/outreach-api.md#prospect-dedupe), the opportunity checks
 (``opportunities``), seeded records, and JSON:API rendering.
 """
 

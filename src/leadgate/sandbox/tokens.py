@@ -1,6 +1,6 @@
 """The sandbox's OAuth state: authorization codes, access tokens that expire, refresh tokens
 (rotated on every refresh, the old one revoked at once), scopes per token, and the mint throttle,
-per user of a client: Outreach lets a user+app mint once per 60 s (shared/outreach-api.md §4), so
+per user of a client: Outreach lets a user+app mint once per 60 s (docs/outreach-api.md#oauth), so
 a rep holding a token of their own does not slow the integration's user down.
 """
 

@@ -1,5 +1,5 @@
-"""Webhook delivery as Outreach does it (shared/outreach-api.md §6): for every change, a signed POST
-to each active webhook whose ``resource`` and ``action`` match (``*`` matches all).
+"""Webhook delivery as Outreach does it (docs/outreach-api.md#webhooks): for every change, a signed
+POST to each active webhook whose ``resource`` and ``action`` match (``*`` matches all).
 
 The body is Outreach's delivery format: ``{"data": {type, id, attributes, relationships},
 "meta": {"deliveredAt", "eventName", "jobId"}}`` with only the created/changed attributes and the

@@ -7,8 +7,9 @@ arriving within the window after it wait in the email's lane (``workers/lanes.py
 folded into one write at the window's end; if they change nothing, no-op suppression spares
 even that. The merge is deterministic and order-aware (the delivery topic is keyed by email,
 so intents of one email arrive in order): tags are a union in first-seen order, a later
-non-empty attribute wins over an earlier one, consent is the latest per category, and every
-source messageId is kept so traces join up.
+non-empty attribute wins over an earlier one, consent is the latest per category, every source
+messageId is kept so traces join up, and routing is the earliest plan's
+(``domain.routing.merge_plans``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from leadgate.domain.lead import LeadIntent
+from leadgate.domain.routing import merge_plans
 
 
 def _is_empty(value: Any) -> bool:
@@ -77,6 +79,7 @@ def coalesce(intents: Sequence[LeadIntent]) -> LeadIntent:
             "required_consent": _union(*(i.required_consent for i in intents)),
             "identities": _union(*(i.identities for i in intents)),
             "message_ids": _union(*(i.message_ids for i in intents)),
+            "routing": merge_plans([i.routing for i in intents]),
         }
     )
 

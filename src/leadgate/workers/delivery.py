@@ -7,9 +7,9 @@ followers within ``outreach.coalesce_window_s`` of a write wait for the window's
 other kind is a barrier delivered on its own. Every write goes through the dispatcher
 (``outreach/dispatch.py``); at most ``outreach.max_in_flight`` tries run at once.
 
-For each unit: re-check consent against the latest profile (``consent_revoked``; prospect
-upserts only), deliver, and publish one delivery trace record per source messageId and try
-(with the try's real attempt number). A failure is decided by the one retry policy
+For each unit: drop it if its person was forgotten meanwhile (``suppressed``), re-check consent
+against the latest profile (``consent_revoked``; prospect upserts only), deliver, and publish
+one delivery trace record per source messageId and try (with the try's real attempt number). A failure is decided by the one retry policy
 (``outreach/retry.py``, shared with ``leadgate send``):
 
 - ``Retry``: the unit waits in its lane (its own backoff, or at once behind Outreach's shared
@@ -46,8 +46,10 @@ from leadgate.outreach.dispatch import Dispatcher
 from leadgate.outreach.health import HealthGate
 from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
+from leadgate.pipeline.privacy import email_identifier
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from leadgate.workers.coalesce import coalesce, units
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.delivery_reporting import DeliveryReporter
@@ -75,9 +77,14 @@ class DeliveryWorker:
         *,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        suppressions: SuppressionList | None = None,
     ) -> None:
         self._settings = settings
         self._outreach = settings.outreach
+        # Intents already on the topic when their person was forgotten are not delivered.
+        self._suppressions = suppressions or SuppressionList(
+            store, PersonHasher(load_salt(settings))
+        )
         self._store = store
         self._dispatcher = dispatcher
         self._dead_letters = dead_letters
@@ -183,6 +190,9 @@ class DeliveryWorker:
         state = RetryState()
         while all(self.lanes.current(item) for item in unit):
             await self._while_stopped()
+            if await self._suppressions.suppressed([email_identifier(lead.email)]):
+                await self._report.dropped(lead, str(DropReason.SUPPRESSED))
+                return
             if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
                 await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
                 return

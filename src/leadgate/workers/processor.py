@@ -12,10 +12,10 @@ batch, and the dedupe skips what was already handed on. Events whose repeat woul
 nothing (page views, unmapped tracks: most of a site's traffic) are not remembered: a replayed
 one is processed again to the same no-op, and the store does not grow with them.
 
-Bad records (reliability.md §K): an empty value or tombstone is skipped and counted (K3); bytes
-that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1); an event
-of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON object
-that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
+Bad records (docs/reliability.md, K-series): an empty value or tombstone is skipped and counted
+(K3); bytes that are not a JSON object go to the dead-letter topic with ``stage=deserialize`` (K1);
+an event of a newer schema version than we speak goes there as ``unsupported_schema`` (K2). A JSON
+object that is not a valid Segment event is a ``Drop(malformed)`` with a trace, like any other drop.
 """
 
 from __future__ import annotations
@@ -39,7 +39,13 @@ from leadgate.domain.trace import StageRecord
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.traces import TraceBatch
 from leadgate.observability.logging import get_logger, log_dropped
-from leadgate.observability.metrics import DEAD_LETTERS, EVENTS, PROCESS_LATENCY, record_event
+from leadgate.observability.metrics import (
+    DEAD_LETTERS,
+    EVENTS,
+    KEY_MISMATCH,
+    PROCESS_LATENCY,
+    record_event,
+)
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.process import process
@@ -84,6 +90,22 @@ def _decode(value: bytes | None) -> tuple[EventHead | None, dict[str, Any] | Non
     except orjson.JSONDecodeError:
         return None, None
     return None, decoded if isinstance(decoded, dict) else None
+
+
+def _count_key_mismatches(
+    topic: str, records: list[Record], decoded: list[tuple[EventHead | None, Any]]
+) -> None:
+    """Records keyed otherwise than the collector keys them (anonymousId, else userId; a
+    foreign producer may use anything, or no key) are processed as they are, and counted."""
+    mismatched = 0
+    for record, (_, event) in zip(records, decoded, strict=True):
+        if event is None:
+            continue
+        identity = event.get("anonymousId") or event.get("userId")
+        if identity is not None and record.key != str(identity).encode():
+            mismatched += 1
+    if mismatched:
+        KEY_MISMATCH.labels(topic=topic).inc(mismatched)
 
 
 def _message_id(event: dict[str, Any] | None) -> str | None:
@@ -235,6 +257,7 @@ class Processor:
         acks: list[Awaitable[Any]] = []
         processed: list[str] = []
         decoded = [_decode(r.value) for r in records]
+        _count_key_mismatches(tp.topic, records, decoded)  # K7
         ids = [_message_id(event) for _, event in decoded]
         already = await self._store.seen([m for m in ids if m])
         # A forgotten person's events stop here, before any state is read or written.

@@ -1,4 +1,4 @@
-"""classify(): every status maps to one documented action (reliability.md §V, P23)."""
+"""classify(): every status maps to one documented action (docs/reliability.md, V-series)."""
 
 from __future__ import annotations
 
