@@ -9,8 +9,9 @@ other kind is a barrier delivered on its own. Every write goes through the dispa
 
 For each unit: drop it if its person was forgotten meanwhile (``suppressed``), re-check consent
 against the latest profile (``consent_revoked``; prospect upserts only), deliver, and publish
-one delivery trace record per source messageId and try (with the try's real attempt number). A failure is decided by the one retry policy
-(``outreach/retry.py``, shared with ``leadgate send``):
+one delivery trace record per source messageId and try (with the try's real attempt number).
+A failure is decided by the one retry policy (``outreach/retry.py``, shared with ``leadgate
+send``):
 
 - ``Retry``: the unit waits in its lane (its own backoff, or at once behind Outreach's shared
   health gate during an outage, ``outreach/health.py``) and is tried again; nothing else waits.
