@@ -125,7 +125,7 @@ class Lanes:
                 try:
                     await self._deliver([i for i in items if self.current(i)])
                 except Exception as exc:  # a bug must not lose the records: they come again
-                    log.error("delivery.lane_failed", error=repr(exc))
+                    log.exception("delivery.lane_failed", error=repr(exc))
                     queue[:0] = items
                     await asyncio.sleep(1.0)
                     continue
