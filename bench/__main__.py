@@ -32,11 +32,29 @@ GOALS: dict[str, tuple[str, float]] = {
     "p5_p99_ms": ("<=", 50),
     "p6_peak_rss_mb": ("<=", 200),
     "p7_collector_eps": (">=", 10_000),
+    "routing_calls_per_lead": ("<=", 3.2),
+    "routing_unchanged_lead_calls": ("==", 0),
+    "routing_enrolments_per_prospect": ("==", 1),
+    # Two-way sync (issue 11): webhook ingest next to the collector, edit-to-mirror, export.
+    "s1_webhook_p99_ms": ("<=", 1000),
+    "s2_edit_to_mirror_p99_ms": ("<=", 1000),
+    "s3_export_share": (">=", 0.9),
+    "s3_429s": ("==", 0),
 }
 
 
 def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
-    from bench import p1_process, p2_consume, p3_budget, p4_calls, p5_latency, p6_rss, p7_collector
+    from bench import (
+        p1_process,
+        p2_consume,
+        p3_budget,
+        p4_calls,
+        p5_latency,
+        p6_rss,
+        p7_collector,
+        routing,
+        sync,
+    )
 
     scale = 0.2 if quick else 1.0
     return {
@@ -52,6 +70,10 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             p6_rss.run(backlog=int(200_000 * scale), seconds=30 if quick else 60)
         ),
         "p7": lambda: asyncio.run(p7_collector.run(seconds=3 if quick else 10, reps=5)),
+        "routing": lambda: asyncio.run(
+            routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
+        ),
+        "sync": lambda: sync.run(quick=quick),
     }
 
 

@@ -41,6 +41,13 @@ MEANINGS: dict[str, str] = {
     "LEADGATE_KAFKA__DELIVERY_TOPIC": "lead intents for Outreach, keyed by normalised email",
     "LEADGATE_KAFKA__DEADLETTER_TOPIC": "records that failed for good (see Dead letters)",
     "LEADGATE_KAFKA__TRACES_TOPIC": "per-event traces for the inspector, keyed by messageId",
+    "LEADGATE_KAFKA__INBOUND_TOPIC": (
+        "Outreach changes in (webhook deliveries, reconciliation polls), keyed `<type>:<id>`"
+    ),
+    "LEADGATE_KAFKA__CHANGES_TOPIC": (
+        "each change applied to the Outreach mirror, normalised, for downstream consumers"
+    ),
+    "LEADGATE_KAFKA__INBOUND_GROUP": "consumer group of the inbound (Outreach mirror) workers",
     "LEADGATE_KAFKA__PROCESSOR_GROUP": "consumer group of the processors",
     "LEADGATE_KAFKA__DELIVERY_GROUP": "consumer group of the delivery workers",
     "LEADGATE_KAFKA__REQUEST_TIMEOUT_MS": "Kafka client request timeout",

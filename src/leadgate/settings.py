@@ -51,12 +51,15 @@ class KafkaSettings(BaseModel):
     delivery_topic: str = "leadgate.delivery.outreach"
     deadletter_topic: str = "leadgate.deadletter"
     traces_topic: str = "leadgate.traces"
+    inbound_topic: str = "leadgate.inbound.outreach"
+    changes_topic: str = "leadgate.outreach.changes"
     outcomes_topic: str = Field(
         default="leadgate.outcomes",
         description="one outcome per finished source record (CRM write-back), keyed by source id",
     )
     processor_group: str = "leadgate-processor"
     delivery_group: str = "leadgate-delivery-outreach"
+    inbound_group: str = "leadgate-inbound-outreach"
     request_timeout_ms: int = Field(default=30_000, gt=0)
     max_poll_interval_ms: int = Field(default=300_000, gt=0)
     rebalance_timeout_ms: int = Field(default=60_000, gt=0)
@@ -111,6 +114,10 @@ class OutreachSettings(BaseModel):
         "sequenceStates.read",
         "sequenceStates.write",
         "stages.read",
+        "complianceRequests.read",
+        "complianceRequests.write",
+        # Two-way sync: register leadgate's webhook (list, create, repair, remove).
+        "webhooks.all",
     )
     # Outreach allows 10,000 requests per hour per user; we spend a share of it so that other
     # tools of the same user keep some headroom.
@@ -136,8 +143,38 @@ class OutreachSettings(BaseModel):
     max_response_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     # A lookup that pages further than this is a vendor loop (V19).
     max_lookup_pages: int = Field(default=5, gt=0)
+    # Two-way sync (webhooks in, reconciliation poll, mirror).
+    webhook_secrets: tuple[SecretStr, ...] = Field(
+        default=(),
+        description=(
+            "secrets Outreach signs webhook deliveries with (JSON list, the first is registered); "
+            "several at once during a rotation; none: two-way sync is off (POST "
+            "/outreach/webhooks refuses every delivery, no reconciliation poll)"
+        ),
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="the public URL of POST /outreach/webhooks that Outreach calls (https)",
+    )
+    reconcile_interval_s: float = Field(
+        default=900.0, gt=0, description="seconds between reconciliation polls of Outreach"
+    )
+    mirror_fresh_s: float = Field(
+        default=900.0,
+        ge=0,
+        description=(
+            "the mirror replaces a GET before an array merge while webhooks arrived this recently"
+        ),
+    )
 
     _check_url = field_validator("base_url", "client_id", "redirect_uri")(_no_control_chars)
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_not_empty(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(len(secret.get_secret_value()) < 16 for secret in value):
+            raise ValueError("each webhook secret needs at least 16 characters")
+        return value
 
     @model_validator(mode="after")
     def _window_exceeds_cap(self) -> OutreachSettings:
@@ -348,6 +385,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        # A cross-field check's error must not print the whole input: it holds the secrets.
+        hide_input_in_errors=True,
     )
 
     state_dir: Path = Path(".leadgate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,7 +17,9 @@ from leadgate.domain.lead import LeadIntent
 from leadgate.kafka.broker import free_port
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.kafka.producer import make_producer
-from leadgate.settings import KafkaSettings
+from leadgate.settings import KafkaSettings, Settings
+from leadgate.store.sqlite import open_store
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from tests.plugins.streams import read_records
 
 Cli = Callable[..., Awaitable[tuple[int, str, str]]]
@@ -61,9 +64,11 @@ def cli(
     kafka_settings: KafkaSettings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> Cli:
-    """Run ``leadgate ARGS`` (in a thread) against this test's topics; returns
-    ``(exit code, stdout, stderr)``."""
+    """Run ``leadgate ARGS`` (in a thread) against this test's topics and a state dir of its
+    own (``tmp_path/state``); returns ``(exit code, stdout, stderr)``."""
+    monkeypatch.setenv("LEADGATE_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("LEADGATE_KAFKA__BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
     monkeypatch.setenv("LEADGATE_KAFKA__DEADLETTER_TOPIC", kafka_settings.deadletter_topic)
 
@@ -108,6 +113,28 @@ async def test_list_and_replay_round_trip(kafka_settings: KafkaSettings, cli: Cl
         assert not any(k.startswith("leadgate.error.") for k, _ in record.headers)
         ids.append(message_id)
     assert sorted(ids) == ["m-0", "m-0", "m-1", "m-1", "m-2"]
+
+
+async def test_replay_leaves_a_forgotten_persons_dead_letters(
+    kafka_settings: KafkaSettings, cli: Cli, tmp_path: Path
+) -> None:
+    """A dead letter about a suppressed address is not replayed (it stays on the dead-letter
+    topic); the others are, and the command says how many it left."""
+    await _dead_letter_three(kafka_settings)
+    settings = Settings(state_dir=tmp_path / "state")
+    store = await open_store(settings.state_dir)
+    try:
+        await SuppressionList(store, PersonHasher(load_salt(settings))).add(
+            ["email:grace@navy.example"]
+        )
+    finally:
+        await store.close()
+    code, _, err = await cli("dlq", "replay", "--reason", "vendor_validation")
+    assert code == 0 and "replayed 1 of 3" in err
+    assert "1 of forgotten people were left" in err
+    records = await read_records(kafka_settings.bootstrap_servers, kafka_settings.delivery_topic, 4)
+    emails = sorted(orjson.loads(r.value)["email"] for r in records)
+    assert emails == ["ada@acme.example", "ada@acme.example", *EMAILS[1:]]
 
 
 async def test_since_in_the_future_replays_nothing(kafka_settings: KafkaSettings, cli: Cli) -> None:

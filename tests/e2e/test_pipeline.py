@@ -187,6 +187,12 @@ async def test_seed_example_reaches_outreach_within_two_seconds(
     assert latency < 2.0
     # /metrics shows the processor's time per event and the receivedAt-to-delivery latency.
     assert _sample("leadgate_process_seconds_count") > processed_before
+
+    # The delivery is counted once the worker has also recorded what it wrote (state, mirror).
+    async def counted() -> bool:
+        return _sample("leadgate_delivery_seconds_count") >= delivered_before + 1
+
+    await wait_for(counted, timeout_s=5, interval_s=0.02)
     assert _sample("leadgate_delivery_seconds_count") == delivered_before + 1
 
 

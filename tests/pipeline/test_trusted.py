@@ -40,6 +40,7 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
         "preset": "Lead Capture",
         "received_at": None,
         "routing": None,
+        "withdrawal": None,
     }
     built = trusted(LeadIntent, dict(values))
     validated = LeadIntent.model_validate(values)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
-from leadgate.kafka.broker import EmbeddedBroker, ensure_topics
+from leadgate.kafka.broker import EmbeddedBroker, ensure_topics, topics_of
 from leadgate.settings import KafkaSettings
 
 
@@ -37,6 +37,9 @@ def make_kafka_settings(broker: EmbeddedBroker) -> Callable[..., KafkaSettings]:
             "delivery_topic": f"t{suffix}.delivery.outreach",
             "deadletter_topic": f"t{suffix}.deadletter",
             "traces_topic": f"t{suffix}.traces",
+            "inbound_topic": f"t{suffix}.inbound.outreach",
+            "changes_topic": f"t{suffix}.outreach.changes",
+            "inbound_group": f"g{suffix}-inbound",
             "processor_group": f"g{suffix}-processor",
             "delivery_group": f"g{suffix}-delivery",
             "session_timeout_ms": 10_000,
@@ -55,14 +58,5 @@ async def kafka_settings(
 ) -> KafkaSettings:
     """KafkaSettings with this test's own topics, already created."""
     settings = make_kafka_settings()
-    await ensure_topics(
-        settings.bootstrap_servers,
-        (
-            settings.events_topic,
-            settings.delivery_topic,
-            settings.deadletter_topic,
-            settings.traces_topic,
-        ),
-        settings.partitions,
-    )
+    await ensure_topics(settings.bootstrap_servers, topics_of(settings), settings.partitions)
     return settings

@@ -25,6 +25,7 @@ from leadgate.runtime.process import host
 from leadgate.runtime.roles import Role, names_of
 from leadgate.runtime.supervise import Supervisor, TaskState, WorkerDied
 from leadgate.settings import KafkaSettings, Settings, WriteKey
+from leadgate.store.presets import PresetReloader
 from tests.plugins.events import LEAD_CAPTURE
 from tests.plugins.streams import produce, wait_for
 
@@ -155,11 +156,16 @@ async def test_without_restart_a_dead_worker_ends_the_process_with_1(
     assert any("WorkerDied" in line["error"] for line in _lines(log_lines, "worker.crashed"))
 
 
+@pytest.mark.parametrize("task", ["traces.consume", "presets.watch"])
 async def test_a_dead_background_task_of_serve_is_reported_and_restarted(
-    make_kafka_settings: Callable[..., KafkaSettings], tmp_path: Path, log_lines: io.StringIO
+    make_kafka_settings: Callable[..., KafkaSettings],
+    tmp_path: Path,
+    log_lines: io.StringIO,
+    task: str,
 ) -> None:
-    """As in ``leadgate serve``: the inspector's trace feed fails on a record; an error line
-    names ``traces.consume``, /readyz answers 503, and it is restarted and ready again."""
+    """As in ``leadgate serve``: the inspector's trace feed fails on a record, or the preset
+    watcher on a reload; an error line names the task, /readyz answers 503, and it is
+    restarted and ready again."""
     settings = _settings(tmp_path, make_kafka_settings)
     kafka = settings.kafka
     await ensure_topics(kafka.bootstrap_servers, topics_of(kafka), kafka.partitions)
@@ -169,17 +175,20 @@ async def test_a_dead_background_task_of_serve_is_reported_and_restarted(
             aiohttp.ClientSession() as session,
         ):
             assert running.http is not None
-            patch.setattr(TraceConsumer, "_take", _sync_fault)
-            await produce(kafka.bootstrap_servers, kafka.traces_topic, [(b"m", b"{}")])
-            await _state(running.supervisor, "traces.consume", TaskState.RESTARTING)
+            if task == "traces.consume":
+                patch.setattr(TraceConsumer, "_take", _sync_fault)
+                await produce(kafka.bootstrap_servers, kafka.traces_topic, [(b"m", b"{}")])
+            else:
+                patch.setattr(PresetReloader, "reload_if_changed", _sync_fault)
+            await _state(running.supervisor, task, TaskState.RESTARTING)
             status, body = await _readyz(session, running.http.url)
             assert status == 503
-            assert body["problems"][0].startswith("traces.consume: died")
+            assert body["problems"][0].startswith(f"{task}: died (RuntimeError: injected fault)")
             patch.undo()
-            await _state(running.supervisor, "traces.consume", TaskState.RUNNING)
+            await _state(running.supervisor, task, TaskState.RUNNING)
             assert (await _readyz(session, running.http.url))[0] == 200
     (died,) = _lines(log_lines, "background.died")
-    assert died["worker"] == "traces.consume" and "injected fault" in died["error"]
+    assert died["worker"] == task and "injected fault" in died["error"]
 
 
 async def test_the_backoff_grows_and_a_failed_rebuild_counts_as_a_death() -> None:

@@ -30,7 +30,7 @@ from leadgate.runtime.roles import Role
 from leadgate.runtime.services import open_presets, state_store
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.server import run_sandbox
-from leadgate.settings import Settings, WriteKey, load_settings
+from leadgate.settings import OutreachSettings, Settings, WriteKey, load_settings
 from leadgate.store.base import StateStore, TokenSet
 
 
@@ -146,6 +146,25 @@ def dev_settings(
     return base.model_copy(update=update)
 
 
+# With the sandbox, a reconciliation pass every minute: a lost webhook shows up soon.
+DEV_RECONCILE_INTERVAL_S = 60.0
+
+
+def _sandbox_outreach(settings: Settings, sandbox_url: str) -> OutreachSettings:
+    """Outreach settings for the sandbox: its URL, and a webhook of our own (registered by the
+    first reconciliation pass) so that edits made in the sandbox flow back with no setup."""
+    outreach = settings.outreach
+    update: dict[str, Any] = {"base_url": sandbox_url}
+    if not outreach.webhook_url:
+        host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
+        update["webhook_url"] = f"http://{host}:{settings.http_port}/outreach/webhooks"
+    if not outreach.webhook_secrets:
+        update["webhook_secrets"] = (SecretStr(f"whsec_{secrets.token_urlsafe(24)}"),)
+    if "reconcile_interval_s" not in outreach.model_fields_set:
+        update["reconcile_interval_s"] = DEV_RECONCILE_INTERVAL_S
+    return outreach.model_copy(update=update)
+
+
 @contextlib.asynccontextmanager
 async def _sandbox(settings: Settings, port: int) -> AsyncIterator[str | None]:
     """The sandbox's base URL, or None when a real Outreach is configured."""
@@ -195,9 +214,7 @@ async def run_dev(options: DevOptions) -> int:
             sandbox_url = await stack.enter_async_context(_sandbox(settings, options.sandbox_port))
             if sandbox_url is not None:
                 settings = settings.model_copy(
-                    update={
-                        "outreach": settings.outreach.model_copy(update={"base_url": sandbox_url})
-                    }
+                    update={"outreach": _sandbox_outreach(settings, sandbox_url)}
                 )
                 await _seed_sandbox_tokens(settings, store)
 
@@ -250,6 +267,9 @@ def _print_banner(
             f"  Outreach       {sandbox_url}   (sandbox; client id {settings.outreach.client_id})",
             f"  sandbox admin  {sandbox_url}/__sandbox/prospects",
             f"                 {sandbox_url}/__sandbox/requests",
+            f"                 {sandbox_url}/__sandbox/deliveries   (webhook deliveries)",
+            f"  webhooks in    {http_url}/outreach/webhooks   (registered with the sandbox)",
+            f"  mirror         {http_url}/inspector/api/outreach/prospects/<id>",
         ]
     else:
         lines.append(f"  Outreach       {settings.outreach.base_url}   (real; from your settings)")

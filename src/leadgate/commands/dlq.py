@@ -22,8 +22,10 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from leadgate.kafka.deadletter import list_dead_letters, parse_since, replay
-from leadgate.runtime.services import started_producer
+from leadgate.pipeline.privacy import record_identifiers
+from leadgate.runtime.services import started_producer, state_store
 from leadgate.settings import KafkaSettings, Settings, load_settings
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 
 _COLUMNS = (
     ("where", 10),
@@ -134,7 +136,12 @@ def handle_replay(args: argparse.Namespace) -> int:
     bar.finish()
     print(
         f"replayed {result.replayed} of {result.scanned} dead letter(s)"
-        + (f"; {result.skipped} without a source topic were left" if result.skipped else ""),
+        + (f"; {result.skipped} without a source topic were left" if result.skipped else "")
+        + (
+            f"; {result.suppressed} of forgotten people were left (leadgate privacy)"
+            if result.suppressed
+            else ""
+        ),
         file=sys.stderr,
     )
     return 0
@@ -143,8 +150,24 @@ def handle_replay(args: argparse.Namespace) -> int:
 async def _replay(
     settings: Settings, reason: str | None, since: datetime | None, bar: ProgressBar
 ) -> Any:
-    async with started_producer(settings, client_id="leadgate-dlq-replay") as producer:
-        return await replay(producer, settings.kafka, reason=reason, since=since, on_progress=bar)
+    async with (
+        state_store(settings) as store,
+        started_producer(settings, client_id="leadgate-dlq-replay") as producer,
+    ):
+        suppressions = SuppressionList(store, PersonHasher(load_salt(settings)))
+
+        async def forgotten(value: bytes | None) -> bool:
+            """A forgotten person's record stays in the dead-letter topic."""
+            return bool(await suppressions.suppressed(record_identifiers(value)))
+
+        return await replay(
+            producer,
+            settings.kafka,
+            reason=reason,
+            since=since,
+            on_progress=bar,
+            forgotten=forgotten,
+        )
 
 
 def _unreachable(settings: KafkaSettings, exc: BaseException) -> str:

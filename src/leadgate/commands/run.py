@@ -1,7 +1,9 @@
 """``leadgate run``: the production workers against any Kafka.
 
-``--role all`` (the default) runs the processor and the delivery worker in one process;
-``--role processor`` and ``--role delivery`` split them so that each scales on its own.
+``--role all`` (the default) runs every worker in one process: the processor, the delivery worker
+and the inbound worker (Outreach's changes into leadgate's mirror; with
+``LEADGATE_OUTREACH__WEBHOOK_SECRETS`` set, also the reconciliation poll). ``--role processor``,
+``--role delivery`` and ``--role inbound`` split them so that each scales on its own.
 ``--processes N`` runs N such processes in the role's consumer group under a supervisor that
 restarts one that dies (the processor is CPU-bound: one process per core); with the Redis state
 store (``LEADGATE_STATE__URL``) they share profiles, the Outreach budget and the token. The broker

@@ -32,6 +32,29 @@ class AccountHint(BaseModel):
     name: str | None = None
 
 
+WithdrawalAction = Literal["opt_out", "finish_sequences", "both"]
+
+
+class Withdrawal(BaseModel):
+    """A ``consent_withdrawn`` intent's details: which required categories the person withdrew,
+    and what the preset asks of Outreach (``on_consent_withdrawn``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    categories: tuple[str, ...]
+    action: WithdrawalAction = "both"
+
+    @property
+    def opts_out(self) -> bool:
+        """Set the prospect's ``emailsOptStatus`` to ``opted_out``."""
+        return self.action in ("opt_out", "both")
+
+    @property
+    def finishes_sequences(self) -> bool:
+        """Finish the sequenceStates leadgate enrolled the prospect in."""
+        return self.action in ("finish_sequences", "both")
+
+
 class LeadIntent(BaseModel):
     """One write to Outreach for one person; ``kind`` names the write (``outreach/dispatch.py``).
 
@@ -55,9 +78,14 @@ class LeadIntent(BaseModel):
     preset: str = ""
     received_at: str | None = None
     routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
+    withdrawal: Withdrawal | None = None  # kind consent_withdrawn (PRIVACY; outreach/withdrawal.py)
 
     def document(self) -> dict[str, Any]:
-        """The JSON:API prospect document for a create (attributes plus tags)."""
+        """The JSON:API prospect document for a create (attributes plus tags); for a withdrawal,
+        the opt-out it writes (if any)."""
+        if self.withdrawal is not None:
+            opt_out = {"emailsOptStatus": "opted_out"} if self.withdrawal.opts_out else {}
+            return {"data": {"type": "prospect", "attributes": opt_out}}
         attributes = dict(self.attributes)
         if self.tags:
             attributes["tags"] = list(self.tags)

@@ -34,6 +34,9 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    # An Outreach change (webhook delivery, poll record) on leadgate.inbound.outreach that is not
+    # JSON or not a change leadgate can read (no type/id, eventName not <type>.<action>, ...).
+    INVALID_OUTREACH_CHANGE = "invalid_outreach_change"
     UNSUPPORTED_KIND = "unsupported_kind"  # no handler delivers the lead intent's ``kind``
     # a record batch the consumer cannot decode (CRC mismatch, unknown or missing codec,
     # corrupt payload): its raw bytes and offset range, so the partition moves on

@@ -10,6 +10,7 @@ or the cookie the page's login form sets; the write key is not a credential here
 - ``GET  /inspector/api/stream``               server-sent events, one per changed trace
 - ``POST /inspector/api/try``                  dry run of one event; sends nothing
 - ``GET  /inspector/api/presets``              the live presets and the last reload error
+- ``GET  /inspector/api/outreach/prospects/{id}``  leadgate's mirror of one Outreach prospect
 
 Every response is JSON (or the page) with a strict CSP and ``nosniff``; every value passes the
 pattern masking of ``pipeline.masking`` (emails, phones, tokens) unless revealing PII is
@@ -35,6 +36,7 @@ from leadgate.observability.logging import get_logger, known_secrets, settings_s
 from leadgate.observability.masking import mask_value
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.mirror import Mirror, mirror_view
 from leadgate.store.presets import PresetsHolder
 from leadgate.store.trace_entry import parse_time
 from leadgate.store.traces import TraceQuery, TraceStore
@@ -132,6 +134,18 @@ async def list_events(inspector: Inspector, request: web.Request) -> web.Respons
         return _error(inspector, 400, "bad_filter", str(exc))
     entries = inspector.store.query(query)
     return inspector.json({"events": [entry.summary() for entry in entries]})
+
+
+async def mirrored_prospect(inspector: Inspector, request: web.Request) -> web.Response:
+    """``GET /inspector/api/outreach/prospects/{id}``: tags, owner, stage, updatedAt and where
+    the last change came from (webhook, poll, own_write, export)."""
+    raw = request.match_info["id"]
+    if not raw.isdigit() or inspector.profile_store is None:
+        return _error(inspector, 404, "not_found", "no mirror of this prospect")
+    doc = await Mirror(inspector.profile_store).get("prospect", int(raw))
+    if doc is None:
+        return _error(inspector, 404, "not_found", "no mirror of this prospect (yet)")
+    return inspector.json(mirror_view(doc))
 
 
 async def get_event(inspector: Inspector, request: web.Request) -> web.Response:
@@ -303,6 +317,7 @@ def setup_inspector(
     app.router.add_get("/inspector/api/stream", _protected(stream))
     app.router.add_post("/inspector/api/try", _protected(try_event))
     app.router.add_get("/inspector/api/presets", _protected(presets_status))
+    app.router.add_get("/inspector/api/outreach/prospects/{id}", _protected(mirrored_prospect))
     app.router.add_get("/inspector/api/health", _protected(health_status))
     return inspector
 

@@ -345,6 +345,7 @@ class ReplayResult:
     scanned: int
     replayed: int
     skipped: int  # matched, but without a source topic to go back to, or an undecodable batch
+    suppressed: int = 0  # matched, but about a forgotten person (``leadgate privacy forget``)
 
 
 Progress = Callable[[int, int], None]
@@ -357,16 +358,20 @@ async def replay(
     reason: str | None = None,
     since: datetime | None = None,
     on_progress: Progress | None = None,
+    forgotten: Callable[[bytes | None], Awaitable[bool]] | None = None,
 ) -> ReplayResult:
     """Re-publish the matching dead letters to their original topics (key, value and original
-    headers unchanged); returns once every re-published record is acknowledged."""
-    replayed = skipped = 0
+    headers unchanged); returns once every re-published record is acknowledged. A record that
+    ``forgotten`` says is about a forgotten person is left where it is."""
+    replayed = skipped = suppressed = 0
     pending: list[Awaitable[Any]] = []
     async with DeadLetterReader(settings) as reader:
         async for letter in reader:
             if matches(letter, reason=reason, since=since):
                 if not letter.source_topic or letter.reason == UNDECODABLE:
                     skipped += 1  # nowhere to go back to, or raw batch bytes (not a record)
+                elif forgotten is not None and await forgotten(letter.value):
+                    suppressed += 1
                 else:
                     pending.append(
                         await producer.send(
@@ -383,7 +388,9 @@ async def replay(
             if on_progress is not None:
                 on_progress(reader.scanned, reader.total)
         await asyncio.gather(*pending)
-        return ReplayResult(scanned=reader.scanned, replayed=replayed, skipped=skipped)
+        return ReplayResult(
+            scanned=reader.scanned, replayed=replayed, skipped=skipped, suppressed=suppressed
+        )
 
 
 async def list_dead_letters(

@@ -118,6 +118,20 @@ PRESET_ERROR = Gauge(
     ["preset"],
     registry=REGISTRY,
 )
+WEBHOOKS = Counter(
+    "leadgate_outreach_webhooks",
+    "Outreach webhook deliveries received, by outcome (accepted, duplicate, ignored, "
+    "unauthenticated, replayed, conflict, too_large, malformed, unavailable).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+MIRROR_CHANGES = Counter(
+    "leadgate_outreach_mirror_changes",
+    "Outreach changes seen by the inbound worker, by source and outcome (applied, unchanged, "
+    "ignored_resource, dead_lettered).",
+    ["source", "outcome"],
+    registry=REGISTRY,
+)
 ROUTING_OWNERS = Counter(
     "leadgate_routing_owner",
     "Owner decisions of routed leads: the link that chose (user, field, rotation), none, or "

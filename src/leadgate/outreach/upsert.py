@@ -7,10 +7,15 @@
 3. Else POST; a 422 "email hash has already been taken" (someone created it meanwhile) ->
    look up and PATCH the match.
 
-Tags merge as a set. Emails are never overwritten (Outreach replaces array attributes wholesale,
-Hull's edge case "Email as an identifier"): a PATCH by remembered id sends no ``emails``; a PATCH of
-a looked-up match appends the lead's address only when it is missing. If the attributes and tags
-are what we last sent, no request is made at all. A create is always preceded by a lookup in the
+Updates never destroy someone else's work (``outreach/merge.py``): an update of a known prospect
+sends only what the lead changed since leadgate last sent it (remembered per email in
+``sent.prospect``), never clears a value, and merges tags and other arrays into Outreach's current
+value (the mirror's when webhooks keep it fresh, else a GET just before the PATCH). Emails are
+never overwritten (Outreach replaces array attributes wholesale, Hull's edge case "Email as an
+identifier"): a PATCH by remembered id sends no ``emails``; a PATCH of a looked-up match appends
+the lead's address only when it is missing. If the attributes and tags are what we last sent, no
+request is made at all. Every answer carrying the prospect updates the mirror (source
+``own_write``). A create is always preceded by a lookup in the
 same attempt, so an ambiguous create (2xx without an id, connection reset after sending) is
 resolved by the next attempt's lookup instead of a blind second POST (V1-V3). One lock per email
 serialises concurrent upserts of one address within this process (lenient orgs allow duplicate
@@ -31,6 +36,7 @@ from typing import Any, Literal
 import orjson
 
 from leadgate.domain.lead import LeadIntent
+from leadgate.domain.mirror import MalformedChange, from_resource
 from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
@@ -41,9 +47,11 @@ from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
+from leadgate.outreach.merge import merge_match, plan_update, resolve
 from leadgate.outreach.routing import Links, Route, Router
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import ProspectRecord, StateStore
+from leadgate.store.mirror import Mirror, SentRecord, get_sent, put_sent
 
 PROSPECTS = "/api/v2/prospects"
 # Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
@@ -109,6 +117,11 @@ def _document(
     return {"data": data}
 
 
+def _rel(name: str) -> str:
+    """Where ``sent.prospect`` keeps the id a routing link was last sent with."""
+    return f"rel:{name}"
+
+
 async def _nothing() -> None:
     return None
 
@@ -139,6 +152,7 @@ class Upserter:
         self._accounts = AccountLinker(client, store)
         self._locks = KeyedLocks()
         self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
+        self.mirror = Mirror(store)
         self.router = Router(client, store)
 
     async def upsert(self, lead: LeadIntent, exchanges: ExchangeRecorder) -> DeliveryResult:
@@ -177,25 +191,75 @@ class Upserter:
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
                 return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
-            result = await self._patch_known(known, wanted, exchanges)
+            result = await self._update_known(known, wanted, exchanges)
             if result is not None:
                 return result
             await self._store.forget_prospect(lead.email)
         match = await self._lookup(wanted.email, exchanges, ticket)
         return await self._patch_or_create(wanted, exchanges, ticket, match, route)
 
-    async def _patch_known(
+    async def _update_known(
         self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
     ) -> DeliveryResult | None:
-        tags = known.tags | wanted.tags
-        attrs = {**wanted.attributes, "tags": sorted(tags)}
-        document = _document(attrs, wanted.account_id, known.prospect_id, wanted.links)
+        """Only what the lead changed since it was last sent; arrays merged into Outreach's
+        current value. None when Outreach no longer has the prospect (V8)."""
+        sent = await get_sent(self._store, wanted.email)
+        if sent is None or sent.prospect_id != known.prospect_id:
+            sent = SentRecord(known.prospect_id, {}, known.tags, known.account_id)
+        plan = plan_update(
+            wanted.attributes,
+            wanted.tags,
+            wanted.account_id,
+            sent.attributes,
+            sent.tags,
+            sent.account_id,
+        )
+        current: dict[str, Any] | None = None
+        # Routing's owner/stage go out when the rule's choice changed since it was last sent.
+        links = {
+            n: link for n, link in wanted.links.items() if sent.attributes.get(_rel(n)) != link[1]
+        }
         path = f"{PROSPECTS}/{known.prospect_id}"
+        if plan.needs_current:
+            current = await self._current(known.prospect_id, path, exchanges)
+            if current is None:
+                return None
+        changes = resolve(plan, current)
+        if not changes and not plan.relink and not links:
+            return await self._remember(wanted, known.prospect_id, known.tags, "unchanged", sent)
+        account = wanted.account_id if plan.relink else None
+        document = _document(changes, account, known.prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         if response.verdict is Verdict.NOT_FOUND:
             return None  # deleted in Outreach since we last wrote it (V8): resolve again
         self._expect_written(response, "PATCH", path)
-        return await self._remember(wanted, known.prospect_id, tags, "updated")
+        await self._mirror_answer(response)
+        tags = known.tags | wanted.tags
+        return await self._remember(wanted, known.prospect_id, tags, "updated", sent)
+
+    async def _current(
+        self, prospect_id: int, path: str, exchanges: ExchangeRecorder
+    ) -> dict[str, Any] | None:
+        """Outreach's current attributes: the mirror's while webhooks keep it fresh, else a GET
+        (None: the prospect is gone)."""
+        if await self.mirror.trusted(self._settings.mirror_fresh_s):
+            doc = await self.mirror.get("prospect", prospect_id)
+            if doc is not None:
+                return dict(doc["attributes"])
+        response = await self._client.request("GET", path, exchanges)
+        if response.verdict is Verdict.NOT_FOUND:
+            return None
+        self._expect_written(response, "GET", path)
+        await self._mirror_answer(response)
+        return attributes(response.data)
+
+    async def _mirror_answer(self, response: Response) -> None:
+        """Own writes (and reads) keep the mirror true: Outreach answered with the resource."""
+        try:
+            change = from_resource(response.data, "own_write")
+        except MalformedChange:
+            return
+        await self.mirror.apply([change])
 
     async def _lookup(
         self, email: str, exchanges: ExchangeRecorder, ticket: Ticket
@@ -239,7 +303,8 @@ class Upserter:
                 reason=RetryReason.VENDOR_AMBIGUOUS,
                 status=response.status,
             )
-        return await self._remember(wanted, prospect_id, wanted.tags, "created")
+        await self._mirror_answer(response)
+        return await self._remember(wanted, prospect_id, wanted.tags, "created", None)
 
     async def _patch_match(
         self, match: dict[str, Any], wanted: _Wanted, exchanges: ExchangeRecorder
@@ -247,24 +312,25 @@ class Upserter:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
         remote = attributes(match)
+        sent = await get_sent(self._store, wanted.email)
+        last = sent.attributes if sent is not None and sent.prospect_id == prospect_id else {}
         remote_tags = frozenset(t for t in remote.get("tags") or [] if isinstance(t, str))
         tags = remote_tags | wanted.tags
-        changes = {k: v for k, v in wanted.attributes.items() if remote.get(k) != v}
-        if tags != remote_tags:
-            changes["tags"] = sorted(tags)
+        changes = merge_match(wanted.attributes, wanted.tags, remote, last)
         remote_emails = [e for e in remote.get("emails") or [] if isinstance(e, str)]
         if wanted.email.lower() not in (e.lower() for e in remote_emails):
             changes["emails"] = [*remote_emails, wanted.email]
         relink = wanted.account_id is not None and related_id(match, "account") != wanted.account_id
         links = {n: link for n, link in wanted.links.items() if related_id(match, n) != link[1]}
         if not changes and not relink and not links:
-            return await self._remember(wanted, prospect_id, tags, "unchanged")
+            return await self._remember(wanted, prospect_id, tags, "unchanged", sent)
         path = f"{PROSPECTS}/{prospect_id}"
         account = wanted.account_id if relink else None
         document = _document(changes, account, prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         self._expect_written(response, "PATCH", path)
-        return await self._remember(wanted, prospect_id, tags, "updated")
+        await self._mirror_answer(response)
+        return await self._remember(wanted, prospect_id, tags, "updated", sent)
 
     def _expect_written(self, response: Response, method: str, path: str) -> None:
         if response.verdict in (Verdict.OK, Verdict.NO_CHANGE):
@@ -282,7 +348,19 @@ class Upserter:
         prospect_id: int,
         tags: frozenset[str],
         action: Literal["created", "updated", "unchanged"],
+        sent: SentRecord | None,
     ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
         await self._store.put_prospect(wanted.email, record)
+        keep = sent is not None and sent.prospect_id == prospect_id
+        before = sent.attributes if sent is not None and keep else {}
+        lead_values = {k: v for k, v in wanted.attributes.items() if v not in (None, "", [])}
+        lead_values.update({_rel(name): link[1] for name, link in wanted.links.items()})
+        now_sent = SentRecord(
+            prospect_id,
+            {**before, **lead_values},
+            (sent.tags if sent is not None and keep else frozenset()) | wanted.tags,
+            wanted.account_id,
+        )
+        await put_sent(self._store, wanted.email, now_sent)
         return DeliveryResult("prospect", prospect_id, action, wanted.account_id)

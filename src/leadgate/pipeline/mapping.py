@@ -78,5 +78,6 @@ def build_lead(
             "preset": preset.name,
             "received_at": received_at,
             "routing": routing,
+            "withdrawal": None,
         },
     )

@@ -158,6 +158,12 @@ class Preset(BaseModel):
     mappings: dict[ShortText, Targets] = Field(
         description="trait -> Outreach prospect attribute(s)"
     )
+    on_consent_withdrawn: Literal["opt_out", "finish_sequences", "both", "nothing"] = Field(
+        default="both",
+        description="when an event withdraws a required category from a person Outreach knows: "
+        "opt_out sets the prospect's emailsOptStatus to opted_out, finish_sequences finishes "
+        "the sequences leadgate enrolled it in, both does both, nothing leaves Outreach alone",
+    )
 
     @model_validator(mode="after")
     def _check_rules(self) -> Preset:

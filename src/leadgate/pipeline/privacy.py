@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadgate.domain.events import EventHead
+import orjson
+
+from leadgate.domain.events import EventHead, decode
+from leadgate.domain.outcome import Drop
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 
 _HOLDERS = ("traits", "properties")
@@ -56,3 +59,27 @@ def profile_email(traits: dict[str, Any]) -> str | None:
         return normalize_email(raw)
     except InvalidEmail:
         return None
+
+
+def record_identifiers(value: bytes | None) -> tuple[str, ...]:
+    """Who a Kafka record is about: an event's identifiers, or a lead intent's email and
+    identities (a dead letter may be either); ``()`` when it is neither."""
+    if not value:
+        return ()
+    head = decode(value)
+    if not isinstance(head, Drop):
+        return person_identifiers(head)
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    found: list[str] = []
+    email = data.get("email")
+    if isinstance(email, str) and email:
+        found.append(email_identifier(email))
+    identities = data.get("identities")
+    if isinstance(identities, list):
+        found.extend(i for i in identities if isinstance(i, str) and i)
+    return tuple(found)

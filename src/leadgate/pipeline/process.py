@@ -30,6 +30,7 @@ from leadgate.pipeline.normalize import normalize_traits
 from leadgate.pipeline.presets import EventRule, Preset, rule_label
 from leadgate.pipeline.routing import plan_for
 from leadgate.pipeline.rules import choose, field_data
+from leadgate.pipeline.withdrawal import with_withdrawal
 
 _DECODED = StageRecord("decode", StageStatus.PASS)
 _REMEMBERED = StageRecord("profile", StageStatus.PASS, detail="profile updated")
@@ -59,7 +60,30 @@ def process(
     ``identities_of`` name the profile to load as ``snapshot`` (see
     ``leadgate.pipeline.identity.merge_profiles``). Without ``head`` the record is decoded here.
     Write ``outcome.profile`` back under ``outcome.identities`` when it is not None.
+    An event that withdraws a required consent category becomes a ``consent_withdrawn``
+    intent (``pipeline.withdrawal``).
     """
+    outcome = _decide(record, snapshot, preset, default_region, head)
+    changed = outcome.profile
+    if changed is None or changed.consent is snapshot.consent:  # the common case: no new consent
+        return outcome
+    try:
+        return with_withdrawal(outcome, snapshot, preset)
+    except Exception as exc:  # a bug here must not lose the event's own outcome
+        stage = StageRecord(
+            "withdrawal", StageStatus.WARN, None, f"unexpected {type(exc).__name__}"
+        )
+        return outcome._replace(stages=(*outcome.stages, stage))
+
+
+def _decide(
+    record: bytes,
+    snapshot: Profile,
+    preset: Preset,
+    default_region: str | None,
+    head: EventHead | Drop | None,
+) -> Outcome:
+    """``process`` before the withdrawal check."""
     try:
         if head is None:
             head = decode(record)

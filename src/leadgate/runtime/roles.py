@@ -1,11 +1,12 @@
 """Worker roles: which workers one process runs, and how each is built.
 
-A role names one worker (``processor``, ``delivery``) or ``all`` of them. ``FACTORIES`` maps a
-worker's name to the function that builds it from the process's :class:`Services`; a new worker
-is one factory and one entry here (and ``all`` includes it). :func:`workers` starts the workers
-of a role as supervised tasks (:mod:`leadgate.runtime.supervise`: a worker that dies is
-reported, makes the process unready, and is rebuilt by its factory and restarted or ends the
-process) and, on the way out, sets the stop event and waits for their drain.
+A role names one worker (``processor``, ``delivery``, ``inbound``) or ``all`` of them.
+``FACTORIES`` maps a worker's name to the function that builds it from the process's
+:class:`Services`; a new worker is one factory and one entry here (and ``all`` includes it).
+:func:`workers` starts the workers of a role as supervised tasks
+(:mod:`leadgate.runtime.supervise`: a worker that dies is reported, makes the process unready,
+and is rebuilt by its factory and restarted or ends the process) and, on the way out, sets the
+stop event and waits for their drain.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Protocol, cast
 from aiokafka import AIOKafkaProducer
 
 from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.outreach.client import OutreachClient
+from leadgate.outreach.handlers import build_dispatcher
 from leadgate.runtime.services import (
     open_presets,
     open_state_store,
-    outreach_dispatcher,
     started_producer,
 )
 from leadgate.runtime.supervise import Run, Supervisor
@@ -32,7 +34,9 @@ from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
 from leadgate.workers.consumer import ConsumeLoop
 from leadgate.workers.delivery import DeliveryWorker
+from leadgate.workers.inbound import InboundRole, InboundWorker
 from leadgate.workers.processor import Processor
+from leadgate.workers.reconcile import Reconciler
 
 # How often ``until_consuming`` looks whether every worker has joined its group.
 _READY_POLL_S = 0.05
@@ -44,6 +48,7 @@ class Role(StrEnum):
     ALL = "all"
     PROCESSOR = "processor"
     DELIVERY = "delivery"
+    INBOUND = "inbound"
 
 
 class Worker(Protocol):
@@ -65,6 +70,15 @@ class Services:
     dead_letters: DeadLetterWriter
     presets: PresetsHolder | None
     stack: contextlib.AsyncExitStack
+    client: OutreachClient | None = None
+
+    async def outreach(self) -> OutreachClient:
+        """The process's one Outreach client (one rate budget for delivery and the poller)."""
+        if self.client is None:
+            self.client = await self.stack.enter_async_context(
+                OutreachClient(self.settings.outreach, self.store)
+            )
+        return self.client
 
     def live_presets(self) -> PresetsHolder:
         """The shared presets holder, loaded on first use."""
@@ -83,13 +97,24 @@ async def _processor(services: Services) -> Worker:
 
 async def _delivery(services: Services) -> Worker:
     s = services
-    dispatcher = await s.stack.enter_async_context(outreach_dispatcher(s.settings, s.store))
+    dispatcher = build_dispatcher(await s.outreach(), s.store, s.settings.outreach)
     return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
+
+
+async def _inbound(services: Services) -> Worker:
+    s = services
+    worker = InboundWorker(s.settings, s.store, s.producer, s.dead_letters)
+    # Two-way sync is on once Outreach may sign webhooks for us; then the poll backs them up.
+    reconciler = None
+    if s.settings.outreach.webhook_secrets:
+        reconciler = Reconciler(s.settings, await s.outreach(), s.store, s.producer)
+    return InboundRole(worker, reconciler)
 
 
 FACTORIES: dict[str, WorkerFactory] = {
     Role.PROCESSOR: _processor,
     Role.DELIVERY: _delivery,
+    Role.INBOUND: _inbound,
 }
 
 
@@ -115,6 +140,11 @@ class Workers:
     def delivery(self) -> DeliveryWorker | None:
         """The delivery worker, when this process runs one."""
         return cast("DeliveryWorker | None", self.by_name.get(Role.DELIVERY))
+
+    @property
+    def inbound(self) -> InboundRole | None:
+        """The inbound worker and the reconciliation poller, when this process runs them."""
+        return cast("InboundRole | None", self.by_name.get(Role.INBOUND))
 
     def consuming(self) -> bool:
         """True once every worker's consumer has joined its group (its first assignment), while

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from leadgate.sandbox.changes import Change
 from leadgate.sandbox.documents import Write, parse_write
 from leadgate.sandbox.errors import (
     ApiError,
@@ -28,7 +29,7 @@ from leadgate.sandbox.errors import (
 from leadgate.sandbox.routes import TOKEN_KEY, base_url, get_resource, list_resources
 from leadgate.sandbox.schema import COMPLIANCE_REQUEST, PROSPECT, SCHEMAS
 from leadgate.sandbox.state import SANDBOX, SandboxState
-from leadgate.sandbox.store import Record, Store, email_key, render
+from leadgate.sandbox.store import Record, Store, email_key, iso_ms, render
 
 OBJECT_TYPES = ("Prospect", "Recipient")
 FINAL = ("done", "failed")
@@ -136,6 +137,15 @@ def advance(state: SandboxState) -> list[Record]:
             finished.append(record)
         record.attributes["state"] = target
         record.updated = now
+        state.store.feed.emit(
+            Change(
+                COMPLIANCE_REQUEST.kind,
+                "updated",
+                record.id,
+                {"state": target, "updatedAt": iso_ms(now)},
+                before={"state": current},
+            )
+        )
     return finished
 
 

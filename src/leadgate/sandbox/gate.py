@@ -94,7 +94,9 @@ async def _serve(request: web.Request, handler: Handler, state: SandboxState) ->
                 state.budget.limit, state.budget.reset_at(time.time()), retry
             )
         has_body = request.method in ("POST", "PATCH", "PUT") or bool(await request.read())
-        if not _media_type_ok(request, state.config.strict_content_type, has_body):
+        # A member action (POST .../actions/finish) carries no document: no media type to check.
+        action = "/actions/" in request.path and not await request.read()
+        if not action and not _media_type_ok(request, state.config.strict_content_type, has_body):
             return unsupported_media_type()
     try:
         response = await handler(request)

@@ -25,7 +25,8 @@ _WORD = re.compile(r"(?<!^)(?=[A-Z])")
 # Deleting the key's record deletes every record of (plural, relationship) that points at it.
 CASCADES: dict[str, tuple[tuple[str, str], ...]] = {
     OPPORTUNITY.plural: ((OPPORTUNITY_PROSPECT_ROLE.plural, "opportunity"),),
-    "prospects": ((OPPORTUNITY_PROSPECT_ROLE.plural, "prospect"),),
+    # A deleted prospect's sequenceStates go with it (they exist only through it).
+    "prospects": ((OPPORTUNITY_PROSPECT_ROLE.plural, "prospect"), ("sequenceStates", "prospect")),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from leadgate.sandbox.changes import Change
 from leadgate.sandbox.errors import (
     ApiError,
     json_response,
@@ -42,11 +43,20 @@ async def finish(request: web.Request) -> web.StreamResponse:
     if record is None:
         raise ApiError(resource_not_found(schema.kind, raw))
     async with state.write_lock:
-        if record.attributes.get("state") != FINISHED:
+        before = record.attributes.get("state")
+        if before != FINISHED:
             now = state.now()
             record.attributes["state"] = FINISHED
             record.attributes["stateChangedAt"] = iso_ms(now)
             record.updated = now
+            changed = {"state": FINISHED, "stateChangedAt": iso_ms(now), "updatedAt": iso_ms(now)}
+            links: dict[str, int | None] = {
+                n: link[1] for n, link in record.relationships.items() if link is not None
+            }
+            # Outreach names this change by its action (webhooks: sequenceState.finished).
+            state.store.feed.emit(
+                Change(schema.kind, "finished", record.id, changed, links, {"state": before})
+            )
     return json_response({"data": render(schema, record, base_url(request))})
 
 

@@ -219,6 +219,12 @@ class TraceEntry:
                 "input": self.event_json or None,
                 "processor": self.processor,
                 "deliveries": self.deliveries,
+                # leadgate's mirror of the prospect this event went to (two-way sync).
+                "mirror": (
+                    f"/inspector/api/outreach/prospects/{view['prospectId']}"
+                    if view.get("prospectId") is not None
+                    else None
+                ),
             }
         )
         return view

@@ -45,8 +45,10 @@ from leadgate.observability.metrics import DEAD_LETTERS, record_event
 from leadgate.outreach.dispatch import Dispatcher
 from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
+from leadgate.pipeline.privacy import email_identifier
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from leadgate.workers.coalesce import coalesce, units
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.delivery_reporting import DeliveryReporter
@@ -81,9 +83,14 @@ class DeliveryWorker:
         *,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        suppressions: SuppressionList | None = None,
     ) -> None:
         self._settings = settings
         self._outreach = settings.outreach
+        # Intents already on the topic when their person was forgotten are not delivered.
+        self._suppressions = suppressions or SuppressionList(
+            store, PersonHasher(load_salt(settings))
+        )
         self._store = store
         self._dispatcher = dispatcher
         self._producer = producer
@@ -198,6 +205,10 @@ class DeliveryWorker:
         failing = self._failing.get(lead.email)
         if failing is not None and failing.next_at > now:
             return _Retry(failing.next_at - now)
+        if await self._suppressions.suppressed([email_identifier(lead.email)]):
+            await self._report.dropped(lead, str(DropReason.SUPPRESSED))
+            self._failing.pop(lead.email, None)
+            return None
         if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
             await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
             self._failing.pop(lead.email, None)

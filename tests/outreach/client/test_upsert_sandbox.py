@@ -13,6 +13,7 @@ from leadgate.outreach.upsert import Upserter, _wanted
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_lead, upserter_for
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
+from tests.sandbox.api import Api
 
 
 def _calls(exchanges: ExchangeRecorder) -> list[str]:
@@ -79,18 +80,90 @@ async def test_existing_account_is_found_not_duplicated(sandbox: SandboxHandle) 
     assert result.account_id == (await sandbox.accounts())[0]["id"]
 
 
-async def test_new_tag_costs_one_patch_with_merged_tags(sandbox: SandboxHandle) -> None:
-    """The same lead with a new tag costs 1 PATCH carrying the union of tags; no new prospect."""
+async def test_new_tag_costs_a_read_and_a_patch_with_merged_tags(sandbox: SandboxHandle) -> None:
+    """Without a fresh mirror, the same lead with a new tag costs a GET of the prospect and 1
+    PATCH carrying Outreach's tags plus the new one, and no other attribute; no new prospect."""
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         await upserter.upsert(make_lead(), ExchangeRecorder())
         exchanges = ExchangeRecorder()
         result = await upserter.upsert(make_lead(tags=("Signal", "pricing")), exchanges)
-    assert _calls(exchanges) == [f"PATCH /api/v2/prospects/{result.prospect_id} 200"]
+    assert _calls(exchanges) == [
+        f"GET /api/v2/prospects/{result.prospect_id} 200",
+        f"PATCH /api/v2/prospects/{result.prospect_id} 200",
+    ]
     assert result.action == "updated"
     (prospect,) = await sandbox.prospects()
     assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "pricing"]
-    sent = exchanges[0].document
-    assert sent is not None and "emails" not in sent["data"]["attributes"]
+    sent = exchanges[1].document
+    assert sent is not None and set(sent["data"]["attributes"]) == {"tags"}
+
+
+async def test_a_fresh_mirror_saves_the_read(sandbox: SandboxHandle) -> None:
+    """While webhooks keep the mirror fresh, a new tag costs only the PATCH: the tags to merge
+    into come from the mirror (which the create's answer filled)."""
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        await upserter.upsert(make_lead(), ExchangeRecorder())
+        await upserter.mirror.mark_webhook()
+        exchanges = ExchangeRecorder()
+        result = await upserter.upsert(make_lead(tags=("Signal", "pricing")), exchanges)
+    assert _calls(exchanges) == [f"PATCH /api/v2/prospects/{result.prospect_id} 200"]
+    (prospect,) = await sandbox.prospects()
+    assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "pricing"]
+
+
+async def _rep(sandbox: SandboxHandle) -> Api:
+    """Someone else editing in Outreach, with a token of their own."""
+    return Api(sandbox, await sandbox.token_for(await sandbox.issue_refresh_token("prospects.all")))
+
+
+async def test_a_reps_edits_survive_the_next_lead_event(make_sandbox: MakeSandbox) -> None:
+    """Issue 11's scenario: a rep adds hot-lead and retitles the prospect; the visitor's next
+    event (same traits, tag signup) adds signup and keeps hot-lead and the rep's title."""
+    sandbox = await make_sandbox(mint_interval_s=0)
+    async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (_, upserter):
+        created = await upserter.upsert(make_lead(), ExchangeRecorder())
+        rep = await _rep(sandbox)
+        await rep.patch(
+            "prospects",
+            created.prospect_id or 0,
+            {"title": "VP Growth", "tags": ["Signal", "demo-request", "hot-lead"]},
+        )
+        exchanges = ExchangeRecorder()
+        await upserter.upsert(make_lead(tags=("Signal", "signup")), exchanges)
+    (prospect,) = await sandbox.prospects()
+    attributes = prospect["attributes"]
+    assert attributes["tags"] == ["Signal", "demo-request", "hot-lead", "signup"]
+    assert attributes["title"] == "VP Growth"
+    patch = exchanges[-1].document
+    assert patch is not None and patch["data"]["attributes"] == {
+        "tags": ["Signal", "demo-request", "hot-lead", "signup"]
+    }
+
+
+async def test_a_changed_lead_value_is_sent_but_nothing_is_cleared(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """A title the lead changes is sent (without a read); a value the lead no longer has is not
+    cleared, and phones the rep added stay when the lead brings a new one."""
+    sandbox = await make_sandbox(mint_interval_s=0)
+    async with upserter_for(sandbox.url, MemoryStore(), link_accounts=False) as (_, upserter):
+        lead = make_lead()
+        first = lead.model_copy(update={"attributes": {**lead.attributes, "mobilePhones": ["+1"]}})
+        created = await upserter.upsert(first, ExchangeRecorder())
+        rep = await _rep(sandbox)
+        await rep.patch("prospects", created.prospect_id or 0, {"mobilePhones": ["+1", "+2"]})
+        retitled = {**lead.attributes, "title": "CEO", "firstName": None}
+        exchanges = ExchangeRecorder()
+        await upserter.upsert(lead.model_copy(update={"attributes": retitled}), exchanges)
+        assert _calls(exchanges) == [f"PATCH /api/v2/prospects/{created.prospect_id} 200"]
+        assert exchanges[0].document is not None
+        assert exchanges[0].document["data"]["attributes"] == {"title": "CEO"}
+        phoned = {**lead.attributes, "title": "CEO", "mobilePhones": ["+3"]}
+        await upserter.upsert(lead.model_copy(update={"attributes": phoned}), ExchangeRecorder())
+    (prospect,) = await sandbox.prospects()
+    attributes = prospect["attributes"]
+    assert attributes["title"] == "CEO" and attributes["firstName"] == "Ada"
+    assert attributes["mobilePhones"] == ["+1", "+2", "+3"]
 
 
 async def test_unchanged_lead_costs_no_request(sandbox: SandboxHandle) -> None:
@@ -153,7 +226,7 @@ async def test_deleted_prospect_falls_back_to_lookup_and_create(sandbox: Sandbox
         exchanges = ExchangeRecorder()
         result = await upserter.upsert(make_lead(tags=("new",)), exchanges)
     assert _calls(exchanges) == [
-        f"PATCH /api/v2/prospects/{created.prospect_id} 404",
+        f"GET /api/v2/prospects/{created.prospect_id} 404",
         "GET /api/v2/prospects 200",
         "POST /api/v2/prospects 201",
     ]

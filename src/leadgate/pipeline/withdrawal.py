@@ -1,0 +1,113 @@
+"""Consent withdrawal that reaches Outreach: the ``consent_withdrawn`` intent.
+
+Any event (page, identify, track; mapped or not) may carry a new consent. When it takes away a
+category the preset requires that the person's profile had granted, and the profile knows the
+person's email, the event becomes a ``consent_withdrawn`` lead intent for the delivery topic
+(keyed by the email like every write, so it is ordered after the person's earlier upserts). Its
+handler (``outreach/withdrawal.py``) opts the prospect out and finishes the sequences leadgate
+enrolled it in, as the preset's ``on_consent_withdrawn`` says; it does nothing for a person
+Outreach does not know.
+
+A later grant sends nothing back: Outreach's opt-out stands until a person changes it there, and
+the trace says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from leadgate.domain.lead import LeadIntent, Withdrawal
+from leadgate.domain.outcome import Outcome
+from leadgate.domain.profile import Profile
+from leadgate.domain.reasons import StageStatus
+from leadgate.domain.trace import StageRecord
+from leadgate.pipeline.presets import Preset
+from leadgate.pipeline.privacy import profile_email
+
+
+def withdrawn(
+    before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
+) -> tuple[str, ...]:
+    """The required categories granted before and not granted after."""
+    return tuple(c for c in required if before.get(c) is True and after.get(c) is not True)
+
+
+def regranted(
+    before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
+) -> tuple[str, ...]:
+    """The required categories refused before (explicitly ``false``) and granted after."""
+    return tuple(c for c in required if before.get(c) is False and after.get(c) is True)
+
+
+@lru_cache(maxsize=64)
+def _withdrawal_stage(categories: tuple[str, ...], action: str) -> StageRecord:
+    what = {
+        "opt_out": "opting the prospect out in Outreach",
+        "finish_sequences": "finishing its sequences in Outreach",
+        "both": "opting the prospect out and finishing its sequences in Outreach",
+        "nothing": "the preset leaves Outreach alone (on_consent_withdrawn: nothing)",
+    }[action]
+    return StageRecord(
+        "withdrawal",
+        StageStatus.WARN,
+        "consent_withdrawn",
+        f"withdrew {', '.join(categories)}: {what}",
+    )
+
+
+_NO_EMAIL = StageRecord(
+    "withdrawal",
+    StageStatus.WARN,
+    "consent_withdrawn",
+    "consent withdrawn, but no email is known for this visitor: nothing to tell Outreach",
+)
+
+
+@lru_cache(maxsize=64)
+def _regrant_stage(categories: tuple[str, ...]) -> StageRecord:
+    return StageRecord(
+        "withdrawal",
+        StageStatus.WARN,
+        None,
+        f"granted {', '.join(categories)} again; an opt-out set in Outreach stays until a "
+        "person changes it there (leadgate never opts a prospect back in)",
+    )
+
+
+def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
+    """``outcome`` turned into a ``consent_withdrawn`` intent when its event withdrew a required
+    category from a person with a known email (or annotated when it granted one again); the
+    outcome unchanged otherwise. Call only when the event changed the profile's consent."""
+    profile = outcome.profile
+    if profile is None:
+        return outcome
+    before, after = snapshot.consent, profile.consent
+    categories = withdrawn(before, after, preset.consent)
+    if not categories:
+        again = regranted(before, after, preset.consent)
+        if not again:
+            return outcome
+        return outcome._replace(stages=(*outcome.stages, _regrant_stage(again)))
+    action = preset.on_consent_withdrawn
+    email = profile_email(profile.traits) or profile_email(snapshot.traits)
+    if email is None:
+        return outcome._replace(stages=(*outcome.stages, _NO_EMAIL))
+    stage = _withdrawal_stage(categories, action)
+    if action == "nothing":
+        return outcome._replace(stages=(*outcome.stages, stage))
+    intent = LeadIntent(
+        kind="consent_withdrawn",
+        email=email,
+        attributes={},
+        consent=dict(after),
+        identities=outcome.identities,
+        message_ids=(outcome.message_id,) if outcome.message_id else (),
+        event=outcome.event_name or outcome.event_type or "",
+        preset=preset.name,
+        received_at=outcome.received_at,
+        withdrawal=Withdrawal(categories=categories, action=action),
+    )
+    # The event keeps its own verdict (a demo request without consent is still no_consent);
+    # the withdrawal travels beside it as the outcome's intent.
+    return outcome._replace(lead=intent, stages=(*outcome.stages, stage))
