@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from leadgate.cli import main
+from leadgate.domain.lead import LeadIntent
 from leadgate.kafka.traces import TraceConsumer
 from leadgate.runtime.roles import Role, workers
 from leadgate.settings import Settings
@@ -202,7 +203,21 @@ async def test_withdrawal_then_forget_through_the_stream(
     kafka = settings.kafka
     leads = await read_topic(kafka.bootstrap_servers, kafka.delivery_topic)
     assert not any(again["messageId"] in orjson.loads(r.value)["message_ids"] for r in leads)
-    await asyncio.sleep(1.0)  # anything the suppressed event could cause would have happened
+
+    # A lead intent that was already in the delivery topic when Jane was forgotten is dropped.
+    in_flight = LeadIntent(
+        email=JANE, attributes={"emails": [JANE]}, message_ids=("in-flight-1",), event="Demo"
+    )
+    await produce(
+        kafka.bootstrap_servers, kafka.delivery_topic, [(JANE.encode(), in_flight.to_bytes())]
+    )
+
+    async def skipped() -> bool:
+        found = (await _traces(settings)).get("in-flight-1", [])
+        return any(t.get("reason") == "suppressed" for t in found)
+
+    await wait_for(skipped, timeout_s=30)
+    await asyncio.sleep(1.0)  # anything the suppressed records could cause would have happened
     assert len(await sandbox.api_requests()) == before
 
     # The inspector finds nothing for that email (and keeps no raw copy of the new event).

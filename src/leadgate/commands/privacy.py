@@ -100,7 +100,10 @@ def handle_forget(args: argparse.Namespace) -> int:
         print(f"leadgate privacy forget: --email: {exc}", file=sys.stderr)
         return 2
     if not targets:
-        print("leadgate privacy forget: name the person (--email, --user-id or --anonymous-id)")
+        print(
+            "leadgate privacy forget: name the person (--email, --user-id or --anonymous-id)",
+            file=sys.stderr,
+        )
         return 2
     try:
         report = asyncio.run(forget(settings, targets, outreach=args.outreach))
