@@ -125,7 +125,8 @@ def test_try_shows_the_routing_plan_and_failed_conditions(
     )
     assert lines[1]["routing"]["sequence"] == {"name": "Inbound Demo Request"}
     assert lines[1]["routing"]["owner"][0]["users"] == ["alice", "bob"]
-    assert lines[2]["routing"].get("sequence") is None and lines[2]["routing"]["stage"] == "Inbound"
+    assert lines[2]["routing"].get("sequence") is None
+    assert lines[2]["routing"]["stage"] == "Inbound"
     strict = tmp_path / "strict.yaml"
     strict.write_text(
         "name: Strict\nintegration: outreach\nconsent: [marketing]\nmappings: {email: emails}\n"

@@ -35,9 +35,9 @@ def _settings(tmp_path: Path, url: str, *, admin: str | None = ADMIN) -> Setting
     return Settings(
         state_dir=tmp_path / "state",
         outreach=make_settings(url),
-        collector={"write_keys": [{"key": WRITE_KEY}]},  # type: ignore[arg-type]
-        inspector={"token": INSPECTOR},  # type: ignore[arg-type]
-        privacy={"admin_token": admin},  # type: ignore[arg-type]
+        collector={"write_keys": [{"key": WRITE_KEY}]},
+        inspector={"token": INSPECTOR},
+        privacy={"admin_token": admin},
     )
 
 
@@ -81,7 +81,8 @@ async def test_only_the_admin_token_opens_it(tmp_path: Path) -> None:
     async with _served(_settings(tmp_path, "http://127.0.0.1:9"), store) as call:
         for token in (None, WRITE_KEY, INSPECTOR, ADMIN + "x"):
             status, body = await call({"email": "jane@acme.com"}, token=token)
-            assert status == 401 and body["error"] == "unauthorized", token
+            assert status == 401, token
+            assert body["error"] == "unauthorized", token
     assert await store.scan_docs("suppression") == []
 
 
@@ -91,7 +92,8 @@ async def test_without_an_admin_token_it_stays_closed(tmp_path: Path) -> None:
         _settings(tmp_path, "http://127.0.0.1:9", admin=None), MemoryStore()
     ) as call:
         status, body = await call({"email": "jane@acme.com"}, token="anything-at-all")
-    assert status == 401 and "closed" in body["detail"]
+    assert status == 401
+    assert "closed" in body["detail"]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,8 @@ async def test_a_body_that_names_nobody_is_a_400(tmp_path: Path, body: Any) -> N
     """Bodies naming no usable identifier are refused with a reason that repeats no value."""
     async with _served(_settings(tmp_path, "http://127.0.0.1:9"), MemoryStore()) as call:
         status, answer = await call(body)
-    assert status == 400 and answer["error"] == "bad_request"
+    assert status == 400
+    assert answer["error"] == "bad_request"
     assert "not an address" not in answer["detail"]
 
 
@@ -114,10 +117,13 @@ async def test_forget_erases_and_suppresses_and_answers_with_hashes(tmp_path: Pa
     await store.put_prospect("jane@acme.com", ProspectRecord(4, frozenset(), "h"))
     async with _served(_settings(tmp_path, "http://127.0.0.1:9"), store) as call:
         status, body = await call({"userId": "u-1"})
-    assert status == 200 and body["finished"] is True
-    assert body["erased"]["profiles"] == 1 and body["erased"]["prospect_records"] == 1
+    assert status == 200
+    assert body["finished"] is True
+    assert body["erased"]["profiles"] == 1
+    assert body["erased"]["prospect_records"] == 1
     assert len(body["hashes"]) == 2
-    assert "jane" not in str(body) and "u-1" not in str(body)
+    assert "jane" not in str(body)
+    assert "u-1" not in str(body)
     assert await store.get_profiles(["user:u-1"]) == {}
     assert len(await store.scan_docs("suppression")) == 2
 
@@ -144,11 +150,13 @@ async def test_with_outreach_it_answers_202_until_the_request_is_done(
     )
     async with _served(_settings(tmp_path, sandbox.url), store) as call:
         status, body = await call({"email": "jane@acme.com", "outreach": True})
-        assert status == 202 and body["finished"] is False
+        assert status == 202
+        assert body["finished"] is False
         assert body["complianceRequest"]["state"] == "pending"
         await sandbox.advance_clock(2 * sandbox.config.compliance_step_s)
         status, body = await call({"email": "jane@acme.com", "outreach": True})
-    assert status == 200 and body["complianceRequest"]["state"] == "done"
+    assert status == 200
+    assert body["complianceRequest"]["state"] == "done"
     assert len(await sandbox.compliance_requests()) == 1
     assert await sandbox.prospects() == []
 
@@ -164,7 +172,7 @@ async def test_with_outreach_it_answers_202_until_the_request_is_done(
 def test_the_admin_token_must_be_its_own(tmp_path: Path, admin: str, wrong: str) -> None:
     """Settings refuse an admin token equal to a write key or the inspector token, or too short,
     without echoing it."""
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match="admin_token") as refused:
         _settings(tmp_path, "http://127.0.0.1:9", admin=admin)
     assert wrong in str(refused.value)
     assert f"'{admin}'" not in str(refused.value)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
 import orjson
 import pytest_asyncio
+from structlog.testing import capture_logs
 
 from leadgate.kafka.producer import make_producer
-from leadgate.kafka.traces import TraceConsumer, publish_trace
+from leadgate.kafka.traces import TRACE_PUBLISH_FAILED, TraceConsumer, publish_trace
 from leadgate.settings import KafkaSettings
 from leadgate.store.traces import TraceStore
 from tests.plugins.inspector import delivery_trace, processor_trace
@@ -71,25 +71,30 @@ async def test_every_inspector_instance_folds_every_event(
         await _until(all_delivered)
     finally:
         stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)  # a consumer that failed fails the test
 
 
 async def test_publish_trace_never_raises_on_a_stopped_producer(
     kafka_settings: KafkaSettings,
 ) -> None:
-    """A trace that cannot be written does not fail the event it describes."""
+    """A trace that cannot be written does not fail the event it describes: it is logged as a
+    warning naming the error, never raised."""
     stopped = make_producer(kafka_settings)
     await stopped.start()
     await stopped.stop()
-    await publish_trace(stopped, kafka_settings, "m-1", processor_trace())
+    with capture_logs() as logs:
+        await publish_trace(stopped, kafka_settings, "m-1", processor_trace())
+    failures = [line for line in logs if line["event"] == TRACE_PUBLISH_FAILED]
+    assert len(failures) == 1
+    assert failures[0]["log_level"] == "warning"
+    assert failures[0]["error"]
 
 
-async def test_a_trace_reaches_the_inspector_within_a_second(
+async def test_a_later_record_folds_into_the_trace_already_shown(
     kafka_settings: KafkaSettings, producer: object
 ) -> None:
-    """Once the inspector consumes, a published delivery record is folded in well under 1 s."""
+    """Once the inspector consumes, a delivery record published after the processor's record
+    turns the trace already shown into "delivered" (how fast: bench, not here)."""
     store = TraceStore(None)
     consumer = TraceConsumer(kafka_settings, store)
     stop = asyncio.Event()
@@ -99,12 +104,13 @@ async def test_a_trace_reaches_the_inspector_within_a_second(
         lead = processor_trace()
         await publish_trace(producer, kafka_settings, lead["messageId"], lead)
         await _until(lambda: store.get(lead["messageId"]) is not None)
-        started = time.monotonic()
         await publish_trace(
             producer, kafka_settings, lead["messageId"], delivery_trace(lead["messageId"])
         )
         await _until(lambda: store.get(lead["messageId"]).outcome == "delivered")  # type: ignore[union-attr]
-        assert time.monotonic() - started < 1.0
+        entry = store.get(lead["messageId"])
+        assert entry is not None
+        assert entry.outcome == "delivered"
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)

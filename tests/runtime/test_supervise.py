@@ -99,14 +99,16 @@ async def test_a_dead_worker_is_reported_unready_and_restarted(
         host(settings, role=Role.ALL, http=True, restart=True) as running,
         aiohttp.ClientSession() as session,
     ):
-        assert running.http is not None and running.workers is not None
+        assert running.http is not None
+        assert running.workers is not None
         await running.ready()
         assert (await _readyz(session, running.http.url))[0] == 200
         dying = running.workers.by_name[name]
-        dying.loop._step = _fault  # type: ignore[method-assign]
+        dying.loop._step = _fault  # type: ignore[method-assign, assignment]
         await _state(running.supervisor, name, TaskState.RESTARTING)
         status, body = await _readyz(session, running.http.url)
-        assert status == 503 and body["status"] == "degraded"
+        assert status == 503
+        assert body["status"] == "degraded"
         assert any(
             p.startswith(f"{name}: died (RuntimeError: injected fault)") for p in body["problems"]
         )
@@ -144,7 +146,7 @@ async def test_without_restart_a_dead_worker_ends_the_process_with_1(
     async with host(settings, role=Role.ALL, http=False) as running:
         assert running.workers is not None
         await running.ready()
-        running.workers.by_name["processor"].loop._step = _fault  # type: ignore[method-assign]
+        running.workers.by_name["processor"].loop._step = _fault  # type: ignore[method-assign, assignment]
         code = await asyncio.wait_for(running.wait(), 30)
     assert code == 1
     (died,) = _lines(log_lines, "worker.died")
@@ -188,7 +190,8 @@ async def test_a_dead_background_task_of_serve_is_reported_and_restarted(
             await _state(running.supervisor, task, TaskState.RUNNING)
             assert (await _readyz(session, running.http.url))[0] == 200
     (died,) = _lines(log_lines, "background.died")
-    assert died["worker"] == task and "injected fault" in died["error"]
+    assert died["worker"] == task
+    assert "injected fault" in died["error"]
 
 
 async def test_the_backoff_grows_and_a_failed_rebuild_counts_as_a_death() -> None:
@@ -238,7 +241,8 @@ async def test_a_worker_that_returns_by_itself_has_died() -> None:
     stop.set()
     clean = Supervisor(stop, restart=False)
     await clean.start("clean", returns)
-    assert clean.health["clean"].state is TaskState.STOPPED and clean.healthy()
+    assert clean.health["clean"].state is TaskState.STOPPED
+    assert clean.healthy()
 
 
 async def _at_least(value: int, wanted: int) -> bool:

@@ -150,7 +150,7 @@ class WebhookReceiver:
             await asyncio.wait_for(self._publish(raw, key, headers), self._ack_timeout_s)
         except (TimeoutError, KafkaError):
             WEBHOOKS.labels("unavailable").inc()
-            log.error("webhook.unavailable", topic=self._topic)
+            log.exception("webhook.unavailable", topic=self._topic)
             return _json(503, b'{"error":"unavailable"}')
         if not await remember(self._store, seen_key, digest):
             earlier = await seen_digest(self._store, seen_key)

@@ -270,7 +270,8 @@ class Forgetter:
         return await self._follow(job, notes, exchanges)
 
     async def _follow(self, job: ForgetJob, notes: list[str], exchanges: ExchangeRecorder) -> bool:
-        assert self._compliance is not None and job.compliance_id is not None
+        assert self._compliance is not None
+        assert job.compliance_id is not None
         privacy = self._settings.privacy
         follow = privacy.compliance_timeout_s if self._follow_s is None else self._follow_s
         deadline = self._clock() + follow

@@ -79,7 +79,7 @@ class HoldBack:
                 try:
                     finished, retry_in = await self._write([(i.record, i.intent) for i in items])
                 except Exception as exc:  # a bug must not lose the held records
-                    log.error("delivery.held_failed", error=repr(exc))
+                    log.exception("delivery.held_failed", error=repr(exc))
                     finished, retry_in = 0, 1.0
                 for item in items[:finished]:
                     self._loop.complete(item.tp, (item.record.offset,), item.generation)

@@ -109,7 +109,7 @@ class BadBatches:
                 detail=bad.detail,
             )
         except KafkaError as exc:
-            log.error(
+            log.exception(
                 "batch.dead_letter_failed",
                 topic=tp.topic,
                 partition=tp.partition,
