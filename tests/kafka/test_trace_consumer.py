@@ -114,3 +114,32 @@ async def test_a_later_record_folds_into_the_trace_already_shown(
     finally:
         stop.set()
         await asyncio.wait_for(task, 15)
+
+
+async def test_a_corrupt_batch_in_events_is_skipped_not_a_crash_loop(
+    kafka_settings: KafkaSettings, producer: object
+) -> None:
+    """The inspector's feed reads the events topic too: a batch there that does not decode is
+    skipped (the processor dead-letters its copy) and the events after it still arrive."""
+    from tests.plugins.corrupt import build_batch, crc_mismatch, produce_raw
+
+    store = TraceStore(None)
+    consumer = TraceConsumer(kafka_settings, store)
+    await produce_raw(
+        kafka_settings.bootstrap_servers,
+        kafka_settings.events_topic,
+        0,
+        crc_mismatch(build_batch([b'{"messageId": "lost"}'])),
+    )
+    raw = orjson.dumps({"type": "track", "messageId": "m-after-bad", "event": "Demo Requested"})
+    await producer.send_and_wait(  # type: ignore[attr-defined]
+        kafka_settings.events_topic, key=b"anon", value=raw, partition=0
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await _until(lambda: (entry := store.get("m-after-bad")) is not None and bool(entry.raw))
+        assert not task.done()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
