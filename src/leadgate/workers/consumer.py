@@ -1,6 +1,6 @@
 """The consume loop both workers share: fetch, hand batches out, commit only what is finished.
 
-How it keeps at-least-once without stalling the group (docs/reliability.md, promises 1.2):
+How it keeps at-least-once without stalling the group (docs/reliability.md P10, P17, P18):
 
 - ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
   unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The

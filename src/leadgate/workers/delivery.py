@@ -4,11 +4,11 @@ Every write goes through the dispatcher (``outreach/dispatch.py``), which maps t
 ``kind`` to its handler. Per partition batch the intents are grouped by key (the email); within
 a key, consecutive ``upsert_prospect`` intents are coalesced into one upsert, and any other kind
 is a barrier delivered on its own, in the key's order.
-Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
+Coalescing is leading-edge (``workers/coalesce.py``): an email not written within the last
 ``outreach.coalesce_window_s`` goes at once; its followers within the window are held
-(``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
-concurrently up to ``outreach.max_in_flight``; one email is only ever handled by one group, so
-no lookup-then-create race is possible.
+(``workers/holdback.py``, uncommitted until written) and written once at the window's end.
+Groups run concurrently up to ``outreach.max_in_flight``; one email is only ever handled by one
+group, so no lookup-then-create race is possible.
 
 For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
 publish one delivery trace record per source messageId. Failures:

@@ -1,4 +1,4 @@
-"""Holding followers back: the delivery side of leading-edge coalescing (``kafka/coalesce.py``).
+"""Holding followers back: the delivery side of leading-edge coalescing (``workers/coalesce.py``).
 
 An email written within the last ``coalesce_window_s`` has its next intents held here and
 written once, folded, when the window has passed. A held record's offset stays unfinished in the
