@@ -40,11 +40,16 @@ GOALS: dict[str, tuple[str, float]] = {
     "s2_edit_to_mirror_p99_ms": ("<=", 1000),
     "s3_export_share": (">=", 0.9),
     "s3_429s": ("==", 0),
+    # Recovery after a 3-minute total Outreach outage (issue 15 §4).
+    "outage_recovery_s": ("<=", 10),
+    "outage_duplicates": ("==", 0),
+    "outage_dead_letters": ("==", 0),
 }
 
 
 def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import (
+        outage,
         p1_process,
         p2_consume,
         p3_budget,
@@ -74,6 +79,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
         ),
         "sync": lambda: sync.run(quick=quick),
+        "outage": lambda: asyncio.run(outage.run(outage_s=30 if quick else 180)),
     }
 
 
