@@ -213,7 +213,10 @@ async def ingest(seconds: float = 10.0, rate: float = 50.0) -> dict[str, Any]:
         "s1_webhook_saturated_p99_ms": (
             round(hooks["p99_ms"], 1) if hooks["p99_ms"] is not None else None
         ),
-        "s1_webhook_statuses": {str(k): v for k, v in sorted((hooks["statuses"] | paced).items())},
+        "s1_webhook_statuses": {
+            str(k): hooks["statuses"].get(k, 0) + paced.get(k, 0)
+            for k in sorted(set(hooks["statuses"]) | set(paced))
+        },
     }
 
 
