@@ -6,7 +6,7 @@ STAMP     := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 JS        := tests/js/node_modules/.installed
-.PHONY: help run test lint bench schema clean js
+.PHONY: help run test test-fast lint bench schema clean js
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ test: $(STAMP)  ## run the whole test suite (real broker, sandbox and browser in
 	bash scripts/system-deps.sh
 	$(MAKE) js
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## the quick loop: every test not marked slow
+	bash scripts/system-deps.sh
+	$(MAKE) js
+	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP)  ## ruff, ruff format --check, mypy --strict, import contracts
 	$(BIN)/ruff check src tests bench

@@ -155,8 +155,8 @@ class Sandbox:
 
 def request_epoch(entry: dict[str, Any]) -> float:
     """When the sandbox received a logged request (epoch seconds, millisecond precision)."""
-    stamp = dt.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return stamp.replace(tzinfo=dt.UTC).timestamp()
+    stamp = dt.datetime.strptime(entry["time"] + "+0000", "%Y-%m-%dT%H:%M:%S.%fZ%z")
+    return stamp.timestamp()
 
 
 @contextlib.asynccontextmanager

@@ -53,7 +53,7 @@ from leadgate.sandbox.schema import PROSPECT
 from leadgate.sandbox.state import SANDBOX
 from leadgate.store.memory import MemoryStore
 
-SECRET = "whsec-bench-0123456789abcdef"
+SECRET = "whsec-bench-0123456789abcdef"  # noqa: S105 -- the bench's own webhook secret
 
 _SERVER = """
 import asyncio, sys
@@ -240,7 +240,8 @@ async def edit_to_mirror(edits: int = 200) -> dict[str, Any]:
             session = sandbox.session
             async with host(settings, role=Role.INBOUND, http=True) as running:
                 await running.ready()
-                assert running.workers is not None and running.workers.inbound is not None
+                assert running.workers is not None
+                assert running.workers.inbound is not None
                 mirror = running.workers.inbound.worker.mirror
                 token = await _token(session, sandbox.url)
                 auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

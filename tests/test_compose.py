@@ -57,7 +57,8 @@ def _field_path(env_name: str) -> list[str]:
         )
         annotation = model.model_fields[part].annotation
         if depth < len(parts) - 1:
-            assert isinstance(annotation, type) and issubclass(annotation, BaseModel), env_name
+            assert isinstance(annotation, type), env_name
+            assert issubclass(annotation, BaseModel), env_name
             model = annotation
     return parts
 
@@ -108,7 +109,8 @@ def test_worker_roles_and_scaling(compose: dict[str, Any]) -> None:
         assert "container_name" not in services[name]
         assert "ports" not in services[name]
     state = "leadgate-state:/var/lib/leadgate"
-    assert state in services["processor"]["volumes"] and state in services["delivery"]["volumes"]
+    assert state in services["processor"]["volumes"]
+    assert state in services["delivery"]["volumes"]
 
 
 def test_state_lives_in_a_persistent_redis(compose: dict[str, Any]) -> None:
@@ -130,7 +132,8 @@ def test_state_lives_in_a_persistent_redis(compose: dict[str, Any]) -> None:
         service = services[name]
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
         url = _INTERPOLATION.match(service["environment"]["LEADGATE_STATE__URL"])
-        assert url is not None and url["default"] == "redis://redis:6379/0"
+        assert url is not None
+        assert url["default"] == "redis://redis:6379/0"
 
 
 def test_sandbox_only_under_its_profile(compose: dict[str, Any]) -> None:
@@ -182,10 +185,12 @@ def test_dockerfile_runs_leadgate_unprivileged() -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     froms = [line.split()[1] for line in lines if line.startswith("FROM ")]
-    assert froms and all(image == "python:3.11-slim" for image in froms)
+    assert froms
+    assert all(image == "python:3.11-slim" for image in froms)
     final = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")) :]
     users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users and users[-1] not in ("root", "0")
+    assert users
+    assert users[-1] not in ("root", "0")
     assert 'ENTRYPOINT ["leadgate"]' in final
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["leadgate"] == "leadgate.cli:main"

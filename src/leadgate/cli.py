@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import leadgate.commands
+from leadgate.errors import ConfigError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except ConfigError as exc:
+        print(f"leadgate: configuration error:\n{exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -13,10 +13,19 @@ Outreach client, ``settings.kafka`` to the consumers), never read from a global.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,8 +34,10 @@ from pydantic_settings import (
 )
 
 from leadgate.domain.events import MAX_EVENT_BYTES, MAX_NAME_CHARS
+from leadgate.errors import ConfigError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_ENV_PREFIX = "LEADGATE_"
 
 
 def _no_control_chars(value: str) -> str:
@@ -385,6 +396,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        # A cross-field check's error must not print the whole input: it holds the secrets.
+        hide_input_in_errors=True,
     )
 
     state_dir: Path = Path(".leadgate")
@@ -434,5 +447,48 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings once; CLI flags come in as ``overrides``."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read the settings once; CLI flags come in as ``overrides``.
+
+    A mistake raises ``ConfigError`` naming every wrong field and what is wrong with it, never
+    the value given (it may be a secret); a ``LEADGATE_*`` variable that names no setting is a
+    mistake too (a typo would otherwise be ignored and its default used without a word).
+    """
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise ConfigError(
+            "no such setting: " + ", ".join(unknown) + " (docs/operations.md lists every setting)"
+        )
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``LEADGATE_*`` variables that name no setting (``__`` separates the levels)."""
+    unknown = []
+    for name in sorted(environ):
+        if not name.upper().startswith(_ENV_PREFIX) or name.upper() == "LEADGATE_CONFIG":
+            continue
+        model: type[BaseModel] | None = Settings
+        for part in name[len(_ENV_PREFIX) :].lower().split("__"):
+            if model is None:
+                break  # below a value that is not a model (e.g. a JSON list): pydantic checks it
+            field = model.model_fields.get(part)
+            if field is None:
+                unknown.append(name)
+                break
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+            else:
+                model = None
+    return unknown
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per error: the dotted field and pydantic's message, without the input value."""
+    return "\n".join(
+        f"  {'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    )

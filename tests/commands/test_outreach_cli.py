@@ -49,12 +49,16 @@ async def test_ensure_reuses_ours_repairs_it_and_never_touches_others(
     assert await manage_webhooks(settings, "ensure") == 0
     hooks = await sandbox._get("webhooks")
     ours = [h for h in hooks if h["attributes"]["url"] == url]
-    assert len(ours) == 1 and ours[0]["attributes"]["secret"] == SECRET
-    assert ours[0]["attributes"]["resource"] == "*" and ours[0]["attributes"]["action"] == "*"
+    assert len(ours) == 1
+    assert ours[0]["attributes"]["secret"] == SECRET
+    assert ours[0]["attributes"]["resource"] == "*"
+    assert ours[0]["attributes"]["action"] == "*"
     await api.patch("webhooks", ours[0]["id"], {"active": False})
     assert await manage_webhooks(settings, "ensure") == 0
     out = capsys.readouterr().out
-    assert "created" in out and "unchanged" in out and "repaired" in out
+    assert "created" in out
+    assert "unchanged" in out
+    assert "repaired" in out
     assert [h["attributes"]["active"] for h in await sandbox._get("webhooks")] == [True, True]
     assert await manage_webhooks(settings, "list") == 0
     assert "(leadgate)" in capsys.readouterr().out
@@ -97,7 +101,8 @@ async def test_export_writes_one_line_per_prospect_by_keyset(
     assert all("page[after]" not in r["query"] and "page[offset]" not in r["query"] for r in reads)
     async with state_store(settings) as store:
         seeded = await Mirror(store).prospect_for("p1199@acme.com")
-    assert seeded is not None and seeded["id"] == 1200
+    assert seeded is not None
+    assert seeded["id"] == 1200
 
 
 async def test_export_resumes_after_an_interruption(
@@ -126,9 +131,11 @@ async def test_export_resumes_after_an_interruption(
         )
     assert out.read_bytes() == whole
     assert (result.resumed_after, result.written, result.total) == (12, 13, 25)
-    assert seen[0] == (12, 25) and seen[-1] == (25, 25)
+    assert seen[0] == (12, 25)
+    assert seen[-1] == (25, 25)
     mirrored = await Mirror(store).get("prospect", 25)
-    assert mirrored is not None and mirrored["source"] == "export"
+    assert mirrored is not None
+    assert mirrored["source"] == "export"
     assert mirrored["attributes"]["tags"] == ["seed"]
 
 

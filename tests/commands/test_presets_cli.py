@@ -103,3 +103,41 @@ def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> No
     """schema prints exactly what presets/schema.json must hold."""
     assert run(["presets", "schema"]) == 0
     assert json.loads(capsys.readouterr().out) == preset_json_schema()
+
+
+ROUTING = LEAD_CAPTURE.parent / "outreach-demo-routing.yaml"
+
+
+def test_try_shows_the_routing_plan_and_failed_conditions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """presets try names the rule that matched and its plan, without calling Outreach; a
+    preset whose conditions all fail shows condition_not_met with the failed test."""
+    seed = (FIXTURES / "seed_example.jsonl").read_text().splitlines()[:1]
+    paid = build_event("track", userId="user-123", properties={"plan": "enterprise"})
+    free = build_event("track", userId="user-123", properties={"plan": "free"})
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join([*seed, record(paid).decode(), record(free).decode()]) + "\n")
+    assert run(["presets", "try", str(ROUTING), str(events), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[1]["condition"] == (
+        "rule 'paid demo request': properties.plan one of [enterprise, business]"
+    )
+    assert lines[1]["routing"]["sequence"] == {"name": "Inbound Demo Request"}
+    assert lines[1]["routing"]["owner"][0]["users"] == ["alice", "bob"]
+    assert lines[2]["routing"].get("sequence") is None
+    assert lines[2]["routing"]["stage"] == "Inbound"
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        "name: Strict\nintegration: outreach\nconsent: [marketing]\nmappings: {email: emails}\n"
+        "events:\n  Demo Requested:\n"
+        "    - {name: paid demo request, when: {properties.plan: [enterprise, business]},"
+        " action: upsert_prospect}\n"
+        "    - {name: never, when: {properties.plan: never}, action: drop}\n"
+    )
+    assert run(["presets", "try", str(strict), str(events)]) == 0
+    text = capsys.readouterr().out
+    assert (
+        "drop condition_not_met: no rule applies: 'paid demo request': properties.plan is " in text
+    )
+    assert "'free', not one of [enterprise, business]; 'never': properties.plan is 'free'" in text

@@ -80,7 +80,8 @@ def test_a_resource_becomes_a_snapshot() -> None:
         },
         "poll",
     )
-    assert change.action == "snapshot" and change.source == "poll"
+    assert change.action == "snapshot"
+    assert change.source == "poll"
     assert change.relationships == {"owner": 3, "stage": None}
 
 
@@ -100,9 +101,13 @@ def test_an_echo_changes_nothing_and_keeps_the_source() -> None:
                          "own_write")  # fmt: skip
     doc, _ = fold(None, own, now=1.0)
     echo, applied = fold(doc, _update(T1, title="VP"), now=2.0)
-    assert applied == {} and echo is not None and echo["source"] == "own_write"
+    assert applied == {}
+    assert echo is not None
+    assert echo["source"] == "own_write"
     newer, applied = fold(echo, _update(T3, title="CEO"), now=3.0)
-    assert applied == {"title": "CEO"} and newer is not None and newer["source"] == "webhook"
+    assert applied == {"title": "CEO"}
+    assert newer is not None
+    assert newer["source"] == "webhook"
 
 
 def test_destroyed_forgets_the_record() -> None:

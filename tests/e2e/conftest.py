@@ -29,7 +29,9 @@ class Pipeline:
     async def ready(self) -> None:
         """Wait until both consumer groups have their partitions."""
         running = self.workers
-        assert running is not None and running.processor and running.delivery
+        assert running is not None
+        assert running.processor
+        assert running.delivery
         processor, delivery = running.processor, running.delivery
 
         async def assigned() -> bool:

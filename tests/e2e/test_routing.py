@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from leadgate.settings import Settings
 from tests.e2e.conftest import MakePipeline, Pipeline
 from tests.plugins.streams import (
@@ -16,6 +18,7 @@ from tests.plugins.streams import (
     identify,
     produce_events,
     prospect_emails,
+    read_topic,
     spawn_worker,
     track,
     wait_for,
@@ -153,6 +156,19 @@ async def test_kill_minus_nine_during_enrolments_enrols_each_prospect_once(
         assert doubles == 0
         assert refused == []
         assert kills == 4
+        traces = [
+            orjson.loads(r.value)
+            for r in await read_topic(kafka.bootstrap_servers, kafka.traces_topic)
+        ]
+        decided = [
+            stage
+            for trace in traces
+            if trace.get("stage") == "delivery"
+            for stage in trace.get("stages") or []
+        ]
+        assert {s["stage"] for s in decided} >= {"route", "owner", "prospect stage", "sequence"}
+        # (a kill can lose a trace, so the exact count is the sandbox's, checked above)
+        assert any(s["stage"] == "sequence" and s["reason"] == "enrolled" for s in decided)
     finally:
         if worker.returncode is None:
             worker.kill()

@@ -115,7 +115,8 @@ async def sync(
 async def _reconcile(sync: Sync) -> None:
     """Run the next reconciliation pass now (as the interval would) and wait for it."""
     inbound = sync.running.workers.inbound if sync.running.workers else None
-    assert inbound is not None and inbound.reconciler is not None
+    assert inbound is not None
+    assert inbound.reconciler is not None
     before = inbound.reconciler.passes
     inbound.reconciler.wake.set()
 
@@ -129,7 +130,7 @@ async def test_a_reps_edit_reaches_the_mirror_and_survives_the_next_lead(sync: S
     """The seed lead arrives; a rep's edit (own token: tag hot-lead, title VP Growth) shows in
     the inspector's mirror within 2 s, from a webhook; the visitor's next event (Signed Up) adds
     signup and keeps hot-lead and VP Growth; the event's trace links to the mirror."""
-    traits = {"company": "Acme Inc", "title": "Head of Growth"}
+    traits: dict[str, Any] = {"company": "Acme Inc", "title": "Head of Growth"}
     await sync.send(identify("u-1", EMAIL, **traits), track("u-1", "Demo Requested"))
 
     async def created() -> bool:
@@ -151,7 +152,8 @@ async def test_a_reps_edit_reaches_the_mirror_and_survives_the_next_lead(sync: S
     await wait_for(mirrored, timeout_s=2, interval_s=0.02)
     assert time.monotonic() - edited_at < 2
     view = await sync.mirror(prospect_id)
-    assert view is not None and view["source"] == "webhook"
+    assert view is not None
+    assert view["source"] == "webhook"
     assert view["attributes"]["title"] == "VP Growth"
 
     await sync.send(track("u-1", "Signed Up"))
@@ -221,7 +223,8 @@ async def test_with_every_webhook_dropped_the_next_pass_brings_the_edit(sync: Sy
     await sync.sandbox.deliveries_settled()
     await asyncio.sleep(0.2)
     view = await sync.mirror(prospect_id)
-    assert view is not None and view["attributes"].get("title") != "Chief Revenue Officer"
+    assert view is not None
+    assert view["attributes"].get("title") != "Chief Revenue Officer"
     await _reconcile(sync)
 
     async def recovered() -> bool:
@@ -230,7 +233,8 @@ async def test_with_every_webhook_dropped_the_next_pass_brings_the_edit(sync: Sy
 
     await wait_for(recovered, timeout_s=10, interval_s=0.05)
     view = await sync.mirror(prospect_id)
-    assert view is not None and view["source"] == "poll"
+    assert view is not None
+    assert view["source"] == "poll"
     changes = await read_topic(
         sync.settings.kafka.bootstrap_servers, sync.settings.kafka.changes_topic
     )

@@ -60,7 +60,8 @@ async def demo_site(
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, "127.0.0.1", 0).start()
-        assert running.processor is not None and running.delivery is not None
+        assert running.processor is not None
+        assert running.delivery is not None
         processor, delivery = running.processor, running.delivery
 
         async def assigned() -> bool:

@@ -72,11 +72,13 @@ async def test_login_form_sets_a_cookie_that_opens_the_api(make_inspector: MakeI
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as browser:  # an IP host
         url = inspector.url + "/inspector/login"
         async with browser.post(url, data={"token": "nope"}, allow_redirects=False) as bad:
-            assert bad.status == 303 and "login=failed" in bad.headers["Location"]
+            assert bad.status == 303
+            assert "login=failed" in bad.headers["Location"]
         async with browser.post(url, data={"token": INSPECTOR_TOKEN}, allow_redirects=False) as ok:
             assert ok.status == 303
             cookie = ok.headers["Set-Cookie"]
-            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            assert "HttpOnly" in cookie
+            assert "SameSite=Strict" in cookie
             assert INSPECTOR_TOKEN not in cookie
         async with browser.get(inspector.url + "/inspector/api/events") as response:
             assert response.status == 200
@@ -232,4 +234,5 @@ async def test_presets_endpoint_reports_a_bad_edit(
     body = await inspector.get_json("/inspector/api/presets")
     status = body["presets"][0]
     assert status["name"] == "Lead Capture"
-    assert "action" in status["lastError"] and "preset.yaml" in status["lastError"]
+    assert "action" in status["lastError"]
+    assert "preset.yaml" in status["lastError"]

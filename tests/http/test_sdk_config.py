@@ -40,7 +40,8 @@ async def test_segment_settings_point_the_segment_io_integration_at_this_collect
         f"{host}/v1",
         "http",
     )
-    assert settings["remotePlugins"] == [] and settings["enabledMiddleware"] == {}
+    assert settings["remotePlugins"] == []
+    assert settings["enabledMiddleware"] == {}
     assert settings["metrics"]["sampleRate"] == 0
 
 
@@ -55,7 +56,8 @@ async def test_rudderstack_source_config_with_the_key_in_query_or_header(
         body = await response.json()
     source = body["source"]
     assert (source["name"], source["enabled"], source["destinations"]) == ("web", True, [])
-    assert source["writeKey"] == WRITE_KEY and source["config"] == body["source"]["config"]
+    assert source["writeKey"] == WRITE_KEY
+    assert source["config"] == body["source"]["config"]
     async with http.get(url, headers={**basic(WRITE_KEY), "Origin": SHOP_ORIGIN}) as response:
         assert response.status == 200
         assert response.headers["Access-Control-Allow-Origin"] == SHOP_ORIGIN

@@ -34,7 +34,8 @@ def test_records_before_a_crc_mismatch_and_the_batch_itself() -> None:
         (1, b"b", (("h", b"1"),)),
         (2, b"c", (("h", b"1"),)),
     ]
-    assert result.records[0].topic == TP.topic and result.records[0].partition == TP.partition
+    assert result.records[0].topic == TP.topic
+    assert result.records[0].partition == TP.partition
     assert result.bad is not None
     assert (result.bad.first, result.bad.last) == (3, 4)
     assert result.bad.raw == bad_bytes
@@ -60,7 +61,8 @@ def test_garbage_payload_and_missing_codec_library_are_named() -> None:
     """A payload that is not lz4 is ``corrupt``; an lz4 batch without the codec library is
     ``unsupported_codec`` (what aiokafka raises without cramjam)."""
     garbage = scan(TP, bytes(garbage_lz4(build_batch([b"a", b"b"]))), 0, complete=True)
-    assert garbage.bad is not None and garbage.bad.detail == Detail.CORRUPT
+    assert garbage.bad is not None
+    assert garbage.bad.detail == Detail.CORRUPT
     lz4 = bytes(build_batch([b"z" * 200] * 5, codec=CODEC_LZ4))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(aiokafka.codec, "cramjam", None)

@@ -155,6 +155,7 @@ async def test_an_undecodable_batch_is_listed_but_never_replayed(
         "crc_mismatch",
     )
     assert (summary["source_offset"], summary["source_last_offset"]) == ("40", "44")
-    assert letter.value == b"\x00raw batch bytes" and letter.key is None
+    assert letter.value == b"\x00raw batch bytes"
+    assert letter.key is None
     result = await replay(producer, kafka_settings)
     assert (result.replayed, result.skipped) == (0, 1)

@@ -53,9 +53,11 @@ def test_outcome_lines_use_hull_names_and_fixed_keys(log_lines: io.StringIO) -> 
         "outgoing.prospect.success",
         "outgoing.prospect.error",
     ]
-    assert lines[0]["reason"] == "unmapped_event" and lines[0]["message_id"] == "m-1"
+    assert lines[0]["reason"] == "unmapped_event"
+    assert lines[0]["message_id"] == "m-1"
     assert lines[1]["email"] == "j***@a***.com"
-    assert lines[2]["status"] == 422 and lines[2]["level"] == "warning"
+    assert lines[2]["status"] == 422
+    assert lines[2]["level"] == "warning"
 
 
 def test_pii_and_secrets_are_masked_in_any_key(log_lines: io.StringIO) -> None:

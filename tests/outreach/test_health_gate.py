@@ -23,7 +23,8 @@ def test_failures_of_one_lead_among_answers_never_close_it() -> None:
         gate.failed()
         gate.failed()
         gate.succeeded()
-    assert not gate.closed and gate.closings == 0
+    assert not gate.closed
+    assert gate.closings == 0
 
 
 async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone() -> None:
@@ -39,7 +40,8 @@ async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone()
     assert not any(w.done() for w in waiters)
     clock.now += 1.0
     done, pending = await asyncio.wait(waiters, timeout=1.5, return_when=asyncio.FIRST_COMPLETED)
-    assert len(done) == 1 and gate.probes == 1  # exactly one probe
+    assert len(done) == 1
+    assert gate.probes == 1
     gate.succeeded()
     await asyncio.wait_for(asyncio.gather(*pending), timeout=1.0)
     assert not gate.closed

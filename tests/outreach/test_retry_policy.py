@@ -29,7 +29,8 @@ def test_transient_failures_back_off_exponentially_and_name_the_failure() -> Non
     state, delays = RetryState(), []
     for now in (0.0, 1.0, 3.0, 7.0):
         decision = POLICY.decide(state, _five_oh_three(), now, rand=_full)
-        assert isinstance(decision, Retry) and decision.reason == "vendor_5xx"
+        assert isinstance(decision, Retry)
+        assert decision.reason == "vendor_5xx"
         delays.append(decision.after_s)
         state = decision.state
     assert delays == [1.0, 2.0, 4.0, 8.0]
@@ -48,7 +49,8 @@ def test_the_window_is_measured_from_the_first_failure_and_never_overrun() -> No
     as retry_window_exhausted, the only way to that reason."""
     state = RetryState(first_failure=0.0, failures=9, tries=9)
     last = POLICY.decide(state, _five_oh_three(), 90.0, rand=_full)
-    assert isinstance(last, Retry) and last.after_s == 10.0
+    assert isinstance(last, Retry)
+    assert last.after_s == 10.0
     spent = POLICY.decide(last.state, _five_oh_three(), 100.0, rand=_full)
     assert spent == GiveUp("retry_window_exhausted", RetryState(0.0, 11, 11))
 
@@ -57,7 +59,8 @@ def test_during_an_outage_an_outage_failure_retries_at_once_behind_the_gate() ->
     """While the health gate is closed a 503 retries with no delay of its own (the gate paces
     it); a 422-like failure or a 429 keep their own path."""
     outage = POLICY.decide(RetryState(), _five_oh_three(), 0.0, rand=_full, outage=True)
-    assert isinstance(outage, Retry) and outage.after_s == 0.0
+    assert isinstance(outage, Retry)
+    assert outage.after_s == 0.0
     unreachable = RetriableError("refused", reason="vendor_unreachable")
     assert POLICY.decide(RetryState(), unreachable, 0.0, rand=_full, outage=True) == Retry(
         0.0, "vendor_unreachable", RetryState(0.0, 1, 1)
@@ -65,4 +68,5 @@ def test_during_an_outage_an_outage_failure_retries_at_once_behind_the_gate() ->
     limited = POLICY.decide(
         RetryState(), RateLimited("x", retry_after_s=5.0), 0.0, rand=_full, outage=True
     )
-    assert isinstance(limited, Retry) and limited.after_s == 6.0
+    assert isinstance(limited, Retry)
+    assert limited.after_s == 6.0

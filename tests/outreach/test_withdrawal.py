@@ -172,3 +172,23 @@ async def test_a_prospect_gone_from_outreach_is_noted_not_retried(
     )
     assert result.action == "unchanged"
     assert any("gone from Outreach" in note for note in result.notes)
+
+
+async def test_an_enrolment_whose_answer_was_lost_is_looked_up_and_finished(
+    sandbox: SandboxHandle, client: tuple[OutreachClient, MemoryStore]
+) -> None:
+    """An enrolment still marked ``posting`` (its POST answer was lost) is found in Outreach by
+    prospect and sequence, finished, and remembered with its id."""
+    made, store = client
+    prospect_id, state_id = await _enrolled_prospect(sandbox, store)
+    key = f"{prospect_id}:1"
+    await store.put_docs(
+        "enrolment", {key: {"sequenceStateId": None, "mailboxId": 1, "state": "posting"}}
+    )
+    result = await build_dispatcher(made, store, made.settings).deliver(
+        _withdrawal("finish_sequences"), ExchangeRecorder()
+    )
+    assert result.action == "sequences_finished"
+    assert await _state(sandbox, state_id) == "finished"
+    doc = (await store.get_docs("enrolment", [key]))[key]
+    assert (doc["state"], doc["sequenceStateId"]) == ("finished", state_id)

@@ -58,7 +58,8 @@ def test_the_dry_run_and_the_delivery_agree_on_every_free_mail_domain(domain: st
 def test_the_dry_run_and_the_delivery_agree_on_a_corporate_domain() -> None:
     """A corporate address gives the same domain in the lead and in the account link."""
     hint = account_hint("jane@acme.co.uk", None)
-    assert hint is not None and hint.domain == "acme.co.uk"
+    assert hint is not None
+    assert hint.domain == "acme.co.uk"
     assert account_domain(hint, "jane@acme.co.uk") == "acme.co.uk"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -224,22 +223,18 @@ def test_python_tags_are_rejected_and_never_executed(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_billion_laughs_is_rejected_fast() -> None:
-    """Y3: an alias bomb is refused at its first anchor, in well under 100 ms."""
+def test_billion_laughs_is_rejected_at_its_first_anchor() -> None:
+    """Y3: an alias bomb is refused at its first anchor, before any alias is expanded."""
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
-    start = time.perf_counter()
     errors = errors_of("\n".join(lines))
-    assert time.perf_counter() - start < 0.1
     assert errors == ["p.yaml:1: yaml: anchors (&name) are not allowed in presets"]
 
 
 def test_event_names_match_exactly_so_patterns_cannot_backtrack() -> None:
-    """Y7: a regex-looking event name is a literal name; a ReDoS probe matches in < 10 ms."""
+    """Y7: a regex-looking event name is a literal name, never compiled as a pattern."""
     preset = parse_preset(BASE.replace("  Signed Up:", '  "(a+)+$":').encode(), "p.yaml")
-    start = time.perf_counter()
     assert preset.rule_for("a" * 50_000 + "!") is None
-    assert time.perf_counter() - start < 0.01
     assert preset.rule_for("(a+)+$") is not None
 
 

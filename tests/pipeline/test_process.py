@@ -30,7 +30,8 @@ def stages(outcome: Outcome) -> list[tuple[str, str]]:
 def test_mapped_track_passes_every_stage(lead_capture: Preset, make_track: EventFactory) -> None:
     """A consented, identified Demo Requested runs all stages in order and becomes a lead."""
     outcome = process(record(make_track(userId="user-1")), KNOWN, lead_capture)
-    assert outcome.sent and outcome.drop is None
+    assert outcome.sent
+    assert outcome.drop is None
     assert stages(outcome) == [
         ("decode", "pass"),
         ("profile", "pass"),
@@ -78,7 +79,8 @@ def test_drops(
     """Each gate drops with its reason, a readable detail, and a final 'drop' stage."""
     outcome = process(record(make_track(**overrides)), snapshot, lead_capture)
     assert outcome.drop is reason
-    assert outcome.detail is not None and detail in outcome.detail
+    assert outcome.detail is not None
+    assert detail in outcome.detail
     assert outcome.stages[-1].status == "drop"
     assert outcome.stages[-1].reason == str(reason)
     assert outcome.trace_json()["outcome"] == "dropped"
@@ -139,7 +141,8 @@ def test_page_without_consent_writes_nothing(lead_capture: Preset, make_page: Ev
     """A plain page view changes no profile (the cheap path writes nothing back)."""
     outcome = process(record(make_page()), KNOWN, lead_capture)
     assert outcome.profile is None
-    assert outcome.detail is not None and "page views never create prospects" in outcome.detail
+    assert outcome.detail is not None
+    assert "page views never create prospects" in outcome.detail
 
 
 def test_bad_phone_is_a_warning_and_the_lead_still_goes(
@@ -177,7 +180,8 @@ def test_wrongly_typed_mapped_track_is_malformed(
     """A mapped track whose context.traits is not an object drops as malformed."""
     outcome = process(record(make_track(timestamp=["x"])), KNOWN, lead_capture)
     assert outcome.drop is DropReason.MALFORMED
-    assert outcome.detail is not None and outcome.detail.startswith("timestamp")
+    assert outcome.detail is not None
+    assert outcome.detail.startswith("timestamp")
 
 
 def test_detail_and_trace_never_hold_the_email(

@@ -44,18 +44,22 @@ def test_paid_demo_request_takes_the_first_rule(routing: Preset, make_track: Eve
     """plan: enterprise matches rule 1: owner rotation, sequence from the owner, stage Inbound."""
     event = make_track(userId="u1", properties={"plan": "enterprise"})
     outcome = process(record(event), KNOWN, routing)
-    assert outcome.lead is not None and outcome.lead.routing is not None
+    assert outcome.lead is not None
+    assert outcome.lead.routing is not None
     plan = outcome.lead.routing
     assert plan.rule == "paid demo request"
     assert plan.condition == "properties.plan one of [enterprise, business]"
     assert [link.via for link in plan.owner] == ["rotation"]
     assert plan.owner[0].users == ("alice", "bob")
     assert plan.owner[0].rotation == "Demo Routing:reps"  # shared by both Demo Requested rules
-    assert plan.sequence is not None and plan.sequence.name == "Inbound Demo Request"
-    assert plan.sequence.mailbox is None and plan.sequence.enrol == "new"
+    assert plan.sequence is not None
+    assert plan.sequence.name == "Inbound Demo Request"
+    assert plan.sequence.mailbox is None
+    assert plan.sequence.enrol == "new"
     assert plan.stage == "Inbound"
     names = [stage.stage for stage in outcome.stages]
-    assert names[2] == "condition" and names[-1] == "routing"
+    assert names[2] == "condition"
+    assert names[-1] == "routing"
 
 
 def test_other_demo_request_falls_to_the_last_rule(
@@ -63,7 +67,8 @@ def test_other_demo_request_falls_to_the_last_rule(
 ) -> None:
     """plan: free gets an owner and a stage but no sequence."""
     outcome = process(record(make_track(userId="u1", properties={"plan": "free"})), KNOWN, routing)
-    assert outcome.lead is not None and outcome.lead.routing is not None
+    assert outcome.lead is not None
+    assert outcome.lead.routing is not None
     assert outcome.lead.routing.sequence is None
     assert outcome.lead.routing.stage == "Inbound"
 
@@ -71,7 +76,8 @@ def test_other_demo_request_falls_to_the_last_rule(
 def test_lead_capture_events_are_unrouted(routing: Preset, make_track: EventFactory) -> None:
     """The other Lead Capture events send as before, with no routing plan."""
     outcome = process(record(make_track(event="Signed Up", userId="u1")), KNOWN, routing)
-    assert outcome.lead is not None and outcome.lead.routing is None
+    assert outcome.lead is not None
+    assert outcome.lead.routing is None
     assert outcome.lead.tags == ("Signal", "signup")
 
 
@@ -94,7 +100,8 @@ def test_no_rule_applies_drops_with_the_failed_conditions(make_track: EventFacto
         "'Demo Requested #2': traits.country is 'GB', not one of [FR, DE]"
     )
     condition = [s for s in outcome.stages if s.stage == "condition"]
-    assert condition and condition[0].reason == "condition_not_met"
+    assert condition
+    assert condition[0].reason == "condition_not_met"
     assert outcome.profile is None  # nothing new to remember, but the decision is explained
 
 
@@ -104,7 +111,8 @@ def test_a_drop_rule_that_matches_drops_as_unmapped(make_track: EventFactory) ->
     profile = Profile(traits={**KNOWN.traits, "country": "FR"}, consent={"marketing": True})
     outcome = process(record(make_track(properties={"plan": "free"})), profile, preset)
     assert outcome.drop is DropReason.UNMAPPED_EVENT
-    assert outcome.detail is not None and "the rule drops the event" in outcome.detail
+    assert outcome.detail is not None
+    assert "the rule drops the event" in outcome.detail
 
 
 def test_owner_chain_reads_fields_from_event_and_profile(make_track: EventFactory) -> None:
@@ -112,7 +120,8 @@ def test_owner_chain_reads_fields_from_event_and_profile(make_track: EventFactor
     preset = parse_preset((HEAD + CONDITIONAL).encode(), "r.yaml")
     event = make_track(properties={"plan": "enterprise"})
     outcome = process(record(event), KNOWN, preset)
-    assert outcome.lead is not None and outcome.lead.routing is not None
+    assert outcome.lead is not None
+    assert outcome.lead.routing is not None
     links = outcome.lead.routing.owner
     assert [(link.via, link.field, link.user) for link in links] == [
         ("field", "properties.rep", None),
@@ -189,7 +198,9 @@ def test_bad_rules_name_file_line_and_field(case: str, events: str, expected: st
 def test_existing_shape_is_unchanged(lead_capture: Preset) -> None:
     """A single mapping per event still loads, as a one-rule list without conditions."""
     rules = lead_capture.events["Demo Requested"]
-    assert len(rules) == 1 and rules[0].when is None and rules[0].owner is None
+    assert len(rules) == 1
+    assert rules[0].when is None
+    assert rules[0].owner is None
     assert lead_capture.rule_for("Demo Requested") is rules[0]
 
 

@@ -51,7 +51,8 @@ def test_seed_stream_drop_reasons(lead_capture: Preset) -> None:
         DropReason.UNMAPPED_EVENT,
         DropReason.NO_CONSENT,
     ]
-    assert outcomes[0].detail is not None and "traits remembered" in outcomes[0].detail
+    assert outcomes[0].detail is not None
+    assert "traits remembered" in outcomes[0].detail
 
 
 def test_lead_intent_carries_what_delivery_needs(lead_capture: Preset) -> None:
@@ -67,5 +68,6 @@ def test_lead_intent_carries_what_delivery_needs(lead_capture: Preset) -> None:
     assert lead.event == "Demo Requested"
     assert lead.preset == "Lead Capture"
     assert lead.received_at == "2026-11-23T10:00:09.090Z"
-    assert lead.account is not None and lead.account.domain == "acme.com"
+    assert lead.account is not None
+    assert lead.account.domain == "acme.com"
     assert lead.account.name == "Acme Inc"

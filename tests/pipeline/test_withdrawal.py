@@ -44,7 +44,8 @@ def test_every_kind_of_event_can_withdraw(
     }[kind]()
     outcome = process(_record(event), GRANTED, lead_capture)
     intent = outcome.lead
-    assert intent is not None and intent.kind == "consent_withdrawn"
+    assert intent is not None
+    assert intent.kind == "consent_withdrawn"
     assert intent.email == "jane.doe@acme.com"
     assert intent.withdrawal is not None
     assert intent.withdrawal.categories == ("marketing",)
@@ -90,7 +91,8 @@ def test_the_preset_decides_what_the_withdrawal_asks(
     """on_consent_withdrawn opt_out / finish_sequences / both is carried on the intent."""
     preset = lead_capture.model_copy(update={"on_consent_withdrawn": setting})
     outcome = process(_record(make_page(context=WITHDRAW)), GRANTED, preset)
-    assert outcome.lead is not None and outcome.lead.withdrawal is not None
+    assert outcome.lead is not None
+    assert outcome.lead.withdrawal is not None
     assert outcome.lead.withdrawal.opts_out is opts_out
     assert outcome.lead.withdrawal.finishes_sequences is finishes
 
@@ -113,11 +115,13 @@ def test_a_later_grant_does_not_opt_back_in_and_the_trace_says_so(
     withdrawn = Profile(traits=JANE, consent={"marketing": False})
     event = make_track(context={"consent": {"categories": {"marketing": True}}})
     outcome = process(_record(event), withdrawn, lead_capture)
-    assert outcome.lead is not None and outcome.lead.kind == "upsert_prospect"
+    assert outcome.lead is not None
+    assert outcome.lead.kind == "upsert_prospect"
     assert "emailsOptStatus" not in outcome.lead.attributes
     note = outcome.stages[-1]
     assert note.stage == "withdrawal"
-    assert note.detail is not None and "stays until a person changes it there" in note.detail
+    assert note.detail is not None
+    assert "stays until a person changes it there" in note.detail
 
 
 def test_an_unchanged_consent_costs_no_withdrawal_check(
@@ -126,4 +130,5 @@ def test_an_unchanged_consent_costs_no_withdrawal_check(
     """A page repeating the consent the profile holds changes nothing and sends nothing."""
     event = make_page(context={"consent": {"categories": {"marketing": True}}})
     outcome = process(_record(event), GRANTED, lead_capture)
-    assert outcome.lead is None and outcome.profile is None
+    assert outcome.lead is None
+    assert outcome.profile is None

@@ -47,7 +47,7 @@ def make_kafka_settings(broker: EmbeddedBroker) -> Callable[..., KafkaSettings]:
             "drain_timeout_s": 10.0,
         }
         values.update(overrides)
-        return KafkaSettings(**values)  # type: ignore[arg-type]
+        return KafkaSettings(**values)
 
     return make
 

@@ -14,12 +14,13 @@ from typing import Any
 import aiohttp
 import pytest_asyncio
 from aiohttp import web
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 
 from leadgate.http.app import build_http_app
 from leadgate.settings import CollectorSettings, KafkaSettings, Settings, WriteKey
+from tests.plugins.streams import read_topic
 
 WRITE_KEY = "wk_test_3f9a1c"
 OTHER_KEY = "wk_other_77b2e0"
@@ -74,35 +75,12 @@ class CollectorHandle:
 
 
 async def topic_records(kafka: KafkaSettings, topic: str, timeout_s: float = 20.0) -> list[Record]:
-    """Read ``topic`` from the beginning up to its current end offsets."""
-    # A short fetch wait: offset look-ups queue behind the fetcher's long poll otherwise.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=20
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        reached = await consumer.beginning_offsets(partitions)
-        out: list[Record] = []
-        deadline = time.monotonic() + timeout_s
-        while any(reached[tp] < ends[tp] for tp in partitions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            batches = await consumer.getmany(timeout_ms=200)
-            for tp, batch in batches.items():
-                for r in batch:
-                    reached[tp] = r.offset + 1
-                    key = r.key.decode() if r.key is not None else None
-                    out.append(Record(key, json.loads(r.value)))
-        return out
-    finally:
-        await consumer.stop()
+    """Every record of ``topic`` from the beginning to its true end (the fetch responses' high
+    watermarks: the embedded broker under-reports ListOffsets, and an under-read would let
+    "exactly once" or "nothing was produced" pass without proof)."""
+    async with asyncio.timeout(timeout_s):
+        raw = await read_topic(kafka.bootstrap_servers, topic)
+    return [Record(r.key.decode() if r.key is not None else None, json.loads(r.value)) for r in raw]
 
 
 MakeCollector = Callable[..., Awaitable[CollectorHandle]]

@@ -62,7 +62,7 @@ def garbage_lz4(batch: bytearray) -> bytearray:
     return _recompute_crc(broken)
 
 
-async def produce_raw(bootstrap: str, topic: str, partition: int, batch: bytes) -> int:
+async def produce_raw(bootstrap: str, topic: str, partition: int, batch: bytes | bytearray) -> int:
     """Append ``batch`` to ``topic[partition]`` as it is; returns the offset the broker gave."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap)
     await client.bootstrap()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -204,3 +205,9 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield holder[0]
     finally:
         await runner.cleanup()
+
+
+def request_epoch(entry: dict[str, Any]) -> float:
+    """When the sandbox received a logged request (``/__sandbox/requests``), epoch seconds."""
+    stamp = dt.datetime.strptime(entry["time"] + "+0000", "%Y-%m-%dT%H:%M:%S.%fZ%z")
+    return stamp.timestamp()

@@ -213,8 +213,16 @@ async def spawn_worker(
 ) -> asyncio.subprocess.Process:
     """Start ``python -m leadgate.cli run --role ROLE [--processes N]`` configured by
     ``settings``."""
-    # the child inherits the descriptor; the test reads the log only after the child is gone
-    stderr = log.open("ab") if log is not None else asyncio.subprocess.DEVNULL
+    if log is None:
+        return await _spawn(settings, role, processes, log_level, asyncio.subprocess.DEVNULL)
+    # the child inherits its own copy of the descriptor: ours closes once the child has it
+    with log.open("ab") as stderr:
+        return await _spawn(settings, role, processes, log_level, stderr)
+
+
+async def _spawn(
+    settings: Settings, role: str, processes: int, log_level: str, stderr: Any
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

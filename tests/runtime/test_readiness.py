@@ -51,7 +51,8 @@ async def test_readyz_answers_503_until_the_workers_consume_then_200(
         host(settings, role=Role.PROCESSOR, http=True) as running,
         aiohttp.ClientSession() as session,
     ):
-        assert running.http is not None and running.workers is not None
+        assert running.http is not None
+        assert running.workers is not None
         status, body = await _readyz(session, running.http.url)
         assert (status, body) == (503, {"status": "starting", "workers": "joining"})
         await running.ready()
@@ -69,7 +70,8 @@ async def test_a_process_without_workers_is_ready_when_kafka_answers(
         host(_settings(tmp_path, kafka), role=None, http=True) as running,
         aiohttp.ClientSession() as session,
     ):
-        assert running.http is not None and running.workers is None
+        assert running.http is not None
+        assert running.workers is None
         await running.ready()
         assert await _readyz(session, running.http.url) == (200, {"status": "ready"})
 
@@ -99,4 +101,5 @@ async def test_a_process_on_the_embedded_broker_runs_its_workers_with_the_short_
     async with host(_settings(tmp_path, kafka), role=Role.PROCESSOR, http=False) as running:
         assert running.settings.kafka.session_timeout_ms == EMBEDDED_SESSION_TIMEOUT_MS
         await running.ready()
-        assert running.workers is not None and running.workers.consuming()
+        assert running.workers is not None
+        assert running.workers.consuming()

@@ -25,6 +25,7 @@ from leadgate.runtime.process import host
 from leadgate.runtime.roles import Role, names_of
 from leadgate.runtime.supervise import Supervisor, TaskState, WorkerDied
 from leadgate.settings import KafkaSettings, Settings, WriteKey
+from leadgate.store.presets import PresetReloader
 from tests.plugins.events import LEAD_CAPTURE
 from tests.plugins.streams import produce, wait_for
 
@@ -98,14 +99,16 @@ async def test_a_dead_worker_is_reported_unready_and_restarted(
         host(settings, role=Role.ALL, http=True, restart=True) as running,
         aiohttp.ClientSession() as session,
     ):
-        assert running.http is not None and running.workers is not None
+        assert running.http is not None
+        assert running.workers is not None
         await running.ready()
         assert (await _readyz(session, running.http.url))[0] == 200
         dying = running.workers.by_name[name]
-        dying.loop._step = _fault  # type: ignore[method-assign]
+        dying.loop._step = _fault  # type: ignore[method-assign, assignment]
         await _state(running.supervisor, name, TaskState.RESTARTING)
         status, body = await _readyz(session, running.http.url)
-        assert status == 503 and body["status"] == "degraded"
+        assert status == 503
+        assert body["status"] == "degraded"
         assert any(
             p.startswith(f"{name}: died (RuntimeError: injected fault)") for p in body["problems"]
         )
@@ -143,7 +146,7 @@ async def test_without_restart_a_dead_worker_ends_the_process_with_1(
     async with host(settings, role=Role.ALL, http=False) as running:
         assert running.workers is not None
         await running.ready()
-        running.workers.by_name["processor"].loop._step = _fault  # type: ignore[method-assign]
+        running.workers.by_name["processor"].loop._step = _fault  # type: ignore[method-assign, assignment]
         code = await asyncio.wait_for(running.wait(), 30)
     assert code == 1
     (died,) = _lines(log_lines, "worker.died")
@@ -155,11 +158,16 @@ async def test_without_restart_a_dead_worker_ends_the_process_with_1(
     assert any("WorkerDied" in line["error"] for line in _lines(log_lines, "worker.crashed"))
 
 
+@pytest.mark.parametrize("task", ["traces.consume", "presets.watch"])
 async def test_a_dead_background_task_of_serve_is_reported_and_restarted(
-    make_kafka_settings: Callable[..., KafkaSettings], tmp_path: Path, log_lines: io.StringIO
+    make_kafka_settings: Callable[..., KafkaSettings],
+    tmp_path: Path,
+    log_lines: io.StringIO,
+    task: str,
 ) -> None:
-    """As in ``leadgate serve``: the inspector's trace feed fails on a record; an error line
-    names ``traces.consume``, /readyz answers 503, and it is restarted and ready again."""
+    """As in ``leadgate serve``: the inspector's trace feed fails on a record, or the preset
+    watcher on a reload; an error line names the task, /readyz answers 503, and it is
+    restarted and ready again."""
     settings = _settings(tmp_path, make_kafka_settings)
     kafka = settings.kafka
     await ensure_topics(kafka.bootstrap_servers, topics_of(kafka), kafka.partitions)
@@ -169,17 +177,21 @@ async def test_a_dead_background_task_of_serve_is_reported_and_restarted(
             aiohttp.ClientSession() as session,
         ):
             assert running.http is not None
-            patch.setattr(TraceConsumer, "_take", _sync_fault)
-            await produce(kafka.bootstrap_servers, kafka.traces_topic, [(b"m", b"{}")])
-            await _state(running.supervisor, "traces.consume", TaskState.RESTARTING)
+            if task == "traces.consume":
+                patch.setattr(TraceConsumer, "_take", _sync_fault)
+                await produce(kafka.bootstrap_servers, kafka.traces_topic, [(b"m", b"{}")])
+            else:
+                patch.setattr(PresetReloader, "reload_if_changed", _sync_fault)
+            await _state(running.supervisor, task, TaskState.RESTARTING)
             status, body = await _readyz(session, running.http.url)
             assert status == 503
-            assert body["problems"][0].startswith("traces.consume: died")
+            assert body["problems"][0].startswith(f"{task}: died (RuntimeError: injected fault)")
             patch.undo()
-            await _state(running.supervisor, "traces.consume", TaskState.RUNNING)
+            await _state(running.supervisor, task, TaskState.RUNNING)
             assert (await _readyz(session, running.http.url))[0] == 200
     (died,) = _lines(log_lines, "background.died")
-    assert died["worker"] == "traces.consume" and "injected fault" in died["error"]
+    assert died["worker"] == task
+    assert "injected fault" in died["error"]
 
 
 async def test_the_backoff_grows_and_a_failed_rebuild_counts_as_a_death() -> None:
@@ -229,7 +241,8 @@ async def test_a_worker_that_returns_by_itself_has_died() -> None:
     stop.set()
     clean = Supervisor(stop, restart=False)
     await clean.start("clean", returns)
-    assert clean.health["clean"].state is TaskState.STOPPED and clean.healthy()
+    assert clean.health["clean"].state is TaskState.STOPPED
+    assert clean.healthy()
 
 
 async def _at_least(value: int, wanted: int) -> bool:

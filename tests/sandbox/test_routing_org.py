@@ -83,7 +83,8 @@ async def test_enrol_then_already_in_this_sequence(sandbox: SandboxHandle) -> No
     first = await api.call("POST", "/api/v2/sequenceStates", enrolment(pid, 1, 2))
     assert first.status == 201, first.text
     data = first.json["data"]
-    assert data["type"] == "sequenceState" and data["attributes"]["state"] == "active"
+    assert data["type"] == "sequenceState"
+    assert data["attributes"]["state"] == "active"
     assert data["relationships"]["mailbox"] == rel("mailbox", 2)
     second = await api.call("POST", "/api/v2/sequenceStates", enrolment(pid, 1, 3))
     assert second.status == 422
@@ -105,7 +106,8 @@ async def test_enrolment_refusals(sandbox: SandboxHandle) -> None:
     assert (no_mailbox.status, no_mailbox.detail) == (422, "Mailbox can't be blank.")
     assert no_mailbox.json["errors"][0]["source"]["pointer"] == "/data/relationships/mailbox"
     disabled = await api.call("POST", "/api/v2/sequenceStates", enrolment(pid, 3, 2))
-    assert disabled.status == 422 and "disabled" in disabled.detail
+    assert disabled.status == 422
+    assert "disabled" in disabled.detail
     unknown = await api.call("POST", "/api/v2/sequenceStates", enrolment(pid, 1, 99))
     assert (unknown.status, unknown.detail) == (422, "Could not find 'mailbox' with ID '99'.")
     attrs = {"data": {"type": "sequenceState", "attributes": {"state": "active"}}}
@@ -119,14 +121,15 @@ async def test_finish_action(sandbox: SandboxHandle) -> None:
     pid = await prospect(api)
     state = (await api.call("POST", "/api/v2/sequenceStates", enrolment(pid, 1, 2))).json["data"]
     done = await api.call("POST", f"/api/v2/sequenceStates/{state['id']}/actions/finish", {})
-    assert done.status == 200 and done.json["data"]["attributes"]["state"] == "finished"
+    assert done.status == 200
+    assert done.json["data"]["attributes"]["state"] == "finished"
     assert (await api.call("POST", "/api/v2/sequenceStates/99/actions/finish", {})).status == 404
 
 
 async def test_prospect_owner_and_stage_links_are_checked(sandbox: SandboxHandle) -> None:
     """A prospect may be created with owner and stage; unknown ids are 422s."""
     api = await authed(sandbox)
-    body = {
+    body: dict[str, Any] = {
         "data": {
             "type": "prospect",
             "attributes": {"emails": ["x@acme.com"]},

@@ -59,7 +59,8 @@ async def test_an_edit_is_live_within_two_seconds(preset_file: Path) -> None:
     finally:
         stop.set()
         await asyncio.wait_for(watcher, 5)
-    assert reloader.reloads == 1 and reloader.last_error is None
+    assert reloader.reloads == 1
+    assert reloader.last_error is None
 
 
 def test_a_bad_edit_keeps_the_last_good_preset_and_says_why(preset_file: Path) -> None:
@@ -79,10 +80,12 @@ def test_a_bad_edit_keeps_the_last_good_preset_and_says_why(preset_file: Path) -
         root.handlers, root.level = saved
     assert reloader.current.name == "Lead Capture"
     assert _outcome_of(reloader, "Demo Requested") == "sent"
-    assert reloader.last_error is not None and "lead-capture.yaml:" in reloader.last_error
+    assert reloader.last_error is not None
+    assert "lead-capture.yaml:" in reloader.last_error
     assert PRESET_ERROR.labels(preset=preset_file.name)._value.get() == 1
     line = next(orjson.loads(raw) for raw in log.getvalue().splitlines() if "reload" in raw)
-    assert line["event"] == "presets.reload.error" and line["kept"] == "Lead Capture"
+    assert line["event"] == "presets.reload.error"
+    assert line["kept"] == "Lead Capture"
 
     preset_file.write_text(good.replace("[Signal, demo-request]", "[Signal, demo]"))
     assert reloader.reload_if_changed() is True

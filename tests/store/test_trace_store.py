@@ -96,7 +96,8 @@ def test_bounded_by_count_and_age() -> None:
         ids.append(record["messageId"])
         store.add_trace(record)
     assert len(store) == 3
-    assert store.get(ids[0]) is None and store.get(ids[4]) is not None
+    assert store.get(ids[0]) is None
+    assert store.get(ids[4]) is not None
     clock.now += 61
     assert store.query(TraceQuery()) == []
     assert len(store) == 0
@@ -116,7 +117,8 @@ def test_persisted_owner_only_and_reloaded(tmp_path: Path) -> None:
     assert (state / "inspector.key").stat().st_mode & 0o077 == 0
     with sqlite3.connect(state / "traces.sqlite3") as db:
         keys = [row[0] for row in db.execute("SELECT email_key FROM traces")]
-    assert keys and all(key and "@" not in key for key in keys)
+    assert keys
+    assert all(key and "@" not in key for key in keys)
 
     again = TraceStore(state)
     assert again.recent_events(10) == [("m-1", raw)]

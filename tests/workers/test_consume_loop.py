@@ -94,7 +94,8 @@ async def test_retry_seeks_back_without_redoing_finished_records(
     await task
     assert calls["5"] == 3
     assert all(calls[str(i)] == 1 for i in range(10) if i != 5)
-    assert loop.revocations == 0 and loop.assignments == 1
+    assert loop.revocations == 0
+    assert loop.assignments == 1
 
 
 async def test_shutdown_commits_and_restart_resumes(

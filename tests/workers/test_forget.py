@@ -42,7 +42,7 @@ def _settings(tmp_path: Path, url: str = "http://127.0.0.1:9") -> Settings:
     return Settings(
         state_dir=tmp_path / "state",
         outreach=make_settings(url),
-        privacy={"compliance_poll_s": 1.0, "compliance_timeout_s": 30.0},  # type: ignore[arg-type]
+        privacy={"compliance_poll_s": 1.0, "compliance_timeout_s": 30.0},
     )
 
 
@@ -73,7 +73,8 @@ async def test_forget_by_email_erases_every_copy_and_suppresses_every_identifier
     forgetter = Forgetter(_settings(tmp_path), store)
     await _person(store, forgetter, prospect_id=12)
     report = await forgetter.forget([f"email:{JANE}"], outreach=False)
-    assert report.finished and not report.resumed
+    assert report.finished
+    assert not report.resumed
     assert report.erased == {
         "profiles": 2,
         "person_index": 2,
@@ -119,12 +120,14 @@ async def test_forget_erases_the_local_inspector_traces(tmp_path: Path) -> None:
     traces.add_trace({"messageId": "m-3", "stage": "processor", "normalized": {"email": "x@y.io"}})
     report = await forgetter.forget([f"email:{JANE}", "anon:a-1"], outreach=False)
     assert report.erased["traces"] == 2
-    assert traces.get("m-1") is None and traces.get("m-2") is None
+    assert traces.get("m-1") is None
+    assert traces.get("m-2") is None
     traces.add_trace({"messageId": "m-4", "stage": "processor", "normalized": {"email": JANE}})
     assert traces.get("m-4") is None
     traces.close()
     reopened = TraceStore(settings.state_dir, person_hash=forgetter.hash)
-    assert reopened.get("m-1") is None and reopened.get("m-3") is not None
+    assert reopened.get("m-1") is None
+    assert reopened.get("m-3") is not None
     reopened.add_trace({"messageId": "m-5", "stage": "processor", "normalized": {"email": JANE}})
     assert reopened.get("m-5") is None
     reopened.close()
@@ -182,7 +185,8 @@ async def test_forget_with_outreach_files_one_request_and_follows_it_to_done(
     async with _forgetter(tmp_path, sandbox, store) as forgetter:
         await _person(store, forgetter, prospect_id)
         report = await forgetter.forget([f"email:{JANE}"], outreach=True)
-    assert report.finished and report.compliance_state == "done"
+    assert report.finished
+    assert report.compliance_state == "done"
     (request,) = await sandbox.compliance_requests()
     assert request["attributes"]["requestObjectId"] == str(prospect_id)
     assert request["id"] == report.compliance_id
@@ -210,7 +214,8 @@ async def test_a_forget_interrupted_after_any_step_resumes_and_files_once(
     assert pending.step == dies_after
     async with _forgetter(tmp_path, sandbox, store) as second:
         report = await second.forget([f"email:{JANE}"], outreach=True)
-    assert report.resumed and report.finished
+    assert report.resumed
+    assert report.finished
     assert len(await sandbox.compliance_requests()) == 1
     assert await store.get_profiles(["user:u-1", "anon:a-1"]) == {}
     assert await store.get_prospect(JANE) is None
@@ -236,7 +241,8 @@ async def test_a_forget_that_loses_outreach_while_following_resumes_without_refi
     assert pending.compliance_id == 1
     async with _forgetter(tmp_path, sandbox, store) as second:
         report = await second.forget([f"email:{JANE}"], outreach=True)
-    assert report.finished and report.compliance_state == "done"
+    assert report.finished
+    assert report.compliance_state == "done"
     assert len(await sandbox.compliance_requests()) == 1
 
 
@@ -273,5 +279,6 @@ async def test_a_filing_whose_id_was_lost_is_found_not_filed_again(
     await first.jobs.save(job)
     async with _forgetter(tmp_path, sandbox, store) as second:
         report = await second.forget([f"email:{JANE}"], outreach=True)
-    assert report.finished and report.compliance_id == 1
+    assert report.finished
+    assert report.compliance_id == 1
     assert len(await sandbox.compliance_requests()) == 1

@@ -39,7 +39,7 @@ async def running(
     shutil.copy(PRESET, preset)
     settings = Settings(
         kafka=kafka_settings,
-        pipeline={"presets": (preset,), "presets_poll_s": 0.1},  # type: ignore[arg-type]
+        pipeline={"presets": (preset,), "presets_poll_s": 0.1},
     )
     stop = asyncio.Event()
     async with started_producer(settings) as producer:
@@ -216,3 +216,8 @@ async def test_preset_edit_is_live_without_restart(
         return len(await read_topic(kafka.bootstrap_servers, kafka.delivery_topic)) == 1
 
     await wait_for(lead, timeout_s=30)
+    kafka = settings.kafka
+    [record] = await read_topic(kafka.bootstrap_servers, kafka.delivery_topic)
+    intent = orjson.loads(record.value)
+    assert intent["event"] == "Pricing Viewed"
+    assert "pricing" in intent["tags"]

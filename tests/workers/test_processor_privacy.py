@@ -31,7 +31,7 @@ async def running(
     settings = Settings(
         state_dir=tmp_path / "state",
         kafka=kafka_settings,
-        pipeline={"presets": (PRESET,)},  # type: ignore[arg-type]
+        pipeline={"presets": (PRESET,)},
     )
     store = MemoryStore()
     gate = PrivacyGate.open(settings, store)

@@ -156,7 +156,8 @@ def _sandbox_outreach(settings: Settings, sandbox_url: str) -> OutreachSettings:
     outreach = settings.outreach
     update: dict[str, Any] = {"base_url": sandbox_url}
     if not outreach.webhook_url:
-        host = settings.http_host if settings.http_host not in ("0.0.0.0", "::") else "127.0.0.1"
+        wildcard = ("0.0.0.0", "::")  # noqa: S104 -- recognising a wildcard bind, not binding
+        host = settings.http_host if settings.http_host not in wildcard else "127.0.0.1"
         update["webhook_url"] = f"http://{host}:{settings.http_port}/outreach/webhooks"
     if not outreach.webhook_secrets:
         update["webhook_secrets"] = (SecretStr(f"whsec_{secrets.token_urlsafe(24)}"),)

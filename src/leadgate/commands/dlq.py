@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 import orjson
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
+from leadgate.errors import ConfigError
 from leadgate.kafka.deadletter import list_dead_letters, parse_since, replay
 from leadgate.pipeline.privacy import record_identifiers
 from leadgate.runtime.services import started_producer, state_store
@@ -74,7 +74,7 @@ def _since(text: str) -> datetime:
 def _settings() -> Settings | None:
     try:
         return load_settings()
-    except ValidationError as exc:
+    except ConfigError as exc:
         print(f"leadgate: configuration error:\n{exc}", file=sys.stderr)
         return None
 

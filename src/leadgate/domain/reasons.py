@@ -73,6 +73,6 @@ class Outcome(StrEnum):
 class StageStatus(StrEnum):
     """How one stage judged an event."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 -- a stage verdict, not a password
     DROP = "drop"
     WARN = "warn"

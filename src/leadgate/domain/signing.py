@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 -- the public prefix of a secret, not a secret
 # Receivers refuse timestamps further than this from their clock (replay protection).
 TOLERANCE_S = 5 * 60
 

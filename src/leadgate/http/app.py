@@ -17,6 +17,7 @@ from leadgate.http.health import Problems, WorkersReady, health_routes
 from leadgate.http.inspector import setup_inspector
 from leadgate.http.metrics import setup_metrics
 from leadgate.http.pages import page_routes
+from leadgate.http.privacy import Forget, PrivacyEndpoint
 from leadgate.http.sdkconfig import SdkConfig
 from leadgate.http.sink import EventSink
 from leadgate.http.webhooks import WebhookReceiver
@@ -38,6 +39,7 @@ def build_http_app(
     workers_ready: WorkersReady | None = None,
     problems: Problems | None = None,
     state_store: StateStore | None = None,
+    forget: Forget | None = None,
 ) -> web.Application:
     """The aiohttp application; ``producer`` is a started aiokafka producer (acks="all").
 
@@ -59,6 +61,8 @@ def build_http_app(
     app.add_routes(page_routes(collector_settings))
     app.add_routes(SdkConfig(collector_settings).routes())
     app.add_routes(health_routes(sink, workers_ready, problems))
+    if forget is not None:  # POST /privacy/forget (401 unless privacy.admin_token is set)
+        app.add_routes(PrivacyEndpoint(settings, forget).routes())
     webhook_store = state_store if state_store is not None else profile_store
     if webhook_store is not None:
         receiver = WebhookReceiver(settings, producer=producer, store=webhook_store)

@@ -1,6 +1,6 @@
 """``POST /outreach/webhooks``: Outreach's webhook deliveries in, durably, or not at all.
 
-In order (reliability.md §W, P27-P29):
+In order (docs/reliability.md, W-series):
 
 1. More than 256 KB → 413, before any HMAC (W8); the body is read with that cap.
 2. ``Outreach-Webhook-Signature`` must equal the lower-case hex HMAC-SHA256 of the raw body under
@@ -150,7 +150,7 @@ class WebhookReceiver:
             await asyncio.wait_for(self._publish(raw, key, headers), self._ack_timeout_s)
         except (TimeoutError, KafkaError):
             WEBHOOKS.labels("unavailable").inc()
-            log.error("webhook.unavailable", topic=self._topic)
+            log.exception("webhook.unavailable", topic=self._topic)
             return _json(503, b'{"error":"unavailable"}')
         if not await remember(self._store, seen_key, digest):
             earlier = await seen_digest(self._store, seen_key)

@@ -16,15 +16,18 @@ its offset range and raw bytes, which is what the consume loop dead-letters or s
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import CorruptRecordException, KafkaError, UnsupportedCodecError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord
+
+from leadgate.observability.logging import get_logger
 
 # baseOffset (int64) and batchLength (int32) frame every batch, whatever its magic.
 _FRAME = struct.Struct(">qi")
@@ -34,6 +37,7 @@ _MIN_LENGTH = 14
 _MAGIC_AT = 16  # 8 + 4 + partitionLeaderEpoch (4)
 _LAST_OFFSET_DELTA_AT = 23  # ... magic (1), crc (4), attributes (2)
 _READ_UNCOMMITTED = 0
+log = get_logger(__name__)
 # The broker answers as soon as it has the bytes; an empty answer comes after this long.
 _MAX_WAIT_MS = 500
 
@@ -186,3 +190,35 @@ async def fetch_raw(
                 raw = bytes(data[-1] or b"")
                 return raw, len(raw) < max_bytes
     return b"", True  # nothing at that offset (yet)
+
+
+async def find_undecodable(
+    consumer: AIOKafkaConsumer,
+    tps: Iterable[TopicPartition],
+    *,
+    bootstrap_servers: str,
+    request_timeout_ms: int = 30_000,
+) -> list[tuple[TopicPartition, Scan]]:
+    """After ``getmany`` raised: the partitions among ``tps`` (those flowing) whose bytes at the
+    consumer's position include a batch that does not decode, with the records before it.
+    A partition whose bytes cannot be fetched is left out (and logged)."""
+    found: list[tuple[TopicPartition, Scan]] = []
+    for tp in sorted(tps):
+        position = await consumer.position(tp)
+        try:
+            raw, complete = await fetch_raw(
+                bootstrap_servers, tp, position, request_timeout_ms=request_timeout_ms
+            )
+        except (KafkaError, OSError) as exc:
+            log.warning(
+                "batch.read_failed",
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=position,
+                error=type(exc).__name__,
+            )
+            continue
+        result = scan(tp, raw, position, complete=complete)
+        if result.bad is not None:
+            found.append((tp, result))
+    return found

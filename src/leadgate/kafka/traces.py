@@ -24,9 +24,10 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
+from leadgate.kafka.batches import find_undecodable
 from leadgate.observability.logging import get_logger
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.traces import TraceStore
@@ -207,7 +208,10 @@ class TraceConsumer:
         await consumer.start()
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                try:
+                    batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                except Exception as exc:  # a batch that does not decode raises on every call
+                    batches = await self._skip_undecodable(consumer, exc)
                 if consumer.assignment():
                     self.ready.set()
                 for partition, records in batches.items():
@@ -216,6 +220,33 @@ class TraceConsumer:
         finally:
             with contextlib.suppress(KafkaError, OSError):
                 await consumer.stop()
+
+    async def _skip_undecodable(
+        self, consumer: AIOKafkaConsumer, error: Exception
+    ) -> dict[TopicPartition, list[Any]]:
+        """Skip a batch the consumer cannot decode (the workers dead-letter their copy; the
+        inspector only shows less); the records before it are taken. Re-raise ``error`` when
+        no partition holds such a batch."""
+        found = await find_undecodable(
+            consumer,
+            consumer.assignment() - consumer.paused(),
+            bootstrap_servers=self._settings.bootstrap_servers,
+            request_timeout_ms=self._settings.request_timeout_ms,
+        )
+        if not found:
+            raise error
+        for tp, result in found:
+            assert result.bad is not None
+            log.error(
+                "traces.batch_skipped",
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=result.bad.first,
+                last_offset=result.bad.last,
+                detail=result.bad.detail,
+            )
+            consumer.seek(tp, result.bad.last + 1)
+        return {tp: result.records for tp, result in found}
 
     def _take(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         if value is None:

@@ -3,10 +3,10 @@
 For the prospect leadgate knows for the intent's email (its prospect record, else SYNC's mirror):
 
 - ``opt_out``: ``PATCH /prospects/{id}`` with ``emailsOptStatus: "opted_out"`` (Outreach stamps
-  ``emailsOptedAt``; outreach-api.md §10.5 in our own words: docs/privacy.md);
+  ``emailsOptedAt``; docs/outreach-api.md#opt-out-and-erasure in our own words: docs/privacy.md);
 - ``finish_sequences``: ``POST /sequenceStates/{id}/actions/finish`` for every sequenceState
-  leadgate enrolled it in (the ``enrolment`` collection, keys ``<prospectId>:<sequenceId>``), and
-  the enrolment is remembered as finished.
+  leadgate enrolled it in (``store.routing.Enrolments``: the ``enrolment`` collection), and the
+  enrolment is remembered as finished; an enrolment whose POST answer was lost is looked up.
 
 Both are idempotent (the same status again, finishing a finished state), so a retried or
 replayed withdrawal is harmless. A person leadgate knows no prospect for is not looked up in
@@ -16,15 +16,18 @@ Outreach no longer has (404) is noted, not retried. Nothing here opts a prospect
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from leadgate.domain.lead import LeadIntent, Withdrawal
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError
 from leadgate.outreach.classify import Verdict
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.dispatch import DeliveryResult
+from leadgate.outreach.jsonapi import resource_id
 from leadgate.store.base import StateStore
+from leadgate.store.routing import Enrolment, Enrolments
 
-ENROLMENT = "enrolment"
 MIRROR_EMAIL = "mirror.email"
 PROSPECTS = "/api/v2/prospects"
 SEQUENCE_STATES = "/api/v2/sequenceStates"
@@ -91,15 +94,18 @@ class WithdrawalHandler:
         notes: list[str],
     ) -> int:
         """Finish every state leadgate enrolled the prospect in; how many it finished."""
-        enrolled = await self._store.scan_docs(ENROLMENT, prefix=f"{prospect_id}:")
+        enrolments = Enrolments(self._store)
+        enrolled = await enrolments.of_prospect(prospect_id)
         if not enrolled:
             notes.append("leadgate enrolled this prospect in no sequence")
             return 0
         finished = 0
-        for key, doc in enrolled:
-            state_id = doc.get("sequenceStateId")
-            if not isinstance(state_id, int) or isinstance(state_id, bool):
-                notes.append(f"enrolment {key} has no sequenceState id")
+        for enrolment in enrolled:
+            state_id = enrolment.sequence_state_id
+            if state_id is None:  # a POST whose answer was lost: ask Outreach for the state
+                state_id = await self._find_state(enrolment, exchanges)
+            if state_id is None:
+                notes.append(f"sequence {enrolment.sequence_id}: Outreach has no state for it")
                 continue
             path = f"{SEQUENCE_STATES}/{state_id}/actions/finish"
             response = await self._client.request("POST", path, exchanges)
@@ -108,6 +114,16 @@ class WithdrawalHandler:
                 continue
             finished += 1
             notes.append(f"sequenceState {state_id} finished")
-            if doc.get("state") != "finished":
-                await self._store.put_docs(ENROLMENT, {key: {**doc, "state": "finished"}})
+            await enrolments.confirm(
+                replace(enrolment, state="finished", sequence_state_id=state_id)
+            )
         return finished
+
+    async def _find_state(self, enrolment: Enrolment, exchanges: ExchangeRecorder) -> int | None:
+        params = {
+            "filter[prospect][id]": str(enrolment.prospect_id),
+            "filter[sequence][id]": str(enrolment.sequence_id),
+        }
+        response = await self._client.request("GET", SEQUENCE_STATES, exchanges, params=params)
+        found = [resource_id(data) for data in response.data or []]
+        return next((i for i in found if i is not None), None)

@@ -48,7 +48,8 @@ from leadgate.observability.masking import mask_text
 def _one_scalar(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """One readable error instead of one per member of the union."""
     if not isinstance(value, (str, int, float, bool)):
-        raise ValueError("expected text, a number or true/false")
+        # pydantic turns a ValueError (not a TypeError) into a located validation error
+        raise ValueError("expected text, a number or true/false")  # noqa: TRY004
     try:
         return handler(value)
     except ValidationError as exc:

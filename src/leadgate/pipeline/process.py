@@ -27,9 +27,8 @@ from leadgate.pipeline.consent import consent_granted, missing_consent, parse_co
 from leadgate.pipeline.identity import find_email, new_profile, remember
 from leadgate.pipeline.mapping import build_lead
 from leadgate.pipeline.normalize import normalize_traits
-from leadgate.pipeline.presets import EventRule, Preset, rule_label
-from leadgate.pipeline.routing import plan_for
-from leadgate.pipeline.rules import choose, field_data
+from leadgate.pipeline.presets import EventRule, Preset
+from leadgate.pipeline.rules import route, routing_pass, select
 from leadgate.pipeline.withdrawal import with_withdrawal
 
 _DECODED = StageRecord("decode", StageStatus.PASS)
@@ -235,23 +234,13 @@ def _lead(
     profile = remember(snapshot, context_traits, event_consent)
     current = profile or snapshot
     stages: list[StageRecord] = [_DECODED, _UNCHANGED if profile is None else _REMEMBERED]
-    data: dict[str, Any] = {}
-    if len(rules) == 1 and rules[0].when is None:
-        index, rule, condition = 0, rules[0], None
-    else:
-        data = field_data(head, properties, current.traits)
-        chosen = choose(rules, data, head.name or "")
-        if isinstance(chosen, Drop):
-            stages.append(StageRecord("condition", StageStatus.DROP, *_why(chosen)))
-            return _dropped(head, chosen, tuple(stages), profile)
-        index, rule, condition = chosen
-        label = rule_label(head.name or "", rules, index)
-        why = f"rule {label!r}: " + (condition or "no condition (the last rule)")
-        if rule.action == "drop":
-            drop = Drop(_UNMAPPED, f"{why}; the rule drops the event")
-            stages.append(StageRecord("condition", StageStatus.DROP, *_why(drop)))
-            return _dropped(head, drop, tuple(stages), profile)
-        stages.append(StageRecord("condition", StageStatus.PASS, detail=why))
+    selected = select(rules, head, properties, current.traits)
+    if isinstance(selected, Drop):
+        stages.append(StageRecord("condition", StageStatus.DROP, *_why(selected)))
+        return _dropped(head, selected, tuple(stages), profile)
+    rule = selected.rule
+    if selected.stage is not None:
+        stages.append(selected.stage)
     stages.append(_preset_pass(rule.tags))
 
     consent = current.consent
@@ -276,19 +265,7 @@ def _lead(
         current.traits, preset.traits_to_normalize, default_region=default_region
     )
     values = {"email": identity.email, **normalized.values}
-    plan = None
-    if rule.owner is not None or rule.sequence is not None or rule.stage is not None:
-        plan = plan_for(
-            preset=preset.name,
-            rule=rule_label(head.name or "", rules, index),
-            condition=condition,
-            owner=rule.owner,
-            update_owner=rule.update_owner,
-            sequence=rule.sequence,
-            stage=rule.stage,
-            update_stage=rule.update_stage,
-            data=data or field_data(head, properties, current.traits),
-        )
+    plan = route(preset.name, rules, selected, head, properties, current.traits)
     lead = build_lead(
         values,
         preset,
@@ -309,11 +286,7 @@ def _lead(
             else _NORMALIZED
         ),
         _mapping_pass(len(lead.attributes)),
-        *(
-            ()
-            if plan is None
-            else (StageRecord("routing", StageStatus.PASS, detail=plan.describe()),)
-        ),
+        *(() if plan is None else (routing_pass(plan),)),
     )
     return fast_outcome(
         message_id=head.message_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -14,13 +15,18 @@ from aiokafka import AIOKafkaProducer
 from leadgate.http.accesslog import AccessLogger
 from leadgate.http.app import build_http_app
 from leadgate.http.health import Problems, WorkersReady
+from leadgate.http.privacy import Forget
 from leadgate.kafka.traces import TraceConsumer
+from leadgate.outreach.client import OutreachClient
+from leadgate.outreach.compliance import ComplianceRequests
 from leadgate.runtime.services import open_trace_store
 from leadgate.runtime.supervise import Supervisor
 from leadgate.runtime.tasks import run_in_background
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
+from leadgate.store.traces import TraceStore
+from leadgate.workers.forget import Forgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,7 @@ async def serve_http(
         presets_holder=presets,
         workers_ready=workers_ready,
         problems=problems,
+        forget=forget_service(settings, store, producer, traces) if store is not None else None,
     )
     runner = web.AppRunner(
         app,
@@ -70,6 +77,29 @@ async def serve_http(
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     port = runner.addresses[0][1]
     return HttpService(f"http://{settings.http_host}:{port}", app)
+
+
+def forget_service(
+    settings: Settings, store: StateStore, producer: AIOKafkaProducer, traces: TraceStore
+) -> Forget:
+    """What ``POST /privacy/forget`` runs: a forget job over this process's state store, its
+    producer (the inspectors' forget marker), its own trace store and, when asked, an Outreach
+    client of its own; a compliance request is filed, not waited for (the endpoint answers 202
+    until a repeated request finds it done)."""
+
+    async def forget(targets: list[str], outreach: bool) -> dict[str, Any]:
+        async with OutreachClient(settings.outreach, store) as client:
+            forgetter = Forgetter(
+                settings,
+                store,
+                producer=producer,
+                compliance=ComplianceRequests(client) if outreach else None,
+                trace_store=traces,
+                follow_s=0.0,
+            )
+            return (await forgetter.forget(targets, outreach=outreach)).json()
+
+    return forget
 
 
 def watch_presets(

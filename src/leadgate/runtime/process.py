@@ -95,8 +95,14 @@ async def host(
     settings = settings.model_copy(update={"kafka": await tuned_for_broker(settings.kafka)})
     log.info("process.starting", role=str(role), http=http, kafka=settings.kafka.bootstrap_servers)
     async with contextlib.AsyncExitStack() as stack:
-        # The HTTP service needs the store to remember accepted Outreach webhook deliveries.
-        wants_store = role is not None or (http and bool(settings.outreach.webhook_secrets))
+        # The HTTP service needs the store to remember accepted Outreach webhook deliveries, and
+        # to forget people (POST /privacy/forget).
+        wants_store = role is not None or (
+            http
+            and (
+                bool(settings.outreach.webhook_secrets) or settings.privacy.admin_token is not None
+            )
+        )
         if store is None and wants_store:
             store = await open_state_store(settings)
             stack.push_async_callback(store.close)

@@ -40,7 +40,7 @@ def run_in_background(
         except TimeoutError:
             task.cancel()
         except Exception as exc:  # the task's own error: it has stopped, say why
-            log.error("background.failed", task=name, error=repr(exc))
+            log.exception("background.failed", task=name, error=repr(exc))
 
     stack.push_async_callback(stop_it)
     return task

@@ -68,7 +68,8 @@ def enrol(store: Store, links: dict[str, Link], *, allow_duplicates: bool = Fals
             )
     store.check_links(links)
     prospect, sequence = links["prospect"], links["sequence"]
-    assert prospect is not None and sequence is not None
+    assert prospect is not None
+    assert sequence is not None
     record = store.get(SEQUENCE.plural, sequence[1])
     if record is not None and not record.attributes.get("enabled", True):
         raise ApiError(validation_error(SEQUENCE_DISABLED, pointer="/data/relationships/sequence"))

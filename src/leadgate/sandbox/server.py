@@ -24,7 +24,12 @@ async def run_sandbox(config: SandboxConfig | None = None) -> AsyncIterator[str]
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
         port = runner.addresses[0][1]
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(config.host, config.host)
+
+        host = {
+            "0.0.0.0": "127.0.0.1",  # noqa: S104 -- printed as a loopback URL; nothing binds here
+            "::": "::1",
+            "": "127.0.0.1",
+        }.get(config.host, config.host)
         host = f"[{host}]" if ":" in host else host
         yield f"http://{host}:{port}"
     finally:

@@ -207,7 +207,7 @@ class SqliteStore:
                 chunk = wanted[start : start + _MAX_PARAMS]
                 marks = ",".join("?" * len(chunk))
                 rows = connection.execute(
-                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"
+                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"  # noqa: S608 -- only "?" placeholders are interpolated
                     " AND (expires_at IS NULL OR expires_at > ?)",
                     [*chunk, now],
                 )
@@ -278,7 +278,7 @@ class SqliteStore:
         def read() -> set[str]:
             marks = ",".join("?" * len(wanted))
             rows = self._connection().execute(
-                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",
+                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",  # noqa: S608 -- only "?" placeholders are interpolated
                 [*wanted, now],
             )
             return {row[0] for row in rows}
@@ -291,7 +291,7 @@ class SqliteStore:
         now = self._clock()
         gone = 0
         for table in ("seen", "profiles", "docs"):
-            sql = f"DELETE FROM {table} WHERE expires_at <= ?"
+            sql = f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 -- our own table names
             gone += await self._call(lambda sql=sql: self._modify(sql, [(now,)]))  # type: ignore[misc]
         return gone
 
@@ -411,7 +411,7 @@ class SqliteStore:
                 marks = ",".join("?" * len(chunk))
                 rows.extend(
                     conn.execute(
-                        f"SELECT key, body FROM docs WHERE collection = ? AND key IN ({marks})"
+                        f"SELECT key, body FROM docs WHERE collection = ? AND key IN ({marks})"  # noqa: S608 -- only "?" placeholders are interpolated
                         " AND (expires_at IS NULL OR expires_at > ?)",
                         [collection, *chunk, now],
                     ).fetchall()

@@ -1,6 +1,6 @@
 """The consume loop both workers share: fetch, hand batches out, commit only what is finished.
 
-How it keeps at-least-once without stalling the group (docs/reliability.md, promises 1.2):
+How it keeps at-least-once without stalling the group (docs/reliability.md P10, P17, P18):
 
 - ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
   unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The
@@ -16,9 +16,10 @@ How it keeps at-least-once without stalling the group (docs/reliability.md, prom
   batches, commits, and forgets them. It shares no lock with ``getmany`` (aiokafka #335).
 - ``linger_s`` holds a partition's first records back for a short window so that records of
   one key arriving close together reach the handler as one batch (0: dispatch at once).
-- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it holds back
-  to deliver later): they stay unfinished, so nothing at or past them is committed, until it
-  calls ``complete()``.
+- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it keeps
+  working on after returning, e.g. the delivery worker's per-email lanes): they stay
+  unfinished, so nothing at or past them is committed, until it calls ``complete()``; the
+  ``on_drain`` hook lets that work finish (bounded) before a revoke's or shutdown's commit.
 - A record batch the consumer cannot decode makes ``getmany`` raise, again on every call. The
   loop then finds the batch itself and dead-letters it and seeks past it, or stops that one
   partition there (``kafka.errors_tolerance``, :mod:`leadgate.workers.undecodable`); the
@@ -66,6 +67,9 @@ class BatchResult:
 
 
 BatchHandler = Callable[[TopicPartition, list[Record]], Coroutine[Any, Any, BatchResult]]
+# Work a handler keeps going after its batch returned (records left out of ``done``): awaited on
+# drain with the seconds left and the partitions drained (None: all), before the commit.
+Drained = Callable[[float, set[TopicPartition] | None], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -95,6 +99,7 @@ class ConsumeLoop:
         poll_timeout_ms: int = 100,
         error_backoff_s: float = 1.0,
         dead_letters: DeadLetterWriter | None = None,
+        on_drain: Drained | None = None,
     ) -> None:
         self._settings = settings
         self._topic = topic
@@ -111,6 +116,7 @@ class ConsumeLoop:
         self.assignments = 0
         self.revocations = 0
         self.bad_batches = BadBatches(settings, group, dead_letters)
+        self._on_drain = on_drain
         # set at the first assignment: the member has joined its group and consumes
         self.joined = asyncio.Event()
 
@@ -334,6 +340,7 @@ class ConsumeLoop:
     async def _drain(self, timeout_s: float, only: Iterable[TopicPartition] | None = None) -> None:
         """Let in-flight batches finish (bounded); buffered, undispatched records are dropped
         from memory and stay uncommitted, so they are fetched again later."""
+        started = time.monotonic()
         wanted = set(only) if only is not None else set(self._parts)
         parts = {tp: p for tp, p in self._parts.items() if tp in wanted}
         for part in parts.values():
@@ -351,6 +358,9 @@ class ConsumeLoop:
             else:
                 log.warning("drain.timeout", topic=tp.topic, partition=tp.partition)
                 part.task.cancel()
+        if self._on_drain is not None:
+            left = max(timeout_s - (time.monotonic() - started), 0.0)
+            await self._on_drain(left, set(only) if only is not None else None)
 
     async def _cancel_all(self) -> None:
         tasks = [p.task for p in self._parts.values() if p.task is not None]

@@ -105,6 +105,7 @@ class Forgetter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         after_step: Callable[[str], Awaitable[None]] | None = None,
+        follow_s: float | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -119,6 +120,9 @@ class Forgetter:
         self._sleep = sleep
         # Called after each finished step (tests stop a job there to restart it).
         self._after_step = after_step
+        # How long to follow a compliance request (None: privacy.compliance_timeout_s; the HTTP
+        # endpoint uses 0 and answers 202 until a repeated request finds it done).
+        self._follow_s = follow_s
 
     def attach_trace_store(self, trace_store: TraceStore) -> None:
         """Also erase directly from this (local) trace store; it must hash with ``self.hash``."""
@@ -266,9 +270,11 @@ class Forgetter:
         return await self._follow(job, notes, exchanges)
 
     async def _follow(self, job: ForgetJob, notes: list[str], exchanges: ExchangeRecorder) -> bool:
-        assert self._compliance is not None and job.compliance_id is not None
+        assert self._compliance is not None
+        assert job.compliance_id is not None
         privacy = self._settings.privacy
-        deadline = self._clock() + privacy.compliance_timeout_s
+        follow = privacy.compliance_timeout_s if self._follow_s is None else self._follow_s
+        deadline = self._clock() + follow
         while True:
             request = await self._compliance.get(job.compliance_id, exchanges)
             job.compliance_state = request.state

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from leadgate.domain.reasons import DeadLetterReason
-from leadgate.kafka.batches import BadBatch, Scan, fetch_raw, scan
+from leadgate.kafka.batches import BadBatch, Scan, find_undecodable
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, PARTITION_HALTED, UNDECODABLE_BATCHES
@@ -71,29 +71,12 @@ class BadBatches:
         self, consumer: AIOKafkaConsumer, tps: Iterable[TopicPartition]
     ) -> list[tuple[TopicPartition, Scan]]:
         """The partitions among ``tps`` whose next batches include one that does not decode."""
-        found: list[tuple[TopicPartition, Scan]] = []
-        for tp in sorted(tps):
-            position = await consumer.position(tp)
-            try:
-                raw, complete = await fetch_raw(
-                    self._settings.bootstrap_servers,
-                    tp,
-                    position,
-                    request_timeout_ms=self._settings.request_timeout_ms,
-                )
-            except (KafkaError, OSError) as exc:
-                log.warning(
-                    "batch.read_failed",
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    offset=position,
-                    error=type(exc).__name__,
-                )
-                continue
-            result = scan(tp, raw, position, complete=complete)
-            if result.bad is not None:
-                found.append((tp, result))
-        return found
+        return await find_undecodable(
+            consumer,
+            tps,
+            bootstrap_servers=self._settings.bootstrap_servers,
+            request_timeout_ms=self._settings.request_timeout_ms,
+        )
 
     async def dead_letter(self, tp: TopicPartition, bad: BadBatch) -> bool:
         """Write the batch to the dead-letter topic and wait for the ack; False if that failed
@@ -109,7 +92,7 @@ class BadBatches:
                 detail=bad.detail,
             )
         except KafkaError as exc:
-            log.error(
+            log.exception(
                 "batch.dead_letter_failed",
                 topic=tp.topic,
                 partition=tp.partition,

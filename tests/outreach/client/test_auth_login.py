@@ -50,7 +50,8 @@ async def test_login_stores_a_working_refresh_token(sandbox: SandboxHandle, tmp_
         async with browser.get(url, allow_redirects=False) as response:
             assert response.status == 302
             callback = URL(response.headers["Location"])
-        assert callback.host == "127.0.0.1" and callback.query["state"] == url.query["state"]
+        assert callback.host == "127.0.0.1"
+        assert callback.query["state"] == url.query["state"]
         async with browser.get(callback) as response:
             assert response.status == 200
     _, err = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -59,11 +60,12 @@ async def test_login_stores_a_working_refresh_token(sandbox: SandboxHandle, tmp_
     store = await open_store(tmp_path / "state")
     try:
         tokens = await store.load_tokens()
-        assert tokens is not None and tokens.refresh_token
+        assert tokens is not None
+        assert tokens.refresh_token
         settings = make_settings(sandbox.url, refresh_token=None)
         async with OutreachClient(settings, store) as client:
-            response = await client.request("GET", "/api/v2/prospects", ExchangeRecorder())
-        assert response.status == 200
+            listed = await client.request("GET", "/api/v2/prospects", ExchangeRecorder())
+        assert listed.status == 200
     finally:
         await store.close()
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
-from typing import Any
 
 from leadgate.outreach.deliver import deliver
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import dispatcher_for, make_lead
-from tests.plugins.sandbox import MakeSandbox
+from tests.plugins.sandbox import MakeSandbox, request_epoch
 
 LIMIT = 40
 WINDOW_S = 8.0
@@ -35,11 +33,6 @@ async def test_backlog_uses_the_budget_without_a_single_429(make_sandbox: MakeSa
         await asyncio.gather(*(drain() for _ in range(20)))
     api = await sandbox.api_requests()
     assert [r for r in api if r["status"] == 429] == []
-    first = min(_epoch(r) for r in api)
-    served = [r for r in api if _epoch(r) < first + WINDOWS * WINDOW_S]
+    first = min(request_epoch(r) for r in api)
+    served = [r for r in api if request_epoch(r) < first + WINDOWS * WINDOW_S]
     assert len(served) >= 0.95 * LIMIT * WINDOWS
-
-
-def _epoch(entry: dict[str, Any]) -> float:
-    stamp = dt.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return stamp.replace(tzinfo=dt.UTC).timestamp()

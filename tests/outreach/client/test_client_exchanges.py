@@ -117,7 +117,8 @@ async def test_429_holds_the_budget_until_the_advised_time(client: OutreachClien
             await client.request("GET", "/api/v2/prospects/7", ExchangeRecorder())
         assert _calls(mocked, "GET", PROSPECT_URL) == 1
     assert first.value.retry_after_s == pytest.approx(30, abs=1)
-    assert second.value.retry_after_s is not None and 25 < second.value.retry_after_s <= 30
+    assert second.value.retry_after_s is not None
+    assert 25 < second.value.retry_after_s <= 30
 
 
 async def test_remaining_zero_holds_until_the_reset(client: OutreachClient) -> None:
@@ -151,7 +152,8 @@ async def test_oversized_bodies_are_cut_off(client: OutreachClient) -> None:
         mocked.get(PROSPECT_URL, body=b"x" * 100_000, headers=JSONAPI)
         with pytest.raises(RetriableError, match="too large"):
             await client.request("GET", "/api/v2/prospects/7", exchanges)
-    assert exchanges[0].status is None and exchanges[0].error
+    assert exchanges[0].status is None
+    assert exchanges[0].error
 
 
 async def test_connection_errors_become_retriable_without_pii(client: OutreachClient) -> None:

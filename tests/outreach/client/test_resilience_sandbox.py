@@ -34,7 +34,8 @@ async def test_token_expiry_mid_run_costs_one_refresh(make_sandbox: MakeSandbox)
             assert delivery.outcome == "delivered"
     assert await _token_calls(sandbox) - before == 1
     rotated = await store.load_tokens()
-    assert first is not None and rotated is not None
+    assert first is not None
+    assert rotated is not None
     assert rotated.refresh_token != first.refresh_token
     assert len(await sandbox.prospects()) == 4
 

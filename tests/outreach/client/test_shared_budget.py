@@ -4,9 +4,7 @@ never more than it, and what one of them leaves behind when it dies is not lost.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
-from typing import Any
 
 from leadgate.outreach.deliver import deliver
 from leadgate.outreach.shared_budget import SharedRateBudget, budget_for
@@ -14,16 +12,11 @@ from leadgate.store.redis import RedisStore
 from leadgate.store.redis_budget import RedisBudgetBook
 from tests.outreach.client.helpers import dispatcher_for, make_lead, make_settings
 from tests.plugins.redis import RedisServer
-from tests.plugins.sandbox import MakeSandbox
+from tests.plugins.sandbox import MakeSandbox, request_epoch
 
 LIMIT = 40
 WINDOW_S = 8.0
 WINDOWS = 2
-
-
-def _epoch(entry: dict[str, Any]) -> float:
-    stamp = dt.datetime.strptime(entry["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return stamp.replace(tzinfo=dt.UTC).timestamp()
 
 
 async def test_three_clients_share_one_budget_without_a_429(
@@ -58,8 +51,8 @@ async def test_three_clients_share_one_budget_without_a_429(
             await store.close()
     api = await sandbox.api_requests()
     assert [r for r in api if r["status"] == 429] == []
-    first = min(_epoch(r) for r in api)
-    served = [r for r in api if _epoch(r) < first + WINDOWS * WINDOW_S]
+    first = min(request_epoch(r) for r in api)
+    served = [r for r in api if request_epoch(r) < first + WINDOWS * WINDOW_S]
     assert len(served) >= 0.95 * LIMIT * WINDOWS
 
 
@@ -100,7 +93,8 @@ async def test_the_shared_budget_follows_the_store(
     two = RedisStore(redis_server.url, namespace=redis_namespace)
     try:
         first, second = budget_for(settings, one), budget_for(settings, two)
-        assert isinstance(first, SharedRateBudget) and isinstance(second, SharedRateBudget)
+        assert isinstance(first, SharedRateBudget)
+        assert isinstance(second, SharedRateBudget)
         assert first._book.state_key == second._book.state_key
     finally:
         await one.close()

@@ -60,7 +60,8 @@ async def test_a_lease_left_by_a_dead_process_expires(
         assert token
         assert await _mints(sandbox) == 1
         stored = await store.load_tokens()
-        assert isinstance(stored, TokenSet) and stored.access_token == token
+        assert isinstance(stored, TokenSet)
+        assert stored.access_token == token
     finally:
         await store.close()
 

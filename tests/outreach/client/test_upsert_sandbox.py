@@ -27,12 +27,14 @@ async def test_new_lead_costs_a_lookup_and_a_create(sandbox: SandboxHandle) -> N
         lead = make_lead("ada@gmail.com", account=None)
         result = await upserter.upsert(lead, exchanges)
     assert _calls(exchanges) == ["GET /api/v2/prospects 200", "POST /api/v2/prospects 201"]
-    assert result.action == "created" and result.account_id is None
+    assert result.action == "created"
+    assert result.account_id is None
     (prospect,) = await sandbox.prospects()
     assert prospect["id"] == result.prospect_id
     attributes = prospect["attributes"]
     assert attributes["emails"] == ["ada@gmail.com"]
-    assert attributes["firstName"] == "Ada" and attributes["title"] == "CTO"
+    assert attributes["firstName"] == "Ada"
+    assert attributes["title"] == "CTO"
     assert sorted(attributes["tags"]) == ["Signal", "demo-request"]
 
 
@@ -95,7 +97,8 @@ async def test_new_tag_costs_a_read_and_a_patch_with_merged_tags(sandbox: Sandbo
     (prospect,) = await sandbox.prospects()
     assert sorted(prospect["attributes"]["tags"]) == ["Signal", "demo-request", "pricing"]
     sent = exchanges[1].document
-    assert sent is not None and set(sent["data"]["attributes"]) == {"tags"}
+    assert sent is not None
+    assert set(sent["data"]["attributes"]) == {"tags"}
 
 
 async def test_a_fresh_mirror_saves_the_read(sandbox: SandboxHandle) -> None:
@@ -135,9 +138,8 @@ async def test_a_reps_edits_survive_the_next_lead_event(make_sandbox: MakeSandbo
     assert attributes["tags"] == ["Signal", "demo-request", "hot-lead", "signup"]
     assert attributes["title"] == "VP Growth"
     patch = exchanges[-1].document
-    assert patch is not None and patch["data"]["attributes"] == {
-        "tags": ["Signal", "demo-request", "hot-lead", "signup"]
-    }
+    assert patch is not None
+    assert patch["data"]["attributes"] == {"tags": ["Signal", "demo-request", "hot-lead", "signup"]}
 
 
 async def test_a_changed_lead_value_is_sent_but_nothing_is_cleared(
@@ -162,7 +164,8 @@ async def test_a_changed_lead_value_is_sent_but_nothing_is_cleared(
         await upserter.upsert(lead.model_copy(update={"attributes": phoned}), ExchangeRecorder())
     (prospect,) = await sandbox.prospects()
     attributes = prospect["attributes"]
-    assert attributes["title"] == "CEO" and attributes["firstName"] == "Ada"
+    assert attributes["title"] == "CEO"
+    assert attributes["firstName"] == "Ada"
     assert attributes["mobilePhones"] == ["+1", "+2", "+3"]
 
 
@@ -326,8 +329,10 @@ async def test_concurrent_new_leads_share_comma_list_lookups(sandbox: SandboxHan
     assert sum(1 for r in api if r["method"] == "POST") == 60
     assert len(await sandbox.prospects()) == 60
     lookup = traces[7][0]
-    assert lookup.method == "GET" and "batch7@gmail.com" in lookup.path
-    assert "batch8@gmail.com" not in lookup.path and lookup.response == {"data": []}
+    assert lookup.method == "GET"
+    assert "batch7@gmail.com" in lookup.path
+    assert "batch8@gmail.com" not in lookup.path
+    assert lookup.response == {"data": []}
 
 
 async def test_concurrent_returning_leads_find_their_prospects_in_one_lookup(

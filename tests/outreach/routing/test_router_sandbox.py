@@ -74,16 +74,17 @@ async def test_new_lead_costs_lookup_create_enrol_once_cached(sandbox: SandboxHa
         "POST /api/v2/sequenceStates 201",
     ]
     prospects = {p["id"]: p for p in await sandbox.prospects()}
-    owners = [rel(prospects[r.prospect_id], "owner") for r in (one, two, three)]  # type: ignore[index]
+    owners = [rel(prospects[r.prospect_id], "owner") for r in (one, two, three)]
     assert owners == [2, 3, 2]  # alice, bob, alice
     assert all(rel(p, "stage") == 2 for p in prospects.values())
     held = await states(sandbox)
     assert len(held) == 3
     for state in held:
-        owner = rel(prospects[rel(state, "prospect")], "owner")  # type: ignore[index]
+        owner = rel(prospects[rel(state, "prospect")], "owner")
         assert rel(state, "mailbox") == owner  # mailbox n belongs to user n
         assert rel(state, "sequence") == 1
-    assert one.routing is not None and one.routing.enrolment == "enrolled"
+    assert one.routing is not None
+    assert one.routing.enrolment == "enrolled"
 
 
 async def test_redelivery_costs_nothing_and_enrols_once(sandbox: SandboxHandle) -> None:
@@ -94,7 +95,8 @@ async def test_redelivery_costs_nothing_and_enrols_once(sandbox: SandboxHandle) 
         await routed(upserter, "ada@gmail.com")
         result = await upserter.upsert(lead("ada@gmail.com"), again)
     assert len(again) == 0
-    assert result.routing is not None and result.routing.enrolment == "already_enrolled"
+    assert result.routing is not None
+    assert result.routing.enrolment == "already_enrolled"
     assert len(await states(sandbox)) == 1
 
 
@@ -128,7 +130,8 @@ async def test_enrolled_elsewhere_is_a_422_that_counts_as_done(sandbox: SandboxH
         "GET /api/v2/sequenceStates 200",
     ]
     assert done.action == again.action == "already_enrolled"
-    assert done.sequence_state_id == 1 and done.mailbox_id == 3
+    assert done.sequence_state_id == 1
+    assert done.mailbox_id == 3
     assert len(await states(sandbox)) == 1
 
 
@@ -144,7 +147,8 @@ async def test_lost_answer_to_the_enrolment_is_looked_up_not_reposted(
         assert len(await states(sandbox)) == 1  # it happened
         result = await upserter.upsert(lead("ada@gmail.com"), retry)
     assert calls(retry) == ["GET /api/v2/sequenceStates 200"]
-    assert result.routing is not None and result.routing.enrolment == "already_enrolled"
+    assert result.routing is not None
+    assert result.routing.enrolment == "already_enrolled"
     assert len(await states(sandbox)) == 1
 
 
@@ -159,7 +163,8 @@ async def test_lost_answer_to_the_create_still_enrols_the_new_prospect(
             await routed(upserter, "ada@gmail.com")
         result = await routed(upserter, "ada@gmail.com")
     assert result.action != "created"
-    assert result.routing is not None and result.routing.enrolment == "enrolled"
+    assert result.routing is not None
+    assert result.routing.enrolment == "enrolled"
     (prospect,) = await sandbox.prospects()
     (state,) = await states(sandbox)
     assert rel(state, "mailbox") == rel(prospect, "owner") == 2
@@ -170,7 +175,8 @@ async def test_existing_prospect_is_skipped_by_policy_new(sandbox: SandboxHandle
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         await upserter.upsert(make_lead("ada@gmail.com", account=None), ExchangeRecorder())
         result = await routed(upserter, "ada@gmail.com")
-    assert result.routing is not None and result.routing.enrolment == "skipped_policy"
+    assert result.routing is not None
+    assert result.routing.enrolment == "skipped_policy"
     assert await states(sandbox) == []
     (prospect,) = await sandbox.prospects()
     assert rel(prospect, "owner") is None  # an existing prospect keeps its owner
@@ -191,8 +197,10 @@ async def test_policy_idle_enrols_an_existing_prospect_not_in_a_sequence(
         first = await routed(upserter, "ada@gmail.com", idle)
         await routed(upserter, "bea@gmail.com", nurture)  # new: enrolled in Nurture
         busy = await routed(upserter, "bea@gmail.com", idle)
-    assert first.routing is not None and first.routing.enrolment == "enrolled"
-    assert busy.routing is not None and busy.routing.enrolment == "skipped_policy"
+    assert first.routing is not None
+    assert first.routing.enrolment == "enrolled"
+    assert busy.routing is not None
+    assert busy.routing.enrolment == "skipped_policy"
     assert [rel(s, "mailbox") for s in await states(sandbox)] == [3, 3]
 
 
@@ -239,13 +247,17 @@ async def test_unknown_owner_leaves_the_owner_blank_and_says_so(sandbox: Sandbox
     async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
         one = await routed(upserter, "ada@gmail.com", blank)
         two = await routed(upserter, "bea@gmail.com", chain)
-    assert one.routing is not None and one.routing.owner_id is None
+    assert one.routing is not None
+    assert one.routing.owner_id is None
     lines = {s.stage: s for s in one.routing.stages}
-    assert lines["owner"].reason == "unknown_owner" and "'carol'" in (lines["owner"].detail or "")
+    assert lines["owner"].reason == "unknown_owner"
+    assert "'carol'" in (lines["owner"].detail or "")
     assert lines["prospect stage"].reason == "unknown_stage"
-    assert two.routing is not None and two.routing.owner_id == 3
+    assert two.routing is not None
+    assert two.routing.owner_id == 3
     owner_line = next(s for s in two.routing.stages if s.stage == "owner")
-    assert owner_line.detail is not None and "by user bob@sandbox.invalid" in owner_line.detail
+    assert owner_line.detail is not None
+    assert "by user bob@sandbox.invalid" in owner_line.detail
     assert "field properties.rep is empty" in owner_line.detail
 
 
@@ -262,3 +274,31 @@ async def test_update_owner_reassigns_an_existing_prospect_once(sandbox: Sandbox
     (prospect,) = await sandbox.prospects()
     assert rel(prospect, "owner") == 3
     assert len(again) == 0
+
+
+async def test_directory_lookups_are_cached_hits_and_misses(sandbox: SandboxHandle) -> None:
+    """A known user and an unknown one are each looked up once for many leads (a miss is
+    cached too), and the cache lives in the state store, so a second worker on it asks
+    nothing."""
+    plan = RoutingPlan(
+        rule="c",
+        owner=(OwnerLink(via="user", user="carol"), OwnerLink(via="user", user="bob")),
+        stage="Qualified",
+    )
+    store = MemoryStore()
+    async with upserter_for(sandbox.url, store) as (_, upserter):
+        for n in range(4):
+            await routed(upserter, f"lead{n}@gmail.com", plan)
+    async with upserter_for(sandbox.url, store) as (_, other):
+        await routed(other, "lead9@gmail.com", plan)
+    looked_up = [
+        r["path"] + "?" + "&".join(f"{k}={v}" for k, v in r["query"].items() if "filter" in k)
+        for r in await sandbox.api_requests()
+        if r["method"] == "GET" and r["path"] in ("/api/v2/users", "/api/v2/stages")
+    ]
+    assert sorted(looked_up) == [
+        "/api/v2/stages?filter[name]=Qualified",
+        "/api/v2/users?filter[username]=bob",
+        "/api/v2/users?filter[username]=carol",
+    ]
+    assert {rel(p, "owner") for p in await sandbox.prospects()} == {3}
