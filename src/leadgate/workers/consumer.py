@@ -39,7 +39,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from leadgate.kafka.batches import BadBatch
+from leadgate.kafka.batches import BadBatch, rewind_lost
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
@@ -82,6 +82,7 @@ class _Partition:
     batch_first: int = 0
     generation: int | None = None
     resume_at: float | None = None
+    received_next: int | None = None  # the offset after the last record getmany handed out
 
 
 class ConsumeLoop:
@@ -172,6 +173,8 @@ class ConsumeLoop:
 
     def _accept(self, tp: TopicPartition, records: list[Record]) -> None:
         part = self._parts.setdefault(tp, _Partition())
+        if records:
+            part.received_next = records[-1].offset + 1
         # track() is False for a record already final in this generation (re-fetched after a
         # seek-back): it is skipped, not redone.
         fresh = [r for r in records if self._tracker.track(tp, r.offset)]
@@ -228,6 +231,12 @@ class ConsumeLoop:
         """``getmany`` raised: find the undecodable batch among the flowing partitions, take
         the records before it, then dead-letter it and move on or stop there; re-raise when
         no partition holds one (the error is something else)."""
+        received = {
+            tp: part.received_next
+            for tp, part in self._parts.items()
+            if part.received_next is not None
+        }
+        await rewind_lost(consumer, received)
         flowing = consumer.assignment() - consumer.paused()
         found = await self.bad_batches.find(consumer, flowing)
         if not found:
@@ -252,6 +261,7 @@ class ConsumeLoop:
         for offset in fresh:
             self._tracker.done(tp, offset, generation)
         consumer.seek(tp, bad.last + 1)
+        self._parts[tp].received_next = bad.last + 1
 
     def _resume_due(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
