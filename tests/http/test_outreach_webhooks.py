@@ -1,5 +1,5 @@
 """POST /outreach/webhooks against the real broker: only authentic, fresh, first-time deliveries
-reach leadgate.inbound.outreach, 200 only after the broker's ack (reliability.md W1-W12,
+reach leadgate.inbound.outreach, 200 only after the broker's ack (docs/reliability.md W1-W12,
 P27-P30)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Broker outages: 503 with Retry-After within a bounded wait, and bounded pending produces
-(docs/reliability.md, promises 1.1)."""
+(docs/reliability.md P1, P2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Masking: emails, phones and secrets never leave leadgate raw (docs/reliability.md D3, promises
-1.4)."""
+"""Masking: emails, phones and secrets never leave leadgate raw (docs/reliability.md
+P32, P33, D3)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
-from aiokafka import TopicPartition
 
 from leadgate.domain.lead import AccountHint, LeadIntent
-from leadgate.workers.coalesce import HeldLeads, HeldRecord, LeadingEdge, coalesce, units
+from leadgate.workers.coalesce import LeadingEdge, coalesce, units
 
 
 def _intent(**overrides: object) -> LeadIntent:
@@ -98,25 +95,6 @@ def test_leading_edge_forgets_old_writes_beyond_its_bound() -> None:
     clock.now += 5
     edge.wrote("c@acme.com", clock.now)
     assert len(edge._last) == 1
-
-
-def test_held_leads_keep_order_ignore_refetches_and_put_failed_writes_first() -> None:
-    """Held records stay in arrival order, a re-fetched one is held once, and a failed write's
-    records come before those held meanwhile."""
-    tp = TopicPartition("t", 0)
-
-    def item(offset: int) -> HeldRecord:
-        return HeldRecord(tp, 1, SimpleNamespace(offset=offset), _intent())
-
-    held = HeldLeads(due=1.0)
-    held.add(item(5))
-    held.add(item(7))
-    held.add(item(5))
-    taken = held.take()
-    assert [i.record.offset for i in taken] == [5, 7]
-    held.add(item(9))
-    held.put_back(taken)
-    assert [i.record.offset for i in held.items] == [5, 7, 9]
 
 
 def test_units_cut_at_every_intent_that_is_not_a_prospect_upsert() -> None:

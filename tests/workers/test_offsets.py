@@ -1,5 +1,4 @@
-"""The offset tracker never commits past an unfinished record (docs/reliability.md, promises
-1.2)."""
+"""The offset tracker never commits past an unfinished record (docs/reliability.md P17)."""
 
 from __future__ import annotations
 

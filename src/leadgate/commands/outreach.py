@@ -25,10 +25,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from leadgate.errors import ConfigError, LeadgateError
 from leadgate.outreach import webhooks
-from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.export import PLURALS, export
 from leadgate.outreach.jsonapi import attributes, resource_id
-from leadgate.runtime.services import state_store
+from leadgate.runtime.services import outreach_client, state_store
 from leadgate.settings import Settings, load_settings
 from leadgate.store.mirror import Mirror
 
@@ -86,7 +85,7 @@ def handle_webhooks(args: argparse.Namespace) -> int:
 
 async def manage_webhooks(settings: Settings, action: str) -> int:
     """Do ``action`` and print what was done."""
-    async with state_store(settings) as store, OutreachClient(settings.outreach, store) as client:
+    async with state_store(settings) as store, outreach_client(settings, store) as client:
         if action == "ensure":
             done = await webhooks.ensure(client)
             print(f"webhook {done.webhook_id} {done.action}: {done.url}")
@@ -123,7 +122,7 @@ async def run_export(
     settings: Settings, kind: str, out: Path, since: str | None, to_mirror: bool, bar: bool
 ) -> int:
     """Export with a progress bar (records of the total) on stderr."""
-    async with state_store(settings) as store, OutreachClient(settings.outreach, store) as client:
+    async with state_store(settings) as store, outreach_client(settings, store) as client:
         mirror = Mirror(store) if to_mirror else None
         with Progress(
             TextColumn(f"exporting {kind}"),

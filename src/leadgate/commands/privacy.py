@@ -30,11 +30,15 @@ from pydantic import ValidationError
 from leadgate.errors import LeadgateError
 from leadgate.kafka.producer import make_producer
 from leadgate.kafka.traces import publish_privacy_marker
-from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.compliance import ComplianceRequests
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 from leadgate.pipeline.privacy import email_identifier
-from leadgate.runtime.services import open_state_store
+from leadgate.runtime.services import (
+    open_state_store,
+    outreach_client,
+    started_producer,
+    state_store,
+)
 from leadgate.settings import Settings, load_settings
 from leadgate.store.traces import TraceStore
 from leadgate.workers.forget import ForgetReport, Forgetter
@@ -125,13 +129,14 @@ def handle_forget(args: argparse.Namespace) -> int:
 async def forget(settings: Settings, targets: list[str], *, outreach: bool) -> ForgetReport:
     """Forget one person with the state store, Kafka, the local inspector store and (when
     asked) Outreach of these settings."""
-    store = await open_state_store(settings)
-    producer = make_producer(settings.kafka, client_id="leadgate-privacy")
     traces_file = settings.state_dir / "traces.sqlite3"
     trace_store: TraceStore | None = None
     try:
-        await producer.start()
-        async with OutreachClient(settings.outreach, store) as client:
+        async with (
+            state_store(settings) as store,
+            started_producer(settings, client_id="leadgate-privacy") as producer,
+            outreach_client(settings, store) as client,
+        ):
             forgetter = Forgetter(
                 settings,
                 store,
@@ -150,8 +155,6 @@ async def forget(settings: Settings, targets: list[str], *, outreach: bool) -> F
     finally:
         if trace_store is not None:
             trace_store.close()
-        await producer.stop()
-        await store.close()
 
 
 def describe(report: ForgetReport) -> str:

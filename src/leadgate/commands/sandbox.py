@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from typing import Any
 
+from leadgate.runtime.signals import stopping_on_signals
 from leadgate.sandbox.config import SandboxConfig
 from leadgate.sandbox.server import run_sandbox
 
@@ -93,16 +93,10 @@ def banner(url: str, config: SandboxConfig) -> str:
 async def serve(config: SandboxConfig, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (or SIGINT/SIGTERM when run from the command line)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stopping_on_signals(stop):
         async with run_sandbox(config) as url:
             print(banner(url, config), flush=True)
             await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def handle(args: argparse.Namespace) -> int:

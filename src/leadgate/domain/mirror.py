@@ -2,9 +2,9 @@
 into the mirrored record.
 
 A change comes from a webhook delivery (only the changed attributes, relationships flat as
-``{"owner": {"type": "owner", "id": 7}}``, outreach-api.md §6.2), from the reconciliation poll or an
-export (a whole REST resource, relationships as ``{"data": {"type", "id"}}``), or from leadgate's
-own write (the resource Outreach answered with). All become one ``OutreachChange``.
+``{"owner": {"type": "owner", "id": 7}}``, docs/outreach-api.md#webhooks), from the reconciliation
+poll or an export (a whole REST resource, relationships as ``{"data": {"type", "id"}}``), or from
+leadgate's own write (the resource Outreach answered with). All become one ``OutreachChange``.
 
 Folding keeps, per attribute and relationship, the ``updatedAt`` of the change that last set it,
 so a change that arrives late (deliveries are not ordered, a poll can overtake a webhook) never

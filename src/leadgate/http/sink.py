@@ -4,8 +4,7 @@ The collector answers 200 only once the broker acknowledged every event of the r
 producer runs with ``acks="all"``). When the broker is away, ``publish`` gives up after
 ``timeout_s`` (aiokafka's ``send`` coroutine is cancelled, which withdraws a record it has not
 buffered yet) and the client gets a 503 to retry. The count of produces not yet acknowledged is
-capped: beyond it requests fail at once instead of queueing memory (docs/reliability.md, promises
-1.1).
+capped: beyond it requests fail at once instead of queueing memory (docs/reliability.md P1, P2).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``POST /outreach/webhooks``: Outreach's webhook deliveries in, durably, or not at all.
 
-In order (reliability.md §W, P27-P29):
+In order (docs/reliability.md, W-series):
 
 1. More than 256 KB → 413, before any HMAC (W8); the body is read with that cap.
 2. ``Outreach-Webhook-Signature`` must equal the lower-case hex HMAC-SHA256 of the raw body under

@@ -11,12 +11,14 @@ same response are never returned either.
 client of our own), and :func:`scan` walks them batch by batch with aiokafka's own decoder: the
 records of the batches that decode (from the offset on) and the first batch that does not, with
 its offset range and raw bytes, which is what the consume loop dead-letters or stops at.
+:func:`rewind_lost` gets back the records of other partitions that the failing call took and
+dropped.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,3 +224,21 @@ async def find_undecodable(
         if result.bad is not None:
             found.append((tp, result))
     return found
+
+
+async def rewind_lost(consumer: AIOKafkaConsumer, received: Mapping[TopicPartition, int]) -> None:
+    """After ``getmany`` raised: seek every assigned partition whose position moved past what
+    the caller received back to that point. The call that raises has already taken the records
+    of the partitions it drained before the bad one (their positions moved on) and drops them
+    with the exception; without this they would never be seen. ``received`` holds, per
+    partition, the offset after the last record handed out; a partition missing from it starts
+    at its committed offset (else the beginning)."""
+    for tp in consumer.assignment():
+        expected = received.get(tp)
+        if expected is None:
+            committed = await consumer.committed(tp)
+            expected = (
+                committed if committed is not None else (await consumer.beginning_offsets([tp]))[tp]
+            )
+        if await consumer.position(tp) > expected:
+            consumer.seek(tp, expected)

@@ -27,7 +27,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from leadgate.kafka.batches import find_undecodable
+from leadgate.kafka.batches import find_undecodable, rewind_lost
 from leadgate.observability.logging import get_logger
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.traces import TraceStore
@@ -206,12 +206,18 @@ class TraceConsumer:
             request_timeout_ms=self._settings.request_timeout_ms,
         )
         await consumer.start()
+        received: dict[TopicPartition, int] = {}  # per partition, the offset after the last seen
         try:
             while not stop.is_set():
                 try:
                     batches = await consumer.getmany(timeout_ms=200, max_records=500)
                 except Exception as exc:  # a batch that does not decode raises on every call
-                    batches = await self._skip_undecodable(consumer, exc)
+                    await rewind_lost(consumer, received)
+                    batches = await self._skip_undecodable(consumer, exc, received)
+                else:
+                    for tp, records in batches.items():
+                        if records:
+                            received[tp] = records[-1].offset + 1
                 if consumer.assignment():
                     self.ready.set()
                 for partition, records in batches.items():
@@ -222,7 +228,7 @@ class TraceConsumer:
                 await consumer.stop()
 
     async def _skip_undecodable(
-        self, consumer: AIOKafkaConsumer, error: Exception
+        self, consumer: AIOKafkaConsumer, error: Exception, received: dict[TopicPartition, int]
     ) -> dict[TopicPartition, list[Any]]:
         """Skip a batch the consumer cannot decode (the workers dead-letter their copy; the
         inspector only shows less); the records before it are taken. Re-raise ``error`` when
@@ -246,6 +252,7 @@ class TraceConsumer:
                 detail=result.bad.detail,
             )
             consumer.seek(tp, result.bad.last + 1)
+            received[tp] = result.bad.last + 1
         return {tp: result.records for tp, result in found}
 
     def _take(self, topic: str, key: bytes | None, value: bytes | None) -> None:

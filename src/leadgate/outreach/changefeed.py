@@ -1,4 +1,5 @@
-"""Reading Outreach's records in order, without offsets (outreach-api.md §1.4, §10.6).
+"""Reading Outreach's records in order, without offsets (docs/outreach-api.md#listing,
+#change-feeds).
 
 ``changed_since`` pages ``filter[updatedAt]=<since>..inf&sort=updatedAt`` by key: each next page
 starts at the last ``updatedAt`` seen (inclusive, so records sharing that millisecond are not

@@ -2,7 +2,7 @@
 
 Reads by key (id windows ``filter[id]=a..b`` of about a page each, a few in flight, handed out
 in id order: ``changefeed.by_id_windows``), never by offset (Outreach refuses offsets beyond
-10,000, outreach-api.md §1.4), through the client's rate budget. One line per record: the
+10,000, docs/outreach-api.md#listing), through the client's rate budget. One line per record: the
 JSON:API resource object as Outreach returned it. The file is appended page by page and
 flushed; a run that finds the file already there resumes after the last complete line (a line
 cut off by a crash is dropped and read again). ``mirror`` seeds leadgate's mirror with every

@@ -4,7 +4,8 @@ sends, given what the lead asks for, what leadgate last sent, and Outreach's cur
 - A scalar attribute is sent only when the lead's value differs from the one leadgate last sent
   (a rep's later correction stays until the *lead* says something new), and never to clear a
   value: empty lead values are not sent.
-- Arrays (``tags``, the phone lists) are replaced wholesale by Outreach (outreach-api.md §2.2), so
+- Arrays (``tags``, the phone lists) are replaced wholesale by Outreach
+(docs/outreach-api.md#prospects), so
   they are sent as Outreach's current value plus what the lead adds; a value a rep removed comes
   back only when a lead event asks for it again. The current value comes from the mirror when it
   is fresh, else from a ``GET`` of the prospect before the PATCH.
@@ -20,7 +21,7 @@ from typing import Any
 
 from leadgate.domain.prospect import LIST_ATTRIBUTES
 
-# Outreach's array attributes of a prospect other than emails (outreach-api.md §2.1).
+# Outreach's array attributes of a prospect other than emails (docs/outreach-api.md#prospects).
 ARRAYS = LIST_ATTRIBUTES - {"emails"}
 
 

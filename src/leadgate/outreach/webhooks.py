@@ -1,4 +1,5 @@
-"""leadgate's webhook registration in Outreach (``/api/v2/webhooks``, outreach-api.md §6.1).
+"""leadgate's webhook registration in Outreach (``/api/v2/webhooks``,
+docs/outreach-api.md#webhooks).
 
 leadgate owns exactly one webhook: the one whose ``url`` is ``outreach.webhook_url``. ``ensure``
 reuses it (re-activating it, or setting the secret, resource ``*`` and action ``*`` when they

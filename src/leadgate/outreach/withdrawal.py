@@ -3,7 +3,7 @@
 For the prospect leadgate knows for the intent's email (its prospect record, else SYNC's mirror):
 
 - ``opt_out``: ``PATCH /prospects/{id}`` with ``emailsOptStatus: "opted_out"`` (Outreach stamps
-  ``emailsOptedAt``; outreach-api.md §10.5 in our own words: docs/privacy.md);
+  ``emailsOptedAt``; docs/outreach-api.md#opt-out-and-erasure in our own words: docs/privacy.md);
 - ``finish_sequences``: ``POST /sequenceStates/{id}/actions/finish`` for every sequenceState
   leadgate enrolled it in (``store.routing.Enrolments``: the ``enrolment`` collection), and the
   enrolment is remembered as finished; an enrolment whose POST answer was lost is looked up.

@@ -72,8 +72,16 @@ def open_trace_store(settings: Settings) -> TraceStore:
 
 
 @contextlib.asynccontextmanager
+async def outreach_client(settings: Settings, store: StateStore) -> AsyncIterator[OutreachClient]:
+    """The Outreach client of ``settings`` (tokens in ``store``); its session closes on the way
+    out."""
+    async with OutreachClient(settings.outreach, store) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
 async def outreach_dispatcher(settings: Settings, store: StateStore) -> AsyncIterator[Dispatcher]:
     """An Outreach client (tokens in ``store``) and the dispatcher of every intent kind over it
     (:mod:`leadgate.outreach.handlers`); the client's session closes on the way out."""
-    async with OutreachClient(settings.outreach, store) as client:
+    async with outreach_client(settings, store) as client:
         yield build_dispatcher(client, store, settings.outreach)

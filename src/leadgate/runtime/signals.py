@@ -8,7 +8,9 @@ service stops taking requests and answers those in flight; the producer is flush
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -18,3 +20,15 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+
+
+@contextlib.contextmanager
+def stopping_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """:func:`stop_on_signals` for a block; the loop's handlers are removed on the way out."""
+    stop_on_signals(stop)
+    try:
+        yield
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

@@ -4,7 +4,7 @@ The watcher polls the file's (mtime, size, inode) every ``presets_poll_s`` (1 s 
 an edit is live within 2 s) and compares a content hash, so that an editor's
 write-then-rename and a clock that does not move both count. A new version is loaded and
 validated completely before one reference assignment makes it ``current``: an event is always
-processed with one whole preset, never a half-loaded one (docs/reliability.md, promises 1.4). A bad
+processed with one whole preset, never a half-loaded one (docs/reliability.md P35). A bad
 edit keeps the last good preset; ``last_error`` says why, and the logs, the
 ``leadgate_preset_error`` metric and ``GET /inspector/api/presets`` show it until a good version
 arrives.

@@ -110,6 +110,13 @@ class TraceStore:
         event of a forgotten person."""
         if message_id in self._gone:
             return None
+        if self._forgotten and message_id not in self._entries:
+            # A new event of a forgotten person: its raw copy is never kept, but its (PII-free)
+            # ``suppressed`` trace may still come, whichever topic the inspector reads first.
+            probe = TraceEntry(message_id=message_id, first_seen=0.0)
+            probe.set_raw(raw, 0.0)
+            if self._is_forgotten(probe):
+                return None
         entry = self._entry(message_id)
         entry.set_raw(raw, self._clock())
         return self._saved(entry)

@@ -1,7 +1,7 @@
 """Webhook deliveries already accepted, for 24 h (collection ``webhook.seen``): the key is the
 ``Outreach-Webhook-Event-Id`` (or, without one, the body's digest), the document the body's digest,
-so a redelivery is recognised and a different body under a used id is caught (reliability.md W6,
-W7).
+so a redelivery is recognised and a different body under a used id is caught (docs/reliability.md
+W6, W7).
 """
 
 from __future__ import annotations

@@ -3,22 +3,20 @@
 A visitor who submits a form and then requests a demo within a second produces two intents.
 Coalescing is *leading-edge*: the first intent of an email with no upsert in the last
 ``coalesce_window_s`` goes at once (no lead waits for a window), and the intents of that email
-arriving within the window after it are held (``HeldLeads``) and folded into one write at the
-window's end; if they change nothing, no-op suppression spares even that. The merge is
-deterministic and order-aware (the delivery topic is keyed by email, so intents of one email
-arrive in order): tags are a union in first-seen order, a later non-empty attribute wins over
-an earlier one, consent is the latest per category, every source messageId is kept so traces
-join up, and routing is the earliest plan's (``domain.routing.merge_plans``).
+arriving within the window after it wait in the email's lane (``workers/lanes.py``) and are
+folded into one write at the window's end; if they change nothing, no-op suppression spares
+even that. The merge is deterministic and order-aware (the delivery topic is keyed by email,
+so intents of one email arrive in order): tags are a union in first-seen order, a later
+non-empty attribute wins over an earlier one, consent is the latest per category, every source
+messageId is kept so traces join up, and routing is the earliest plan's
+(``domain.routing.merge_plans``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
-
-from aiokafka import TopicPartition
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.routing import merge_plans
@@ -84,42 +82,6 @@ def coalesce(intents: Sequence[LeadIntent]) -> LeadIntent:
             "routing": merge_plans([i.routing for i in intents]),
         }
     )
-
-
-@dataclass(frozen=True, slots=True)
-class HeldRecord:
-    """A record held back to be delivered at its window's end, with the partition generation it
-    was fetched in (its offset is completed under that generation only)."""
-
-    tp: TopicPartition
-    generation: int | None
-    record: Any  # aiokafka.ConsumerRecord
-    intent: LeadIntent
-
-
-@dataclass
-class HeldLeads:
-    """The held intents of one email, in arrival order, and when they are due."""
-
-    due: float
-    items: list[HeldRecord] = field(default_factory=list)
-    seen: set[tuple[TopicPartition, int]] = field(default_factory=set)
-
-    def add(self, item: HeldRecord) -> None:
-        """Hold one more record (a re-fetch of one already held is ignored)."""
-        key = (item.tp, item.record.offset)
-        if key not in self.seen:
-            self.seen.add(key)
-            self.items.append(item)
-
-    def take(self) -> list[HeldRecord]:
-        """Every record held so far (records arriving from now on are held for the next write)."""
-        items, self.items = self.items, []
-        return items
-
-    def put_back(self, items: list[HeldRecord]) -> None:
-        """A write of ``items`` did not go through: they come first again."""
-        self.items = [*items, *self.items]
 
 
 class LeadingEdge:

@@ -1,6 +1,6 @@
 """The consume loop both workers share: fetch, hand batches out, commit only what is finished.
 
-How it keeps at-least-once without stalling the group (docs/reliability.md, promises 1.2):
+How it keeps at-least-once without stalling the group (docs/reliability.md P10, P17, P18):
 
 - ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
   unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The
@@ -16,9 +16,10 @@ How it keeps at-least-once without stalling the group (docs/reliability.md, prom
   batches, commits, and forgets them. It shares no lock with ``getmany`` (aiokafka #335).
 - ``linger_s`` holds a partition's first records back for a short window so that records of
   one key arriving close together reach the handler as one batch (0: dispatch at once).
-- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it holds back
-  to deliver later): they stay unfinished, so nothing at or past them is committed, until it
-  calls ``complete()``.
+- A handler may leave offsets out of ``done`` without a ``retry_from`` (records it keeps
+  working on after returning, e.g. the delivery worker's per-email lanes): they stay
+  unfinished, so nothing at or past them is committed, until it calls ``complete()``; the
+  ``on_drain`` hook lets that work finish (bounded) before a revoke's or shutdown's commit.
 - A record batch the consumer cannot decode makes ``getmany`` raise, again on every call. The
   loop then finds the batch itself and dead-letters it and seeks past it, or stops that one
   partition there (``kafka.errors_tolerance``, :mod:`leadgate.workers.undecodable`); the
@@ -38,7 +39,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from leadgate.kafka.batches import BadBatch
+from leadgate.kafka.batches import BadBatch, rewind_lost
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
@@ -66,6 +67,9 @@ class BatchResult:
 
 
 BatchHandler = Callable[[TopicPartition, list[Record]], Coroutine[Any, Any, BatchResult]]
+# Work a handler keeps going after its batch returned (records left out of ``done``): awaited on
+# drain with the seconds left and the partitions drained (None: all), before the commit.
+Drained = Callable[[float, set[TopicPartition] | None], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -78,6 +82,7 @@ class _Partition:
     batch_first: int = 0
     generation: int | None = None
     resume_at: float | None = None
+    received_next: int | None = None  # the offset after the last record getmany handed out
 
 
 class ConsumeLoop:
@@ -95,6 +100,7 @@ class ConsumeLoop:
         poll_timeout_ms: int = 100,
         error_backoff_s: float = 1.0,
         dead_letters: DeadLetterWriter | None = None,
+        on_drain: Drained | None = None,
     ) -> None:
         self._settings = settings
         self._topic = topic
@@ -111,6 +117,7 @@ class ConsumeLoop:
         self.assignments = 0
         self.revocations = 0
         self.bad_batches = BadBatches(settings, group, dead_letters)
+        self._on_drain = on_drain
         # set at the first assignment: the member has joined its group and consumes
         self.joined = asyncio.Event()
 
@@ -166,6 +173,8 @@ class ConsumeLoop:
 
     def _accept(self, tp: TopicPartition, records: list[Record]) -> None:
         part = self._parts.setdefault(tp, _Partition())
+        if records:
+            part.received_next = records[-1].offset + 1
         # track() is False for a record already final in this generation (re-fetched after a
         # seek-back): it is skipped, not redone.
         fresh = [r for r in records if self._tracker.track(tp, r.offset)]
@@ -222,6 +231,12 @@ class ConsumeLoop:
         """``getmany`` raised: find the undecodable batch among the flowing partitions, take
         the records before it, then dead-letter it and move on or stop there; re-raise when
         no partition holds one (the error is something else)."""
+        received = {
+            tp: part.received_next
+            for tp, part in self._parts.items()
+            if part.received_next is not None
+        }
+        await rewind_lost(consumer, received)
         flowing = consumer.assignment() - consumer.paused()
         found = await self.bad_batches.find(consumer, flowing)
         if not found:
@@ -246,6 +261,7 @@ class ConsumeLoop:
         for offset in fresh:
             self._tracker.done(tp, offset, generation)
         consumer.seek(tp, bad.last + 1)
+        self._parts[tp].received_next = bad.last + 1
 
     def _resume_due(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
@@ -334,6 +350,7 @@ class ConsumeLoop:
     async def _drain(self, timeout_s: float, only: Iterable[TopicPartition] | None = None) -> None:
         """Let in-flight batches finish (bounded); buffered, undispatched records are dropped
         from memory and stay uncommitted, so they are fetched again later."""
+        started = time.monotonic()
         wanted = set(only) if only is not None else set(self._parts)
         parts = {tp: p for tp, p in self._parts.items() if tp in wanted}
         for part in parts.values():
@@ -351,6 +368,9 @@ class ConsumeLoop:
             else:
                 log.warning("drain.timeout", topic=tp.topic, partition=tp.partition)
                 part.task.cancel()
+        if self._on_drain is not None:
+            left = max(timeout_s - (time.monotonic() - started), 0.0)
+            await self._on_drain(left, set(only) if only is not None else None)
 
     async def _cancel_all(self) -> None:
         tasks = [p.task for p in self._parts.values() if p.task is not None]

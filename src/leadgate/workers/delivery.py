@@ -1,25 +1,27 @@
 """The delivery worker (consumer group ``leadgate-delivery-outreach``): lead intents into Outreach.
 
-Every write goes through the dispatcher (``outreach/dispatch.py``), which maps the intent's
-``kind`` to its handler. Per partition batch the intents are grouped by key (the email); within
-a key, consecutive ``upsert_prospect`` intents are coalesced into one upsert, and any other kind
-is a barrier delivered on its own, in the key's order.
-Coalescing is leading-edge (``kafka/coalesce.py``): an email not written within the last
-``outreach.coalesce_window_s`` goes at once; its followers within the window are held
-(``kafka/holdback.py``, uncommitted until written) and written once at the window's end. Groups run
-concurrently up to ``outreach.max_in_flight``; one email is only ever handled by one group, so
-no lookup-then-create race is possible.
+A partition's batch is decoded and handed to per-email lanes (``workers/lanes.py``) at once, so
+the partition flows on while the lanes deliver; one email's records stay in order. Within a
+lane, consecutive ``upsert_prospect`` intents are coalesced into one upsert (leading edge:
+followers within ``outreach.coalesce_window_s`` of a write wait for the window's end), and any
+other kind is a barrier delivered on its own. Every write goes through the dispatcher
+(``outreach/dispatch.py``); at most ``outreach.max_in_flight`` tries run at once.
 
-For each group: re-check consent against the latest profile (``consent_revoked``), upsert, and
-publish one delivery trace record per source messageId. Failures:
+For each unit: drop it if its person was forgotten meanwhile (``suppressed``), re-check consent
+against the latest profile (``consent_revoked``; prospect upserts only), deliver, and publish
+one delivery trace record per source messageId and try (with the try's real attempt number).
+A failure is decided by the one retry policy (``outreach/retry.py``, shared with ``leadgate
+send``):
 
-- A ``DeliveryError``: the retry policy (``outreach/retry.py``, shared with ``leadgate send``)
-  decides. ``Retry``: the group's records stay unfinished; the partition is sought back to the
-  group's first offset and resumes after the policy's delay. The poll loop never sleeps.
-  ``GiveUp`` (a permanent failure, or the retry window spent): every record of the group goes
-  to the dead-letter topic; the offsets are finished only once that write is acknowledged.
-- ``IntegrationStopped``: every partition stops delivering (nothing is dead-lettered, the events
-  stay in Kafka) and the worker says so loudly; it probes again after ``backoff_cap_s``.
+- ``Retry``: the unit waits in its lane (its own backoff, or at once behind Outreach's shared
+  health gate during an outage, ``outreach/health.py``) and is tried again; nothing else waits.
+- ``GiveUp`` (a permanent failure, or the retry window spent): every record of the unit goes to
+  the dead-letter topic; the offsets are finished only once that write is acknowledged.
+- ``IntegrationStopped``: every lane stops delivering (nothing is dead-lettered, the events stay
+  in Kafka) and the worker says so loudly; it probes again after ``backoff_cap_s``.
+
+Offsets are committed only when final (the consume loop commits the lowest unfinished offset).
+On shutdown or revoke the lanes get the drain time to finish; what is left is redelivered.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -43,6 +44,7 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.logging import get_logger
 from leadgate.observability.metrics import DEAD_LETTERS, record_event
 from leadgate.outreach.dispatch import Dispatcher
+from leadgate.outreach.health import HealthGate
 from leadgate.outreach.retry import GiveUp, RetryPolicy, RetryState
 from leadgate.pipeline.consent import consent_granted
 from leadgate.pipeline.privacy import email_identifier
@@ -52,26 +54,19 @@ from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from leadgate.workers.coalesce import coalesce, units
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.delivery_reporting import DeliveryReporter
-from leadgate.workers.holdback import HoldBack
+from leadgate.workers.lanes import Item, Lanes
 
 log = get_logger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class _Failing:
-    """Retry bookkeeping of one email whose delivery keeps failing."""
-
-    state: RetryState
-    next_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Retry:
-    delay_s: float
+# Records handed to lanes and not final yet, per write slot: enough to keep every slot busy
+# while one email waits, small enough to bound memory (the partitions pause beyond it).
+PENDING_PER_SLOT = 8
+# After a failed dead-letter or trace write (Kafka unavailable), try the unit again this late.
+PRODUCE_RETRY_S = 1.0
 
 
 class DeliveryWorker:
-    """Upserts lead intents into Outreach; see the module docstring."""
+    """Delivers lead intents into Outreach; see the module docstring."""
 
     def __init__(
         self,
@@ -93,11 +88,9 @@ class DeliveryWorker:
         )
         self._store = store
         self._dispatcher = dispatcher
-        self._producer = producer
         self._dead_letters = dead_letters
         self._clock = clock
         self._rand = rand
-        self._failing: dict[str, _Failing] = {}
         self._policy = RetryPolicy.from_settings(settings.outreach)
         self._report = DeliveryReporter(producer, settings, clock=clock)
         self._stopped_until = 0.0
@@ -109,54 +102,51 @@ class DeliveryWorker:
             group=kafka.delivery_group,
             handler=self.handle,
             dead_letters=dead_letters,
+            on_drain=self._drain,
         )
-        self._hold = HoldBack(settings.outreach.coalesce_window_s, self.loop, self._write_held)
+        self.lanes = Lanes(
+            self.loop,
+            self._deliver_lane,
+            window_s=settings.outreach.coalesce_window_s,
+            max_pending=settings.outreach.max_in_flight * PENDING_PER_SLOT,
+        )
+
+    @property
+    def gate(self) -> HealthGate:
+        """Outreach's shared health gate (``outreach/health.py``) this worker delivers behind."""
+        return self._dispatcher.health
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set, then drain in-flight upserts and commit. Held records
-        are not committed, so the next run delivers them."""
+        """Consume until ``stop`` is set, then let the lanes finish (within the drain bound) and
+        commit; records still unfinished are not committed, so the next run delivers them."""
         try:
             await self.loop.run(stop)
         finally:
-            await self._hold.close()
+            await self.lanes.close()
 
     async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
-        """Deliver one partition's batch; unfinished groups make the partition seek back."""
+        """Hand one partition's batch to the email lanes; only records finished here (empty, or
+        dead-lettered as undecodable) are ``done`` now, the lanes complete the others."""
         done: list[int] = []
-        groups: dict[str, list[tuple[Record, LeadIntent]]] = {}
+        lanes: dict[str, list[Item]] = {}
+        generation = self.loop.generation_of(tp)
         try:
             for record in records:
                 intent = await self._decode(record)
                 if intent is None:
                     done.append(record.offset)
                 else:
-                    groups.setdefault(intent.email, []).append((record, intent))
+                    lanes.setdefault(intent.email, []).append(Item(tp, generation, record, intent))
         except KafkaError as exc:
             log.warning("delivery.dead_letter_failed", error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
-        groups = self._hold.split(tp, groups)
-        started = self._hold.edge.now()
-        outcomes = await asyncio.gather(*(self._guarded(group) for group in groups.values()))
-        delays: list[float] = []
-        unfinished: list[int] = []
-        for email, group, (finished, retry) in zip(groups, groups.values(), outcomes, strict=True):
-            done.extend(record.offset for record, _ in group[:finished])
-            if finished:
-                self._hold.edge.wrote(email, started)
-            if retry is not None:
-                delays.append(retry.delay_s)
-                unfinished.extend(record.offset for record, _ in group[finished:])
-        if not unfinished:
-            return BatchResult(done=tuple(done))
-        return BatchResult(
-            done=tuple(done), retry_from=min(unfinished), retry_after_s=max(min(delays), 0.0)
-        )
+        for email, items in lanes.items():
+            await self.lanes.put(email, items)
+        return BatchResult(done=tuple(done))
 
-    async def _write_held(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, float | None]:
-        """Write a held group (``HoldBack``): how many leading records are final, and the seconds
-        until a retry of the rest (None when every record is final)."""
-        finished, retry = await self._guarded(group)
-        return finished, retry.delay_s if retry is not None else None
+    async def _drain(self, timeout_s: float, only: set[TopicPartition] | None) -> None:
+        if not await self.lanes.idle(timeout_s, only):
+            log.warning("delivery.drain_timeout", pending=self.lanes.pending)
 
     async def _decode(self, record: Record) -> LeadIntent | None:
         """The record's intent; None when it is finished already (empty, or dead-lettered)."""
@@ -179,54 +169,76 @@ class DeliveryWorker:
             )
             return None
 
-    async def _guarded(self, group: list[tuple[Record, LeadIntent]]) -> tuple[int, _Retry | None]:
-        """Deliver one key's records unit by unit, in order: how many leading records are final,
-        and the retry of the first unit that is not (the units after it wait for it)."""
-        finished = 0
-        async with self._slots:
-            for unit in units(group):
+    async def _deliver_lane(self, items: list[Item]) -> None:
+        """Deliver one lane's records unit by unit, in order, each until final."""
+        for unit in units([(item, item.intent) for item in items]):
+            batch = [item for item, _ in unit]
+            while True:
                 try:
-                    retry = await self._deliver(unit)
+                    await self._until_final(batch)
                 except KafkaError as exc:
-                    # A dead-letter or trace write failed: the unit is not finished, try again.
+                    # A dead-letter or trace write failed: the unit is not final, try again.
                     log.warning("delivery.produce_failed", error=type(exc).__name__)
-                    retry = _Retry(1.0)
-                if retry is not None:
-                    return finished, retry
-                finished += len(unit)
-        return finished, None
+                    await asyncio.sleep(PRODUCE_RETRY_S)
+                    continue
+                break
+            self.lanes.complete(batch)
 
-    async def _deliver(self, group: list[tuple[Record, LeadIntent]]) -> _Retry | None:
-        """One unit: a coalesced upsert, or one intent of another kind; None when final."""
-        now = self._clock()
-        if self._stopped_until > now:
-            return _Retry(self._stopped_until - now)
-        lead = coalesce([intent for _, intent in group])
-        failing = self._failing.get(lead.email)
-        if failing is not None and failing.next_at > now:
-            return _Retry(failing.next_at - now)
-        if await self._suppressions.suppressed([email_identifier(lead.email)]):
-            await self._report.dropped(lead, str(DropReason.SUPPRESSED))
-            self._failing.pop(lead.email, None)
-            return None
-        if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
-            await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
-            self._failing.pop(lead.email, None)
-            return None
-        state = failing.state if failing is not None else RetryState()
-        exchanges = ExchangeRecorder(attempt=state.attempt)
-        try:
-            result = await self._dispatcher.deliver(lead, exchanges)
-        except DeliveryError as exc:
-            return await self._failed(group, lead, exchanges, exc, state)
-        except IntegrationStopped as exc:
-            return self._stop(exc)
-        self._failing.pop(lead.email, None)
-        if self._stopped_until:
-            self._stopped_until = 0.0
-            log.warning("integration.resumed", integration="outreach")
-        await self._report.delivered(lead, result, exchanges)
-        return None
+    async def _until_final(self, unit: list[Item]) -> None:
+        """Try one unit until it is delivered, dropped or dead-lettered, or its partition is no
+        longer ours (its new owner delivers it)."""
+        lead = coalesce([item.intent for item in unit])
+        state = RetryState()
+        while all(self.lanes.current(item) for item in unit):
+            await self._while_stopped()
+            if await self._suppressions.suppressed([email_identifier(lead.email)]):
+                await self._report.dropped(lead, str(DropReason.SUPPRESSED))
+                return
+            if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
+                await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
+                return
+            exchanges = ExchangeRecorder(attempt=state.attempt)
+            try:
+                async with self._slots:
+                    result = await self._dispatcher.deliver(lead, exchanges)
+            except DeliveryError as exc:
+                decision = self._policy.decide(
+                    state,
+                    exc,
+                    self._clock(),
+                    rand=self._rand,
+                    outage=self._dispatcher.health.closed,
+                )
+                if isinstance(decision, GiveUp):
+                    await self._dead_letter_records(
+                        [item.record for item in unit],
+                        "deliver",
+                        decision.reason,
+                        status=exc.status,
+                        attempts=decision.state.tries,
+                        first_failure=decision.state.first_failure,
+                    )
+                    await self._report.dead_lettered(lead, decision.reason, exc.status, exchanges)
+                    return
+                state = decision.state
+                await self._report.retrying(
+                    lead,
+                    decision.reason,
+                    exc.status,
+                    exchanges,
+                    attempts=state.tries,
+                    delay_s=decision.after_s,
+                )
+                await self._dispatcher.health.pause(decision.after_s)
+                continue
+            except IntegrationStopped as exc:
+                self._stop(exc)
+                continue
+            if self._stopped_until:
+                self._stopped_until = 0.0
+                log.warning("integration.resumed", integration="outreach")
+            await self._report.delivered(lead, result, exchanges)
+            return
 
     async def _consent_holds(self, lead: LeadIntent) -> bool:
         """Consent re-checked against the latest profile; the snapshot fills what it lacks."""
@@ -236,75 +248,25 @@ class DeliveryWorker:
         latest = {**lead.consent, **profile.consent}
         return consent_granted(latest, lead.required_consent)
 
-    async def _failed(
-        self,
-        group: list[tuple[Record, LeadIntent]],
-        lead: LeadIntent,
-        exchanges: ExchangeRecorder,
-        exc: DeliveryError,
-        state: RetryState,
-    ) -> _Retry | None:
-        """Ask the retry policy; dead-letter the unit or schedule its next try."""
-        now = self._clock()
-        decision = self._policy.decide(
-            state, exc, now, rand=self._rand, outage=self._dispatcher.health.closed
-        )
-        if isinstance(decision, GiveUp):
-            await self._give_up(
-                group,
-                lead,
-                exchanges,
-                decision.reason,
-                exc.status,
-                attempts=decision.state.tries,
-                first_failure=decision.state.first_failure,
-            )
-            return None
-        self._failing[lead.email] = _Failing(decision.state, now + decision.after_s)
-        await self._report.retrying(
-            lead,
-            decision.reason,
-            exc.status,
-            exchanges,
-            attempts=decision.state.tries,
-            delay_s=decision.after_s,
-        )
-        return _Retry(decision.after_s)
+    async def _while_stopped(self) -> None:
+        """Wait while the integration is stopped (until the next probe)."""
+        wait = self._stopped_until - self._clock()
+        if wait > 0:  # a later stop while sleeping is seen at the next try
+            await asyncio.sleep(wait)
 
-    def _stop(self, exc: IntegrationStopped) -> _Retry:
-        """Stop every partition: nothing more goes to Outreach until a person acts."""
+    def _stop(self, exc: IntegrationStopped) -> None:
+        """Stop every lane: nothing more goes to Outreach until a person acts."""
         probe = self._outreach.backoff_cap_s
+        first = self._stopped_until <= self._clock()
         self._stopped_until = self._clock() + probe
-        log.error(
-            "integration.stopped",
-            integration="outreach",
-            error=exc.message,
-            action=exc.action,
-            probe_in_s=probe,
-        )
-        return _Retry(probe)
-
-    async def _give_up(
-        self,
-        group: list[tuple[Record, LeadIntent]],
-        lead: LeadIntent,
-        exchanges: ExchangeRecorder,
-        reason: str,
-        status: int | None,
-        *,
-        attempts: int,
-        first_failure: float | None = None,
-    ) -> None:
-        await self._dead_letter_records(
-            [record for record, _ in group],
-            "deliver",
-            reason,
-            status=status,
-            attempts=attempts,
-            first_failure=first_failure,
-        )
-        self._failing.pop(lead.email, None)
-        await self._report.dead_lettered(lead, reason, status, exchanges)
+        if first:
+            log.error(
+                "integration.stopped",
+                integration="outreach",
+                error=exc.message,
+                action=exc.action,
+                probe_in_s=probe,
+            )
 
     async def _dead_letter_records(
         self,

@@ -3,7 +3,7 @@
 A worker fetches records, works on them concurrently and finishes them out of order (the
 delivery worker coalesces per email; a retriable failure pauses one partition while others flow).
 Kafka's committed offset means "everything before this is final", so per partition we may commit
-only up to the lowest record whose outcome is not final yet (docs/reliability.md, promises 1.2)::
+only up to the lowest record whose outcome is not final yet (docs/reliability.md P17)::
 
     tracker.track(tp, record.offset)        # fetched: now unfinished
     tracker.done(tp, record.offset, gen)    # delivered, dropped, or dead-lettered and acked

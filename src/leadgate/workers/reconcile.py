@@ -1,14 +1,14 @@
-"""The reconciliation poller: what webhooks lost, found again (reliability.md P31).
+"""The reconciliation poller: what webhooks lost, found again (docs/reliability.md P31).
 
 Outreach does not retry a delivery that got an error status, and deactivates a webhook that fails
-for days (outreach-api.md §6.4), so every ``outreach.reconcile_interval_s`` (default 900 s) a pass
-reads the prospects and accounts changed since the persisted cursor (``changefeed.changed_since``,
-through the client's rate budget) and feeds each to ``leadgate.inbound.outreach`` as a ``poll``
-change, where the inbound worker folds it into the mirror like a webhook (a change the mirror
-already holds changes nothing). The cursor (collection ``cursor``, ``reconcile.<resource>``)
-moves to the newest ``updatedAt`` read only after every record was acknowledged by the broker.
-Each pass also checks leadgate's webhook registration (active, our URL, our secret) and repairs
-it when ``outreach.webhook_url`` is set.
+for days (docs/outreach-api.md#webhooks), so every ``outreach.reconcile_interval_s`` (default 900 s)
+a pass reads the prospects and accounts changed since the persisted cursor
+(``changefeed.changed_since``, through the client's rate budget) and feeds each to
+``leadgate.inbound.outreach`` as a ``poll`` change, where the inbound worker folds it into the
+mirror like a webhook (a change the mirror already holds changes nothing). The cursor (collection
+``cursor``, ``reconcile.<resource>``) moves to the newest ``updatedAt`` read only after every record
+was acknowledged by the broker. Each pass also checks leadgate's webhook registration (active, our
+URL, our secret) and repairs it when ``outreach.webhook_url`` is set.
 """
 
 from __future__ import annotations
