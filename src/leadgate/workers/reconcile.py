@@ -88,8 +88,11 @@ class Reconciler:
         registration = None
         if self._settings.outreach.webhook_url and self._settings.outreach.webhook_secrets:
             registration = (await webhooks.ensure(self._client)).action
-            if registration != "unchanged":
-                log.warning("reconcile.webhook_repaired", action=registration)
+            if registration == "repaired":
+                # Deactivated or changed by someone: deliveries may have been lost meanwhile.
+                log.warning("reconcile.webhook_repaired")
+            elif registration == "created":
+                log.info("reconcile.webhook_created")
         self.passes += 1
         log.info("reconcile.pass", records=total, webhook=registration)
         return PassResult(total, registration)
