@@ -40,19 +40,34 @@ GOALS: dict[str, tuple[str, float]] = {
     "s2_edit_to_mirror_p99_ms": ("<=", 1000),
     "s3_export_share": (">=", 0.9),
     "s3_429s": ("==", 0),
+    # Scale-out (issue 16): processes, the Redis store, one shared budget, state size.
+    "p2_processes_speedup": (">=", 1.7),
+    "p2_redis_vs_sqlite": (">=", 0.8),
+    "p3_shared_budget_share": (">=", 0.95),
+    "p3_shared_429s": ("==", 0),
+    # per backend ({"sqlite": bytes, "redis": bytes}); each must meet the goal (64 MiB)
+    "state_bytes_per_million_events": ("<=", 64 * 2**20),
+    # Recovery after a 3-minute total Outreach outage (issue 15 §4).
+    "outage_recovery_s": ("<=", 10),
+    "outage_duplicates": ("==", 0),
+    "outage_dead_letters": ("==", 0),
 }
 
 
 def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import (
+        outage,
         p1_process,
         p2_consume,
+        p2_processes,
         p3_budget,
+        p3_shared,
         p4_calls,
         p5_latency,
         p6_rss,
         p7_collector,
         routing,
+        state_bytes,
         sync,
     )
 
@@ -74,6 +89,13 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
         ),
         "sync": lambda: sync.run(quick=quick),
+        # 1 vs 2 processor processes (Redis) and 1 on SQLite, 3 interleaved reps of 30,000
+        "p2x": lambda: asyncio.run(p2_processes.run(count=int(30_000 * scale), reps=3)),
+        # three delivery processes, one budget in Redis, two whole 60 s windows (quick: one)
+        "p3s": lambda: asyncio.run(p3_shared.run(windows=1 if quick else 2)),
+        # 50,000 events from 10,000 visitors, scaled to 1,000,000 from 200,000
+        "state": lambda: asyncio.run(state_bytes.run(count=int(50_000 * scale))),
+        "outage": lambda: asyncio.run(outage.run(outage_s=30 if quick else 180)),
     }
 
 

@@ -16,25 +16,26 @@ from leadgate.domain.events import EventHead, decode
 from leadgate.domain.outcome import Drop
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 
-_HOLDERS = ("traits", "properties")
 
-
-def _emails(data: dict[str, Any]) -> list[str]:
+def event_emails(data: dict[str, Any]) -> tuple[str, ...]:
+    """The normalised emails an event carries in ``traits``, ``properties`` or
+    ``context.traits`` (most events carry none: three dictionary lookups)."""
     found: list[str] = []
     context = data.get("context")
-    holders = [data.get(name) for name in _HOLDERS]
-    if isinstance(context, dict):
-        holders.append(context.get("traits"))
-    for holder in holders:
-        if not holder or not isinstance(holder, dict):
+    for holder in (
+        data.get("traits"),
+        data.get("properties"),
+        context.get("traits") if context.__class__ is dict else None,
+    ):
+        if holder.__class__ is not dict or "email" not in holder:
             continue
-        raw = holder.get("email")
+        raw = holder["email"]
         if isinstance(raw, str) and raw.strip():
             try:
                 found.append(normalize_email(raw))
             except InvalidEmail:
                 continue
-    return found
+    return tuple(found)
 
 
 def email_identifier(normalized_email: str) -> str:
@@ -44,7 +45,7 @@ def email_identifier(normalized_email: str) -> str:
 
 def person_identifiers(head: EventHead) -> tuple[str, ...]:
     """``user:…``, ``anon:…`` and ``email:<normalised>`` of one event, without repeats."""
-    emails = _emails(head.data)
+    emails = event_emails(head.data)
     if not emails:
         return head.identities
     return tuple(dict.fromkeys((*head.identities, *map(email_identifier, emails))))

@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 
 from leadgate.domain.events import EventHead
 from leadgate.domain.profile import Profile
-from leadgate.pipeline.privacy import person_identifiers, profile_email
+from leadgate.pipeline.privacy import email_identifier, event_emails, profile_email
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.person_index import PersonIndex
 from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
+
+_MAX_KNOWN = 65_536
 
 
 class PrivacyGate:
@@ -24,6 +26,8 @@ class PrivacyGate:
     def __init__(self, suppressions: SuppressionList, index: PersonIndex) -> None:
         self.suppressions = suppressions
         self.index = index
+        # identity keys of an event -> their hashes (visitors come back with the same ones)
+        self._hashes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     @classmethod
     def open(cls, settings: Settings, store: StateStore) -> PrivacyGate:
@@ -34,12 +38,21 @@ class PrivacyGate:
     async def suppressed(self, heads: Sequence[EventHead | None]) -> set[int]:
         """The positions of the heads whose person is suppressed."""
         hashed = self.suppressions.hash
-        per_head: list[tuple[int, list[str]]] = []
+        known = self._hashes
+        per_head: list[tuple[int, tuple[str, ...]]] = []
         every: set[str] = set()
         for position, head in enumerate(heads):
             if head is None:
                 continue
-            hashes = [hashed(i) for i in person_identifiers(head)]
+            identities = head.identities
+            hashes = known.get(identities)
+            if hashes is None:
+                if len(known) >= _MAX_KNOWN:
+                    known.clear()
+                hashes = known[identities] = tuple(map(hashed, identities))
+            emails = event_emails(head.data)
+            if emails:
+                hashes = (*hashes, *(hashed(email_identifier(e)) for e in emails))
             per_head.append((position, hashes))
             every.update(hashes)
         found = await self.suppressions.suppressed_hashes(sorted(every))
