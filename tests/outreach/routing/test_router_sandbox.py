@@ -315,7 +315,8 @@ async def test_a_retried_create_keeps_its_owner_and_the_rotation_turns_once(
             await routed(upserter, "ada@gmail.com")
         first = await routed(upserter, "ada@gmail.com")
         second = await routed(upserter, "bea@gmail.com")
-    assert first.routing is not None and second.routing is not None
+    assert first.routing is not None
+    assert second.routing is not None
     assert (first.routing.owner_id, second.routing.owner_id) == (2, 3)  # alice, then bob
     posts = [
         r["body"]["data"]["relationships"]["owner"]["data"]["id"]
