@@ -31,7 +31,10 @@ CACHE_TTL_S = 600.0
 MISS_TTL_S = 60.0
 NEW_TTL_S = 7 * 24 * 3600.0
 
-CacheKind = Literal["user:email", "user:username", "mailbox", "mailbox:email", "sequence", "stage"]
+CacheKind = Literal[
+    "user:email", "user:username", "mailbox", "mailbox:email", "sequence", "stage",
+    "opportunityStage",  # CRM: opportunity stages by name (outreach/opportunity_stages.py)
+]  # fmt: skip
 
 
 class OutreachCache:
