@@ -8,9 +8,10 @@
   attempt looks the state up before posting again). PRIVACY lists a prospect's by prefix.
 - ``Rotations`` (``rotation``, key ``<preset>:<rule>``): round-robin positions via ``incr``,
   shared by every worker and kept across restarts.
-- ``NewProspects`` (``enrolment.new``, TTL): "this lead created this prospect and has not
-  enrolled it yet", written before the create, so a redelivery after a crash between create and
-  enrolment still treats the prospect as new (policy ``enrol: new``).
+- ``NewProspects`` (``enrolment.new``, TTL): "this lead is creating this prospect, owned by this
+  user, and has not finished routing it", written before the create, so a retried create keeps
+  its owner and a redelivery after a crash between create and enrolment still treats the
+  prospect as new (policy ``enrol: new``).
 """
 
 from __future__ import annotations
