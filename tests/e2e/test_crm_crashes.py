@@ -24,7 +24,7 @@ VERSIONS = 4
 def _contacts(n: int, version: int) -> list[dict[str, Any]]:
     """Ann is related twice (two roles) until the last version drops her Champion role."""
     ann, ben = f"ann{n}@org{n % 7}.io", f"ben{n}@org{n % 7}.io"
-    contacts = [
+    contacts: list[dict[str, Any]] = [
         {"email": ann, "role": "Decision Maker", "primary": True},
         {"email": ben, "role": "Economic Buyer"},
     ]
