@@ -12,9 +12,12 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
+from leadgate.kafka.deadletter import replay
+from leadgate.runtime.services import started_producer
 from tests.e2e.conftest import MakePipeline
 from tests.plugins.callbacks import SECRET, CallbackReceiver
 from tests.plugins.streams import REPO, produce_events, read_topic, wait_for
+from tests.sandbox.api import Api, token_request
 
 CRM = REPO / "presets" / "crm-sync.yaml"
 
@@ -125,3 +128,46 @@ async def test_crm_people_and_opportunities_with_outcomes(
 
     await wait_for(called_back, timeout_s=30)
     assert {r.json["id"] for r in callback_receiver.verified()} == {o["id"] for o in written}
+
+
+async def test_a_fixed_record_replayed_from_the_dead_letters_gets_a_fresh_outcome(
+    make_pipeline: MakePipeline,
+) -> None:
+    """An opportunity whose stage Outreach lacks is dead-lettered with a failed outcome that says
+    what to do; once the stage exists, ``dlq replay`` delivers it and a fresh outcome follows."""
+    pipeline = await make_pipeline(presets=(CRM,))
+    kafka = pipeline.settings.kafka
+    record = opportunity(5000)
+    record["properties"]["opportunity"]["stage"] = "Proposal"
+    await produce_events(kafka.bootstrap_servers, kafka.events_topic, [record])
+
+    async def outcomes() -> list[dict[str, Any]]:
+        found = await read_topic(kafka.bootstrap_servers, kafka.outcomes_topic)
+        return [orjson.loads(r.value) for r in found]
+
+    async def count(n: int) -> bool:
+        return len(await outcomes()) >= n
+
+    await wait_for(lambda: count(1), timeout_s=45)
+    (failed,) = await outcomes()
+    assert (failed["status"], failed["action"], failed["reason"]) == (
+        "failed", "dead_lettered", "unknown_stage"
+    )  # fmt: skip
+    assert "create it in Outreach" in failed["message"]
+    assert failed["outreach"] == {"type": None, "id": None, "url": None}
+    refresh = await pipeline.sandbox.issue_refresh_token(*pipeline.sandbox.config.scopes)
+    _, token, _ = await token_request(
+        pipeline.sandbox, grant_type="refresh_token", refresh_token=refresh
+    )
+    made = await Api(pipeline.sandbox, str(token["access_token"])).create(
+        "opportunityStages", {"name": "Proposal", "order": 6, "isClosed": False}
+    )
+    assert made.status == 201  # a person creates the stage in Outreach
+    async with started_producer(pipeline.settings) as producer:
+        result = await replay(producer, kafka, reason="unknown_stage")
+    assert result.replayed == 1
+    await wait_for(lambda: count(2), timeout_s=45)
+    fresh = (await outcomes())[-1]
+    assert (fresh["status"], fresh["action"]) == ("ok", "created")
+    assert fresh["id"] != failed["id"]
+    assert fresh["messageId"] == failed["messageId"] == record["messageId"]
