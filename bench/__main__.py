@@ -47,11 +47,16 @@ GOALS: dict[str, tuple[str, float]] = {
     "p3_shared_429s": ("==", 0),
     # per backend ({"sqlite": bytes, "redis": bytes}); each must meet the goal (64 MiB)
     "state_bytes_per_million_events": ("<=", 64 * 2**20),
+    # Recovery after a 3-minute total Outreach outage (issue 15 §4).
+    "outage_recovery_s": ("<=", 10),
+    "outage_duplicates": ("==", 0),
+    "outage_dead_letters": ("==", 0),
 }
 
 
 def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import (
+        outage,
         p1_process,
         p2_consume,
         p2_processes,
@@ -90,6 +95,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         "p3s": lambda: asyncio.run(p3_shared.run(windows=1 if quick else 2)),
         # 50,000 events from 10,000 visitors, scaled to 1,000,000 from 200,000
         "state": lambda: asyncio.run(state_bytes.run(count=int(50_000 * scale))),
+        "outage": lambda: asyncio.run(outage.run(outage_s=30 if quick else 180)),
     }
 
 

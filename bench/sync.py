@@ -5,16 +5,19 @@ P7) with a webhook secret; 64 keep-alive connections post signed ~1 KB ``prospec
 deliveries (each with its own event id, so none is a duplicate) to ``/outreach/webhooks`` for
 ``seconds``; a 200 means the broker acknowledged it. Single ``/v1/track`` events to the same
 server, same connections, same duration, give the collector's events/s beside it.
-``s1_webhook_p99_ms`` is the latency of the webhook answers (Outreach waits 5 s; P29 asks 1 s).
+``s1_webhook_p99_ms`` is the p99 of the answers at a steady ``rate`` (50/s) below saturation
+(Outreach waits 5 s; P29 asks 1 s); the saturated run's p99 (queueing behind 64 connections)
+is reported beside it.
 
 ``s2``: edit-to-mirror latency. The sandbox (its own process) delivers each rep edit (a PATCH
 with the rep's token) to a running leadgate (HTTP + inbound worker, this process); the time
 from the PATCH's answer to the mirror holding the new title, for ``edits`` sequential edits.
 
-``s3``: export. ``leadgate outreach export`` logic against a sandbox holding ``prospects``
-records with a budget scaled from Outreach's 10,000 requests/hour to ``rate_limit`` per
-``window_s`` (same ratio of pages to budget), client budget set to the same; prospects/s over the
-run against the ceiling (budget requests/s times 1,000 per page), and every 429.
+``s3``: export. ``leadgate outreach export`` logic against a sandbox (in this process, seeded
+directly) holding ``prospects`` records, with Outreach's budget scaled from 10,000 requests/hour
+to ``rate_limit`` per ``window_s`` (30 per 30 s: a run of half a minute instead of hours; the
+client's budget set to the same), pages of 1,000; prospects/s over the run against the ceiling
+(budget requests/s times 1,000 per page), and every 429 the sandbox answered.
 """
 
 from __future__ import annotations
@@ -145,7 +148,37 @@ async def _webhook_load(url: str, seconds: float, connections: int = 64) -> dict
     }
 
 
-async def ingest(seconds: float = 10.0) -> dict[str, Any]:
+async def _paced_p99(url: str, rate: float, seconds: float) -> tuple[float, dict[int, int]]:
+    """Open-loop load: one delivery every 1/``rate`` s for ``seconds``; the answers' p99 (ms)."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    async with aiohttp.ClientSession() as session:
+
+        async def one(n: int) -> None:
+            body = _delivery(n)
+            signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            headers = {
+                "Content-Type": "application/vnd.api+json",
+                "Outreach-Webhook-Signature": signature,
+                "Outreach-Webhook-Event-Id": str(uuid.uuid4()),
+            }
+            started = time.monotonic()
+            async with session.post(f"{url}/outreach/webhooks", data=body, headers=headers) as r:
+                await r.read()
+            latencies.append((time.monotonic() - started) * 1000)
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+
+        tasks = []
+        begin = time.monotonic()
+        for n in range(int(rate * seconds)):
+            await asyncio.sleep(max(0.0, begin + n / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(10**8 + n)))
+        await asyncio.gather(*tasks)
+    latencies.sort()
+    return latencies[int(0.99 * (len(latencies) - 1))], statuses
+
+
+async def ingest(seconds: float = 10.0, rate: float = 50.0) -> dict[str, Any]:
     """s1: webhook deliveries/s vs the collector's single events/s, same server and load."""
     key = "wk_bench_" + uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADGATE_")}
@@ -166,14 +199,24 @@ async def ingest(seconds: float = 10.0) -> dict[str, Any]:
             await _webhook_load(url, 1.0, connections=4)
             hooks = await _webhook_load(url, seconds)
             track = await run_load(url, key, mode="single", connections=64, duration_s=seconds)
+            p99, paced = await _paced_p99(url, rate, seconds)
         finally:
             server.terminate()
             await asyncio.wait_for(server.wait(), 30)
     return {
         "s1_webhook_deliveries_per_s": round(hooks["per_s"]),
         "s1_collector_single_eps": round(track.events_per_s),
-        "s1_webhook_p99_ms": round(hooks["p99_ms"], 1) if hooks["p99_ms"] is not None else None,
-        "s1_webhook_statuses": {str(k): v for k, v in sorted(hooks["statuses"].items())},
+        # P29: the answer's p99 at a steady rate below saturation (Outreach's deliveries arrive
+        # one per change, not 64 at once); the saturated run's p99 is queueing, shown beside.
+        "s1_webhook_p99_ms": round(p99, 1),
+        "s1_webhook_p99_rate_per_s": rate,
+        "s1_webhook_saturated_p99_ms": (
+            round(hooks["p99_ms"], 1) if hooks["p99_ms"] is not None else None
+        ),
+        "s1_webhook_statuses": {
+            str(k): hooks["statuses"].get(k, 0) + paced.get(k, 0)
+            for k in sorted(set(hooks["statuses"]) | set(paced))
+        },
     }
 
 
@@ -263,7 +306,7 @@ async def _token(session: aiohttp.ClientSession, url: str) -> str:
 
 
 async def export_rate(
-    prospects: int = 40_000, *, rate_limit: int = 20, window_s: float = 10.0
+    prospects: int = 30_000, *, rate_limit: int = 30, window_s: float = 30.0
 ) -> dict[str, Any]:
     """s3: export prospects/s against the budget's ceiling, and 429s."""
     config = SandboxConfig(rate_limit=rate_limit, window_s=window_s, mint_interval_s=0)
@@ -310,7 +353,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     figures.update(asyncio.run(ingest(seconds=3 if quick else 10)))
     figures.update(asyncio.run(edit_to_mirror(edits=50 if quick else 200)))
-    figures.update(asyncio.run(export_rate(prospects=10_000 if quick else 40_000)))
+    figures.update(asyncio.run(export_rate(prospects=10_000 if quick else 30_000)))
     return figures
 
 

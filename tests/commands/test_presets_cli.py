@@ -67,7 +67,7 @@ def test_try_applies_default_region(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_check_ok(capsys: pytest.CaptureFixture[str]) -> None:
     """A good preset passes check with exit 0 and a one-line summary."""
     assert run(["presets", "check", str(LEAD_CAPTURE)]) == 0
-    assert "ok ('Lead Capture': 4 events create prospects)" in capsys.readouterr().out
+    assert "ok ('Lead Capture': 4 events write to Outreach)" in capsys.readouterr().out
 
 
 def test_check_reports_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from tests.e2e.conftest import MakePipeline
 from tests.plugins.streams import (
     identify,
@@ -60,3 +62,25 @@ async def test_an_outage_holds_leads_behind_the_gate_and_one_probe_releases_them
     emails = prospect_emails(await pipeline.sandbox.prospects())
     assert sorted(emails) == sorted(f"gate{n}@gmail.com" for n in range(LEADS)), "no duplicate"
     assert await read_topic(kafka.bootstrap_servers, kafka.deadletter_topic) == []
+
+
+async def test_each_retry_shows_its_real_attempt_number(make_pipeline: MakePipeline) -> None:
+    """A lead that fails twice then succeeds has three delivery trace records whose requests
+    are numbered attempt 1, 2 and 3 (not attempt 1 each time)."""
+    pipeline = await make_pipeline(health_close_after=10)
+    kafka = pipeline.settings.kafka
+    await pipeline.sandbox.faults(status=503, count=2)
+    events = [identify("tries-1", "tries1@gmail.com"), track("tries-1", "Signed Up")]
+    await produce_events(kafka.bootstrap_servers, kafka.events_topic, events)
+
+    async def delivered() -> bool:
+        return len(await pipeline.sandbox.prospects()) == 1
+
+    await wait_for(delivered, timeout_s=60)
+    traces = [
+        orjson.loads(r.value) for r in await read_topic(kafka.bootstrap_servers, kafka.traces_topic)
+    ]
+    tries = [t for t in traces if t.get("stage") == "delivery"]
+    assert [t["outcome"] for t in tries] == ["pending", "pending", "delivered"]
+    assert [{e["attempt"] for e in t["exchanges"]} for t in tries] == [{1}, {2}, {3}]
+    assert [t["reason"] for t in tries[:2]] == ["vendor_5xx", "vendor_5xx"]

@@ -3,9 +3,12 @@ batch's offsets, raw bytes and why."""
 
 from __future__ import annotations
 
+import struct
+
 import aiokafka.codec
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.record._crc32c import crc as crc32c
 
 from leadgate.kafka.batches import Detail, scan
 from tests.plugins.corrupt import CODEC_LZ4, build_batch, crc_mismatch, garbage_lz4
@@ -81,3 +84,17 @@ def test_a_frame_longer_than_a_complete_response_is_bad_at_the_position() -> Non
     result = scan(TP, raw[:-5], 7, complete=True)
     assert result.bad is not None
     assert (result.bad.first, result.bad.last, result.bad.detail) == (7, 7, Detail.CORRUPT)
+
+
+def test_a_codec_id_kafka_does_not_define_is_unsupported_codec() -> None:
+    """A batch claiming codec 5 (none exists; the embedded broker refuses to store one, a disk
+    or another broker may not) with a matching CRC is ``unsupported_codec``, covering its
+    whole offset range."""
+    batch = build_batch([b"a", b"b", b"c"], base_offset=10)
+    struct.pack_into(">h", batch, 21, 5)
+    struct.pack_into(">I", batch, 17, crc32c(bytes(batch[21:])))
+    result = scan(TP, bytes(batch), 10, complete=True)
+    assert result.bad is not None
+    assert (result.bad.first, result.bad.last) == (10, 12)
+    assert result.bad.detail == Detail.UNSUPPORTED_CODEC
+    assert "Unknown compression codec" in result.bad.error

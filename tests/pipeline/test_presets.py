@@ -114,7 +114,10 @@ BAD: list[tuple[str, str | bytes, list[str]]] = [
     (
         "Y5 unknown action",
         BASE.replace("action: upsert_prospect, " + LEAD, "action: create"),
-        ["p.yaml:10: events.Lead Submitted.action: Input should be 'upsert_prospect' or 'drop'"],
+        [
+            "p.yaml:10: events.Lead Submitted.action: Input should be 'upsert_prospect', "
+            "'upsert_opportunity' or 'drop'"
+        ],
     ),
     (
         "Y5 unknown field",

@@ -41,6 +41,9 @@ def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
         "received_at": None,
         "routing": None,
         "withdrawal": None,
+        "source": None,
+        "on_existing": None,
+        "opportunity": None,
     }
     built = trusted(LeadIntent, dict(values))
     validated = LeadIntent.model_validate(values)

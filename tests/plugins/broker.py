@@ -37,6 +37,7 @@ def make_kafka_settings(broker: EmbeddedBroker) -> Callable[..., KafkaSettings]:
             "delivery_topic": f"t{suffix}.delivery.outreach",
             "deadletter_topic": f"t{suffix}.deadletter",
             "traces_topic": f"t{suffix}.traces",
+            "outcomes_topic": f"t{suffix}.outcomes",
             "inbound_topic": f"t{suffix}.inbound.outreach",
             "changes_topic": f"t{suffix}.outreach.changes",
             "inbound_group": f"g{suffix}-inbound",

@@ -65,6 +65,8 @@ def _settings(tmp_path: Path, make_kafka_settings: Callable[..., KafkaSettings])
         collector={"write_keys": (WriteKey(key=SecretStr("wk-supervise-test"), name="web"),)},
         inspector={"token": SecretStr("inspector-token-supervise")},
         pipeline={"presets": (LEAD_CAPTURE,)},
+        # configured, so that ``all`` runs the callbacks worker too (nothing listens there)
+        outcomes={"callback_url": "http://127.0.0.1:9/outcomes", "callback_secret": SecretStr("s")},
     )
 
 

@@ -88,6 +88,21 @@ async def test_reset_connections_drops_without_an_answer(sandbox: SandboxHandle)
     assert statuses == [("POST", None), ("GET", None), ("GET", None), ("POST", 201)]
 
 
+async def test_lose_responses_carries_out_the_write_then_drops_the_answer(
+    sandbox: SandboxHandle,
+) -> None:
+    """lose_responses: the POST creates the opportunity, but the client gets no answer (an
+    ambiguous write); the next request is answered normally."""
+    api = await authed(sandbox)
+    await sandbox.faults(lose_responses=1, method="POST", path_prefix="/api/v2/opportunities")
+    body = {"data": {"type": "opportunity", "attributes": {"name": "X", "closeDate": "2026-12-31"}}}
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await api.call("POST", "/api/v2/opportunities", body)
+    assert len(await sandbox.records("opportunities")) == 1
+    assert (await api.call("POST", "/api/v2/opportunities", body)).status == 201
+    assert len(await sandbox.records("opportunities")) == 2
+
+
 async def test_bad_fault_spec_is_refused(sandbox: SandboxHandle) -> None:
     """An unknown key or a non-error status is a 400, not a silently ignored fault."""
     with pytest.raises(AssertionError, match="400"):

@@ -55,8 +55,14 @@ async def _person(store: MemoryStore, forgetter: Forgetter, prospect_id: int) ->
     index = PersonIndex(store, forgetter.hash)
     await index.put(index.entries(JANE, ["user:u-1", "anon:a-1"]))
     await store.put_prospect(JANE, ProspectRecord(prospect_id, frozenset({"x"}), "h"))
-    await store.put_docs("mirror.email", {JANE: {"prospectId": prospect_id}})
-    await store.put_docs("mirror.prospect", {str(prospect_id): {"emails": [JANE]}})
+    other = "Jane@Home.example"  # a second address Outreach holds for her
+    await store.put_docs(
+        "mirror.email",
+        {JANE: {"prospectId": prospect_id}, "jane@home.example": {"prospectId": prospect_id}},
+    )
+    await store.put_docs(
+        "mirror.prospect", {str(prospect_id): {"attributes": {"emails": [JANE, other]}}}
+    )
     await store.put_docs("sent.prospect", {JANE: {"attributes": {"firstName": "Jane"}}})
     await store.put_docs(
         "enrolment", {f"{prospect_id}:7": {"sequenceStateId": 3}, "99:7": {"sequenceStateId": 4}}
@@ -67,8 +73,8 @@ async def test_forget_by_email_erases_every_copy_and_suppresses_every_identifier
     tmp_path: Path,
 ) -> None:
     """Forgetting Jane by email erases both her profiles (found through the person index), her
-    prospect record, mirror, sent copy and enrolment, and suppresses her email and both ids;
-    Joe's profile and another prospect's enrolment stay."""
+    prospect record, mirror (every address Outreach holds for her), sent copy and enrolment, and
+    suppresses her email and both ids; Joe's profile and another prospect's enrolment stay."""
     store = MemoryStore()
     forgetter = Forgetter(_settings(tmp_path), store)
     await _person(store, forgetter, prospect_id=12)
@@ -79,12 +85,13 @@ async def test_forget_by_email_erases_every_copy_and_suppresses_every_identifier
         "profiles": 2,
         "person_index": 2,
         "prospect_records": 1,
-        "mirror": 3,
+        "mirror": 4,
         "enrolments": 1,
     }
     assert await store.get_profiles(["user:u-1", "anon:a-1"]) == {}
     assert await store.get_profiles(["user:u-2"]) != {}
     assert await store.get_prospect(JANE) is None
+    assert await store.get_docs("mirror.email", [JANE, "jane@home.example"]) == {}
     assert await store.get_docs("enrolment", ["12:7", "99:7"]) == {"99:7": {"sequenceStateId": 4}}
     suppressed = await forgetter.suppressions.suppressed(
         [f"email:{JANE}", "user:u-1", "anon:a-1", "user:u-2"]

@@ -76,7 +76,9 @@ def handle_check(args: argparse.Namespace) -> int:
             1 for rules in preset.events.values() for rule in rules if rule.when is not None
         )
         extra = f", {routed} conditional rules" if routed else ""
-        print(f"{path}: ok ({preset.name!r}: {sending} events create prospects{extra})")
+        if preset.identify is not None:
+            extra += f", {len(preset.identify)} identify rules"
+        print(f"{path}: ok ({preset.name!r}: {sending} events write to Outreach{extra})")
     return 1 if failed else 0
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadgate.domain.opportunity import OpportunityPlan, SourceRef
 from leadgate.domain.routing import RoutingPlan
 
 # 2: ``kind`` (and the optional sub-objects of other kinds). Version 1 records decode as
@@ -79,13 +80,30 @@ class LeadIntent(BaseModel):
     received_at: str | None = None
     routing: RoutingPlan | None = None  # owner, sequence, stage (ROUTING; see domain/routing.py)
     withdrawal: Withdrawal | None = None  # kind consent_withdrawn (PRIVACY; outreach/withdrawal.py)
+    # CRM records: the record behind the intent (for its outcome), what to do with a prospect
+    # found by email that leadgate did not create (None: update it, reported as updated or
+    # unchanged), and the opportunity of an upsert_opportunity.
+    source: SourceRef | None = None
+    on_existing: Literal["update", "skip"] | None = None
+    opportunity: OpportunityPlan | None = None
+
+    @property
+    def key(self) -> str:
+        """The record key on the delivery topic: the email, or for an opportunity
+        ``opportunity:<system>:<sourceId>`` (its records stay in order on one partition)."""
+        if self.opportunity is not None and self.source is not None:
+            return f"opportunity:{self.source.system}:{self.opportunity.source_id}"
+        return self.email
 
     def document(self) -> dict[str, Any]:
         """The JSON:API prospect document for a create (attributes plus tags); for a withdrawal,
-        the opt-out it writes (if any)."""
+        the opt-out it writes (if any); for an opportunity, its preview
+        (``OpportunityPlan.preview``)."""
         if self.withdrawal is not None:
             opt_out = {"emailsOptStatus": "opted_out"} if self.withdrawal.opts_out else {}
             return {"data": {"type": "prospect", "attributes": opt_out}}
+        if self.opportunity is not None and self.source is not None:
+            return self.opportunity.preview(self.source.system)
         attributes = dict(self.attributes)
         if self.tags:
             attributes["tags"] = list(self.tags)

@@ -8,7 +8,7 @@ pipeline checks it (``pipeline/crm.py``) and puts the checked values here, on th
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -60,3 +60,39 @@ class OpportunityPlan(BaseModel):
     owner: str | None = None
     account_domain: str | None = None
     contacts: tuple[OpportunityContact, ...] = ()
+
+    def custom_id(self, system: str) -> str:
+        """What the opportunity's ``customId`` holds: ``<system>:<sourceId>`` (Outreach keeps
+        255 characters); the lookup that rebuilds a lost memory filters on it."""
+        return f"{system}:{self.source_id}"[:255]
+
+    def attributes(self, system: str) -> dict[str, Any]:
+        """The Outreach attributes of the opportunity (its relationships are resolved later)."""
+        attrs: dict[str, Any] = {"name": self.name, "customId": self.custom_id(system)}
+        if self.amount is not None:
+            attrs["amountPrecise"] = self.amount
+            attrs["amount"] = round(float(self.amount))  # Outreach's amount is an integer
+        if self.currency is not None:
+            attrs["currencyType"] = self.currency
+        if self.close_date is not None:
+            attrs["closeDate"] = self.close_date
+        return attrs
+
+    def preview(self, system: str) -> dict[str, Any]:
+        """What ``presets try`` and the trace show: the attributes, and the names the delivery
+        resolves to ids (stage, owner, account) and the roles it links."""
+        return {
+            "data": {
+                "type": "opportunity",
+                "attributes": self.attributes(system),
+                "resolves": {
+                    "opportunityStage": self.stage,
+                    "owner": self.owner,
+                    "account": self.account_domain,
+                },
+                "roles": [
+                    {"role": c.role, "primary": c.primary, "prospect": c.email}
+                    for c in self.contacts
+                ],
+            }
+        }

@@ -34,6 +34,7 @@ class DeadLetterReason(StrEnum):
     RETRY_WINDOW_EXHAUSTED = "retry_window_exhausted"
     DESERIALIZE = "deserialize"  # the record's bytes are not a lead intent / event
     UNSUPPORTED_SCHEMA = "unsupported_schema"
+    UNKNOWN_STAGE = "unknown_stage"  # an opportunity's stage name is no stage in Outreach
     # An Outreach change (webhook delivery, poll record) on leadgate.inbound.outreach that is not
     # JSON or not a change leadgate can read (no type/id, eventName not <type>.<action>, ...).
     INVALID_OUTREACH_CHANGE = "invalid_outreach_change"

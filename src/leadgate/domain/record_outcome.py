@@ -37,6 +37,8 @@ _ADVICE: dict[str, str] = {
     "deserialize": "leadgate could not read the record; send it again.",
     "unsupported_schema": "The record was written by a newer leadgate; upgrade the workers and "
     "replay it.",
+    "unknown_stage": "Outreach has no opportunity stage of that name; create it in Outreach or "
+    "correct the stage in the CRM, then sync the record again.",
     "invalid_record": "The record is malformed (see the detail); correct it in the CRM and sync "
     "it again.",
 }

@@ -46,6 +46,7 @@ def topics_of(settings: KafkaSettings) -> tuple[str, ...]:
         settings.delivery_topic,
         settings.deadletter_topic,
         settings.traces_topic,
+        settings.outcomes_topic,
         settings.inbound_topic,
         settings.changes_topic,
     )

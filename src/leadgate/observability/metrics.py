@@ -151,6 +151,24 @@ ROUTING_STAGES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+OUTCOMES = Counter(
+    "leadgate_outcomes",
+    "Outcomes written back to their source (leadgate.outcomes), by status and action.",
+    ["status", "action"],
+    registry=REGISTRY,
+)
+OUTCOME_LATENCY = Histogram(
+    "leadgate_outcome_seconds",
+    "From a record's final delivery result to its outcome acknowledged on leadgate.outcomes.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+    registry=REGISTRY,
+)
+CALLBACKS = Counter(
+    "leadgate_outcome_callbacks",
+    "Outcome callback POSTs by result (delivered, http_<status>, timeout, ...).",
+    ["result"],
+    registry=REGISTRY,
+)
 INSPECTOR_TRACES = Gauge(
     "leadgate_inspector_traces",
     "Traces held by this inspector's bounded store.",

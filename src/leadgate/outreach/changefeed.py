@@ -13,8 +13,8 @@ leave the rate budget idle (at Outreach's 10,000 requests/hour a request may tak
 a sequential read to keep up). One request (``sort=-id&page[size]=1&count=true``) gives the
 highest id and how many records remain; the id range is cut into windows expected to hold
 about one page each (``filter[id]=a..b``), fetched ``concurrency`` at a time and handed out in
-id order (a window holding more than a page is read on by key). Records created meanwhile, above
-the highest id, are read by key at the end.
+id order (a window holding more than a page is read on by key). Records created after the first
+request are not part of the read.
 """
 
 from __future__ import annotations
@@ -151,18 +151,26 @@ async def span(
 
 
 async def _window(
-    client: OutreachClient, plural: str, low: int, high: int, since: str | None, page_size: int
+    client: OutreachClient,
+    plural: str,
+    low: int,
+    high: int | None,
+    since: str | None,
+    page_size: int,
 ) -> list[dict[str, Any]]:
-    """Every record with an id in ``low..high`` (by key when it holds more than a page)."""
+    """Every record with an id in ``low..high`` (``None``: no upper bound), read on by key when
+    the window holds more than a page."""
     found: list[dict[str, Any]] = []
     start = low
-    while start <= high:
-        params = {"sort": "id", "filter[id]": f"{start}..{high}", "page[size]": str(page_size)}
+    top = float("inf") if high is None else high
+    while start <= top:
+        bound = "inf" if high is None else str(high)
+        params = {"sort": "id", "filter[id]": f"{start}..{bound}", "page[size]": str(page_size)}
         params["count"] = "false"
         if since:
             params["filter[updatedAt]"] = f"{since}..inf"
         records, _ = await _page(client, plural, params, ExchangeRecorder())
-        records = [r for r in records if start <= (resource_id(r) or 0) <= high]
+        records = [r for r in records if start <= (resource_id(r) or 0) <= top]
         found.extend(records)
         if len(records) < page_size:
             break
@@ -184,9 +192,12 @@ async def by_id_windows(
     flight; ``known`` is this range's ``span``."""
     width = page_size
     if known.remaining and known.last_id > after_id:
-        # Expected just under a page per window: a window that overflows costs a second request.
-        width = max(1, int(page_size * 0.97 * (known.last_id - after_id) / known.remaining))
-    bounds = deque(
+        # A page per window on average (exactly a page where ids are dense); a window that
+        # holds more reads on by key.
+        width = max(1, int(page_size * (known.last_id - after_id) / known.remaining))
+    # The read is the org as of ``known``: records created meanwhile come with the webhooks and
+    # the reconciliation poll (an open last window would cost a request on every full page).
+    bounds: deque[tuple[int, int | None]] = deque(
         (low, min(low + width - 1, known.last_id))
         for low in range(after_id + 1, known.last_id + 1, width)
     )
@@ -205,7 +216,3 @@ async def by_id_windows(
         for task in inflight:
             task.cancel()
         await asyncio.gather(*inflight, return_exceptions=True)
-    async for page in by_id(
-        client, plural, after_id=max(after_id, known.last_id), since=since, page_size=page_size
-    ):
-        yield page

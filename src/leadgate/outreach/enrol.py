@@ -192,7 +192,9 @@ class Enroller:
         enrolment = Enrolment(prospect_id, sequence.id, "active", state_id, mailbox.id, time.time())
         await self._enrolments.confirm(enrolment)
         ROUTING_ENROLMENTS.labels(result="enrolled").inc()
-        where = f"mailbox {mailbox.email}" if mailbox.email else f"mailbox {mailbox.id}"
+        # Ids, not addresses: trace lines and notes carry no email.
+        owner = f" of user {mailbox.user_id}" if mailbox.user_id is not None else ""
+        where = f"mailbox {mailbox.id}{owner}"
         return EnrolOutcome(
             "enrolled", f"enrolled in {sequence.name!r} from {where}", state_id, mailbox.id
         )

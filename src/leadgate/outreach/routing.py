@@ -5,9 +5,10 @@ The upserter asks a ``Route`` (one per lead and attempt) for relationships at tw
 
 - ``create_links()`` right before it POSTs a new prospect: owner (the chain, rotations advance
   here and only here) and stage go *inside* the create document, so a new routed lead costs
-  lookup + create + enrol (user, stage and sequence look-ups are cached). When the rule enrols,
-  the prospect is first marked as this lead's new prospect (``NewProspects``), so a redelivery
-  after a crash between create and enrolment still enrols it, from the same owner's mailbox;
+  lookup + create + enrol (user, stage and sequence look-ups are cached). The prospect is first
+  marked as this lead's new prospect with the owner chosen (``NewProspects``), so a retried
+  create keeps that owner (a rotation advances once per prospect), and a redelivery after a
+  crash between create and enrolment still enrols it, from the same owner's mailbox;
 - ``update_links()`` for an existing prospect: the owner only when the rule says
   ``update_owner`` (never by rotation), the stage only with ``update_stage``. They join the
   upserter's no-op digest, so a lead that changes nothing still costs no request.
@@ -68,16 +69,25 @@ class Route:
     _created_links: bool = False
 
     async def create_links(self) -> Links:
-        """Owner and stage of a prospect about to be created (rotations advance)."""
+        """Owner and stage of a prospect about to be created. The owner an earlier attempt of
+        this lead chose (a create that failed or went unanswered) is kept, so a retry neither
+        advances a rotation again nor enrols from another rep's mailbox."""
         links: Links = {}
         if self.plan.owner:
-            choice = await self.router.owners.choose(self.plan.owner, self.exchanges, new=True)
-            self._owner_decided(choice)
-            if choice.user is not None:
-                links["owner"] = ("user", choice.user.id)
+            earlier = await self.router.new_prospects.marked(self.lead.email)
+            chosen = earlier.get("ownerId") if earlier is not None else None
+            if isinstance(chosen, int):
+                self.owner = User(chosen)
+                detail = f"owner user {chosen}, as an earlier attempt of this lead chose"
+                self.stages.append(StageRecord("owner", StageStatus.PASS, detail=detail))
+            else:
+                choice = await self.router.owners.choose(self.plan.owner, self.exchanges, new=True)
+                self._owner_decided(choice)
+            if self.owner is not None:
+                links["owner"] = ("user", self.owner.id)
         if self.plan.stage is not None:
             await self._stage(links)
-        if self.plan.sequence is not None:
+        if self.plan.sequence is not None or self.plan.owner:
             await self.router.new_prospects.mark(
                 self.lead.email, self.owner.id if self.owner else None
             )
@@ -126,6 +136,8 @@ class Route:
             self.stages.append(StageRecord("sequence", status, outcome.action, outcome.detail))
             if new:
                 await self.router.new_prospects.clear(self.lead.email)
+        elif self._created_links and self.plan.owner:
+            await self.router.new_prospects.clear(self.lead.email)
         return RoutingOutcome(
             self.owner.id if self.owner else None,
             self.stage_id,

@@ -83,6 +83,7 @@ class _Wanted:
     account_id: int | None
     digest: str
     links: Links  # owner/stage an existing prospect should get (what the rule may update)
+    on_existing: Literal["update", "skip"] | None = None
 
 
 def _wanted(lead: LeadIntent, account_id: int | None, links: Links | None = None) -> _Wanted:
@@ -94,7 +95,9 @@ def _wanted(lead: LeadIntent, account_id: int | None, links: Links | None = None
         emails.insert(0, lead.email)
     tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
     digest = attributes_hash(lead.attributes, account_id, links)
-    return _Wanted(lead.email, attrs, emails, tags, account_id, digest, links or {})
+    return _Wanted(
+        lead.email, attrs, emails, tags, account_id, digest, links or {}, lead.on_existing
+    )
 
 
 def _document(
@@ -311,6 +314,16 @@ class Upserter:
     ) -> DeliveryResult:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
+        if wanted.on_existing == "skip":
+            # Workbooks' duplicate rule: a prospect leadgate did not create is left as it is (and
+            # not remembered, so the next sync of this person finds it again and skips again).
+            return DeliveryResult(
+                "prospect",
+                prospect_id,
+                "matched_existing",
+                related_id(match, "account"),
+                notes=("a prospect with this email exists: left as it is (on_existing: skip)",),
+            )
         remote = attributes(match)
         sent = await get_sent(self._store, wanted.email)
         last = sent.attributes if sent is not None and sent.prospect_id == prospect_id else {}
@@ -322,15 +335,19 @@ class Upserter:
             changes["emails"] = [*remote_emails, wanted.email]
         relink = wanted.account_id is not None and related_id(match, "account") != wanted.account_id
         links = {n: link for n, link in wanted.links.items() if related_id(match, n) != link[1]}
+        # A rule with on_existing reports a prospect it found (rather than made) as such.
+        matched: Literal["matched_existing"] | None = (
+            "matched_existing" if wanted.on_existing is not None else None
+        )
         if not changes and not relink and not links:
-            return await self._remember(wanted, prospect_id, tags, "unchanged", sent)
+            return await self._remember(wanted, prospect_id, tags, matched or "unchanged", sent)
         path = f"{PROSPECTS}/{prospect_id}"
         account = wanted.account_id if relink else None
         document = _document(changes, account, prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         self._expect_written(response, "PATCH", path)
         await self._mirror_answer(response)
-        return await self._remember(wanted, prospect_id, tags, "updated", sent)
+        return await self._remember(wanted, prospect_id, tags, matched or "updated", sent)
 
     def _expect_written(self, response: Response, method: str, path: str) -> None:
         if response.verdict in (Verdict.OK, Verdict.NO_CHANGE):
@@ -347,7 +364,7 @@ class Upserter:
         wanted: _Wanted,
         prospect_id: int,
         tags: frozenset[str],
-        action: Literal["created", "updated", "unchanged"],
+        action: Literal["created", "updated", "unchanged", "matched_existing"],
         sent: SentRecord | None,
     ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)

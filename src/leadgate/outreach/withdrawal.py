@@ -26,9 +26,9 @@ from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import resource_id
 from leadgate.store.base import StateStore
+from leadgate.store.mirror import EMAILS as MIRROR_EMAIL
 from leadgate.store.routing import Enrolment, Enrolments
 
-MIRROR_EMAIL = "mirror.email"
 PROSPECTS = "/api/v2/prospects"
 SEQUENCE_STATES = "/api/v2/sequenceStates"
 OPT_OUT = {"emailsOptStatus": "opted_out"}

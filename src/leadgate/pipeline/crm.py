@@ -12,16 +12,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from leadgate.domain.opportunity import OpportunityContact, OpportunityPlan
+from leadgate.domain.events import EventHead
+from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
+from leadgate.domain.opportunity import OpportunityContact, OpportunityPlan, SourceRef
 from leadgate.domain.outcome import Drop
 from leadgate.domain.reasons import DropReason
+from leadgate.domain.times import iso_utc, parse_iso
 from leadgate.pipeline.email import InvalidEmail, normalize_email
 
 OPPORTUNITY_EVENT = "Opportunity Updated"
+# The source system of a record without one (the collector names the write key's source in
+# ``context.leadgate.source``; ``leadgate send --source`` does the same for a file).
+DEFAULT_SYSTEM = "crm"
 SYNC_FLAG = "syncToOutreach"
 OWNER_TRAIT = "assignedTo"
 MAX_TEXT = 255
@@ -128,17 +133,10 @@ def _close_date(value: object) -> str | None:
     text = _text(value, "opportunity.closeDate")
     if text is None:
         return None
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
-        raise _Invalid(
-            "opportunity.closeDate must be a date (2026-12-31) or an ISO date-time"
-        ) from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    moment = parse_iso(text) if len(text) >= 10 else None  # a date alone is midnight UTC
+    if moment is None:
+        raise _Invalid("opportunity.closeDate must be a date (2026-12-31) or an ISO date-time")
+    return iso_utc(moment)
 
 
 def _domain(value: object) -> str | None:
@@ -216,3 +214,43 @@ def parse_opportunity(properties: Mapping[str, Any]) -> OpportunityPlan | Drop:
         )
     except _Invalid as exc:
         return _invalid(str(exc))
+
+
+def source_system(data: Mapping[str, Any]) -> str:
+    """The system a record came from: ``context.leadgate.source``, else ``DEFAULT_SYSTEM``."""
+    context = data.get("context")
+    stamp = context.get("leadgate") if isinstance(context, dict) else None
+    name = stamp.get("source") if isinstance(stamp, dict) else None
+    return name if isinstance(name, str) and name.strip() else DEFAULT_SYSTEM
+
+
+def person_source(head: EventHead) -> SourceRef:
+    """The CRM person behind an identify: its userId (the CRM's id), else its anonymousId."""
+    record_id = head.user_id or head.anonymous_id or ""
+    return SourceRef(system=source_system(head.data), kind="person", id=record_id)
+
+
+def opportunity_intent(
+    plan: OpportunityPlan,
+    head: EventHead,
+    *,
+    preset: str,
+    consent: Mapping[str, bool],
+    required_consent: tuple[str, ...],
+) -> LeadIntent:
+    """The ``upsert_opportunity`` intent of a checked opportunity record."""
+    return LeadIntent(
+        schema_version=LEAD_SCHEMA_VERSION,
+        kind="upsert_opportunity",
+        email="",
+        attributes={},
+        consent=dict(consent),
+        required_consent=required_consent,
+        identities=head.identities,
+        message_ids=(head.message_id,) if head.message_id else (),
+        event=head.name or "",
+        preset=preset,
+        received_at=head.received_at,
+        source=SourceRef(system=source_system(head.data), kind="opportunity", id=plan.source_id),
+        opportunity=plan,
+    )

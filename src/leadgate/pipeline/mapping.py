@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadgate.domain.freemail import corporate_domain
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, AccountHint, LeadIntent
+from leadgate.domain.opportunity import SourceRef
 from leadgate.domain.routing import RoutingPlan
 from leadgate.pipeline.trusted import trusted
 
@@ -53,6 +54,7 @@ def build_lead(
     message_id: str | None,
     received_at: str | None,
     routing: RoutingPlan | None = None,
+    source: SourceRef | None = None,
 ) -> LeadIntent:
     """The lead intent for the delivery topic; ``values`` holds the normalised ``email``.
 
@@ -79,5 +81,8 @@ def build_lead(
             "received_at": received_at,
             "routing": routing,
             "withdrawal": None,
+            "source": source,
+            "on_existing": rule.on_existing,
+            "opportunity": None,
         },
     )

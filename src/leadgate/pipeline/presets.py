@@ -78,8 +78,16 @@ class EventRule(BaseModel):
         default=None,
         description="field -> test; the rule applies when every test holds (no when: always)",
     )
-    action: Literal["upsert_prospect", "drop"] = Field(
-        description="upsert_prospect creates or updates the prospect; drop ignores the event"
+    action: Literal["upsert_prospect", "upsert_opportunity", "drop"] = Field(
+        description="upsert_prospect creates or updates the prospect; upsert_opportunity writes "
+        "the CRM opportunity in properties.opportunity (with its contacts' roles); drop ignores "
+        "the event"
+    )
+    on_existing: Literal["update", "skip"] | None = Field(
+        default=None,
+        description="a prospect found by email that leadgate did not create: update it, or skip "
+        "it (Workbooks flags such a person as a duplicate); either way the result says "
+        "matched_existing. Unset: update, reported as updated/unchanged",
     )
     tags: tuple[Tag, ...] = Field(default=(), description="tags added to the prospect")
     owner: OwnerChain | None = Field(
@@ -103,6 +111,11 @@ class EventRule(BaseModel):
         routes = self.owner is not None or self.sequence is not None or self.stage is not None
         if self.action == "drop" and (routes or self.tags):
             raise ValueError("a drop rule takes no tags, owner, sequence or stage")
+        if self.action == "upsert_opportunity" and (routes or self.tags):
+            raise ValueError(
+                "an upsert_opportunity rule takes no tags, owner, sequence or stage (the "
+                "opportunity's stage and owner come with the record)"
+            )
         if self.sequence is not None and self.sequence.mailbox is None and self.owner is None:
             raise ValueError(
                 "sequence: it sends from the owner's mailbox, so the rule needs an owner "
@@ -155,6 +168,11 @@ class Preset(BaseModel):
         description="event name (exact match) -> a rule, or a list of rules (first whose when "
         "holds applies)"
     )
+    identify: Rules | None = Field(
+        default=None,
+        description="rules for identify calls (CRM people): upsert_prospect or drop; without "
+        "this key an identify only updates the profile",
+    )
     mappings: dict[ShortText, Targets] = Field(
         description="trait -> Outreach prospect attribute(s)"
     )
@@ -167,16 +185,21 @@ class Preset(BaseModel):
 
     @model_validator(mode="after")
     def _check_rules(self) -> Preset:
-        for event, rules in self.events.items():
+        listed = [(f"events.{event}", rules) for event, rules in self.events.items()]
+        if self.identify is not None:
+            listed.append(("identify", self.identify))
+            if any(rule.action == "upsert_opportunity" for rule in self.identify):
+                raise ValueError("identify: an identify is a person; use upsert_prospect")
+        for where, rules in listed:
             for index, rule in enumerate(rules[:-1]):
                 if rule.when is None:
                     raise ValueError(
-                        f"events.{event}.{index}: only the last rule may go without when "
+                        f"{where}.{index}: only the last rule may go without when "
                         "(the rules after it could never apply)"
                     )
             names = [rule.name for rule in rules if rule.name is not None]
             if len(set(names)) != len(names):
-                raise ValueError(f"events.{event}: two rules have the same name")
+                raise ValueError(f"{where}: two rules have the same name")
         return self
 
     @model_validator(mode="after")
@@ -230,8 +253,8 @@ class Preset(BaseModel):
         return self.events.get(event_name, ())
 
     def sends(self, event_name: str) -> bool:
-        """True when some rule of this event may create a prospect."""
-        return any(rule.action == "upsert_prospect" for rule in self.rules_for(event_name))
+        """True when some rule of this event may write to Outreach."""
+        return any(rule.action != "drop" for rule in self.rules_for(event_name))
 
 
 def rule_label(event_name: str, rules: tuple[EventRule, ...], index: int) -> str:

@@ -24,6 +24,12 @@ from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
 from leadgate.pipeline.consent import consent_granted, missing_consent, parse_consent_cached
+from leadgate.pipeline.crm import (
+    check_person,
+    opportunity_intent,
+    parse_opportunity,
+    person_source,
+)
 from leadgate.pipeline.identity import find_email, new_profile, remember
 from leadgate.pipeline.mapping import build_lead
 from leadgate.pipeline.normalize import normalize_traits
@@ -99,13 +105,15 @@ def _decide(
         elif kind == "track":
             rules = preset.events.get(name) if name is not None else None
             if rules is not None and (
-                rules[0].action == "upsert_prospect" or rules[0].when is not None or len(rules) > 1
+                rules[0].action != "drop" or rules[0].when is not None or len(rules) > 1
             ):
                 return _lead(head, snapshot, preset, rules, default_region)
             detail, unchanged, remembered = _unmapped(
                 kind, name or "", preset.name, rules is not None
             )
         elif kind == "identify":
+            if preset.identify is not None:  # CRM people: identify rules may send
+                return _lead(head, snapshot, preset, preset.identify, default_region, person=True)
             return _identify(head, snapshot)
         else:
             detail, unchanged, remembered = _unmapped(kind, "", preset.name, False)
@@ -224,16 +232,27 @@ def _lead(
     preset: Preset,
     rules: tuple[EventRule, ...],
     default_region: str | None,
+    *,
+    person: bool = False,
 ) -> Outcome:
-    """A mapped track event: condition, consent, identity, normalise, map, route."""
+    """A mapped track event, or an identify with rules (``person``: a CRM person, its traits
+    remembered first): condition, consent, identity, normalise, map, route."""
     found = _fields(head)
     if isinstance(found, Drop):
         return _dropped(head, found, (StageRecord("decode", StageStatus.DROP, *_why(found)),))
-    context_traits, raw_consent, _, properties = found
+    context_traits, raw_consent, traits, properties = found
     event_consent = _event_consent(raw_consent)
-    profile = remember(snapshot, context_traits, event_consent)
+    told = (
+        ({**context_traits, **traits} if context_traits else traits) if person else context_traits
+    )
+    profile = remember(snapshot, told, event_consent)
     current = profile or snapshot
     stages: list[StageRecord] = [_DECODED, _UNCHANGED if profile is None else _REMEMBERED]
+    if person:
+        invalid = check_person(told)
+        if invalid is not None:
+            stages.append(StageRecord("record", StageStatus.DROP, *_why(invalid)))
+            return _dropped(head, invalid, tuple(stages), profile)
     selected = select(rules, head, properties, current.traits)
     if isinstance(selected, Drop):
         stages.append(StageRecord("condition", StageStatus.DROP, *_why(selected)))
@@ -241,6 +260,8 @@ def _lead(
     rule = selected.rule
     if selected.stage is not None:
         stages.append(selected.stage)
+    if rule.action == "upsert_opportunity":
+        return _opportunity(head, properties, preset, current, stages, profile)
     stages.append(_preset_pass(rule.tags))
 
     consent = current.consent
@@ -253,6 +274,7 @@ def _lead(
     stages.append(_consent_pass(preset.consent))
 
     sources: list[tuple[str, dict[str, Any]]] = [
+        *((("traits", traits),) if person else ()),
         ("context.traits", context_traits),
         ("properties", properties),
         ("profile", snapshot.traits),
@@ -276,6 +298,7 @@ def _lead(
         message_id=head.message_id,
         received_at=head.received_at,
         routing=plan,
+        source=person_source(head) if person else None,
     )
     trace = (
         *stages,
@@ -299,6 +322,45 @@ def _lead(
         profile=profile,
         stages=trace,
         normalized=values,
+        received_at=head.received_at,
+    )
+
+
+def _opportunity(
+    head: EventHead,
+    properties: dict[str, Any],
+    preset: Preset,
+    current: Profile,
+    stages: list[StageRecord],
+    profile: Profile | None,
+) -> Outcome:
+    """A CRM opportunity record (``upsert_opportunity``): consent, then the record's checks."""
+    if not consent_granted(current.consent, preset.consent):
+        missing = ", ".join(missing_consent(current.consent, preset.consent))
+        drop = Drop(DropReason.NO_CONSENT, f"not granted: {missing}")
+        stages.append(StageRecord("consent", StageStatus.DROP, *_why(drop)))
+        return _dropped(head, drop, tuple(stages), profile)
+    plan = parse_opportunity(properties)
+    if isinstance(plan, Drop):
+        stages.append(StageRecord("record", StageStatus.DROP, *_why(plan)))
+        return _dropped(head, plan, tuple(stages), profile)
+    lead = opportunity_intent(
+        plan,
+        head,
+        preset=preset.name,
+        consent=current.consent,
+        required_consent=preset.consent,
+    )
+    detail = f"opportunity {plan.source_id!r}: {len(plan.contacts)} contact role(s)"
+    stages.append(StageRecord("record", StageStatus.PASS, detail=detail))
+    return Outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        identities=head.identities,
+        lead=lead,
+        profile=profile,
+        stages=tuple(stages),
         received_at=head.received_at,
     )
 

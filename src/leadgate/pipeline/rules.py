@@ -74,11 +74,11 @@ def select(
     if len(rules) == 1 and rules[0].when is None:
         return Selected(0, rules[0], None, None, {})
     data = field_data(head, properties, traits)
-    chosen = choose(rules, data, head.name or "")
+    chosen = choose(rules, data, head.name or head.type)
     if isinstance(chosen, Drop):
         return chosen
     index, rule, condition = chosen
-    label = rule_label(head.name or "", rules, index)
+    label = rule_label(head.name or head.type, rules, index)
     why = f"rule {label!r}: " + (condition or "no condition (the last rule)")
     if rule.action == "drop":
         return Drop(DropReason.UNMAPPED_EVENT, f"{why}; the rule drops the event")
@@ -100,7 +100,7 @@ def route(
         return None
     return plan_for(
         preset=preset,
-        rule=rule_label(head.name or "", rules, selected.index),
+        rule=rule_label(head.name or head.type, rules, selected.index),
         condition=selected.condition,
         owner=rule.owner,
         update_owner=rule.update_owner,

@@ -1,12 +1,12 @@
 """Worker roles: which workers one process runs, and how each is built.
 
-A role names one worker (``processor``, ``delivery``, ``inbound``) or ``all`` of them.
-``FACTORIES`` maps a worker's name to the function that builds it from the process's
-:class:`Services`; a new worker is one factory and one entry here (and ``all`` includes it).
-:func:`workers` starts the workers of a role as supervised tasks
-(:mod:`leadgate.runtime.supervise`: a worker that dies is reported, makes the process unready,
-and is rebuilt by its factory and restarted or ends the process) and, on the way out, sets the
-stop event and waits for their drain.
+A role names one worker (``processor``, ``delivery``, ``inbound``, ``callbacks``) or ``all``
+of them. ``FACTORIES`` maps a worker's name to the function that builds it from the process's
+:class:`Services`; a new worker is one factory and one entry here (and ``all`` includes it, or,
+for a worker listed in ``CONFIGURED``, includes it once it is configured). :func:`workers` starts
+the workers of a role as supervised tasks (:mod:`leadgate.runtime.supervise`: a worker that dies
+is reported, makes the process unready, and is rebuilt by its factory and restarted or ends the
+process) and, on the way out, sets the stop event and waits for their drain.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Protocol, cast
 
 from aiokafka import AIOKafkaProducer
 
+from leadgate.errors import ConfigError
 from leadgate.kafka.deadletter import DeadLetterWriter
+from leadgate.outreach.callbacks import CallbackPoster
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.handlers import build_dispatcher
 from leadgate.runtime.services import (
@@ -32,6 +34,7 @@ from leadgate.runtime.supervise import Run, Supervisor
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.presets import PresetsHolder
+from leadgate.workers.callbacks import CallbackWorker
 from leadgate.workers.consumer import ConsumeLoop
 from leadgate.workers.delivery import DeliveryWorker
 from leadgate.workers.inbound import InboundRole, InboundWorker
@@ -48,6 +51,7 @@ class Role(StrEnum):
     ALL = "all"
     PROCESSOR = "processor"
     DELIVERY = "delivery"
+    CALLBACKS = "callbacks"
     INBOUND = "inbound"
 
 
@@ -101,6 +105,14 @@ async def _delivery(services: Services) -> Worker:
     return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
 
 
+async def _callbacks(services: Services) -> Worker:
+    s = services
+    if s.settings.outcomes.callback_url is None:
+        raise ConfigError("the callbacks worker needs outcomes.callback_url (and callback_secret)")
+    poster = await s.stack.enter_async_context(CallbackPoster(s.settings.outcomes))
+    return CallbackWorker(s.settings, poster, s.dead_letters)
+
+
 async def _inbound(services: Services) -> Worker:
     s = services
     worker = InboundWorker(s.settings, s.store, s.producer, s.dead_letters)
@@ -115,12 +127,25 @@ FACTORIES: dict[str, WorkerFactory] = {
     Role.PROCESSOR: _processor,
     Role.DELIVERY: _delivery,
     Role.INBOUND: _inbound,
+    Role.CALLBACKS: _callbacks,
+}
+
+# Workers that ``all`` runs only when configured (a named role runs them regardless, and a
+# factory says what is missing).
+CONFIGURED: dict[str, Callable[[Settings], bool]] = {
+    Role.CALLBACKS: lambda settings: settings.outcomes.callback_url is not None,
 }
 
 
-def names_of(role: Role) -> tuple[str, ...]:
-    """The workers a role runs."""
-    return tuple(FACTORIES) if role is Role.ALL else (str(role),)
+def names_of(role: Role, settings: Settings | None = None) -> tuple[str, ...]:
+    """The workers a role runs (with ``settings``: ``all`` leaves out unconfigured ones)."""
+    if role is not Role.ALL:
+        return (str(role),)
+    return tuple(
+        name
+        for name in FACTORIES
+        if settings is None or name not in CONFIGURED or CONFIGURED[name](settings)
+    )
 
 
 @dataclass
@@ -210,7 +235,7 @@ async def workers(
             settings, store, producer, DeadLetterWriter(producer, settings.kafka), presets, stack
         )
         running = Workers(supervisor or Supervisor(stop, restart=False))
-        for name in names_of(role):
+        for name in names_of(role, settings):
             running.by_name[name] = await FACTORIES[name](services)
         for name, worker in running.by_name.items():
             rebuild = _rebuilder(name, services, running)

@@ -83,6 +83,14 @@ class Store:
         """Every record of a type, by id (tables keep insertion order, which is id order)."""
         return list(self.tables[plural].values())
 
+    def in_id_range(self, plural: str, low: int, high: int | None) -> list[Record]:
+        """Records with ``low <= id <= high`` (``high`` None: no upper bound), by id."""
+        table = self.tables[plural]
+        top = self.next_ids[plural] - 1 if high is None else min(high, self.next_ids[plural] - 1)
+        if top - low > len(table):
+            return [r for r in table.values() if low <= r.id <= top]
+        return [table[i] for i in range(max(low, 1), top + 1) if i in table]
+
     def with_emails(self, addresses: list[str]) -> list[Record]:
         """Prospects holding any of these addresses (compared as ``email_key``), by id."""
         ids = set().union(*(self.by_email.get(email_key(a), set()) for a in addresses))

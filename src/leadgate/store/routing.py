@@ -8,9 +8,10 @@
   attempt looks the state up before posting again). PRIVACY lists a prospect's by prefix.
 - ``Rotations`` (``rotation``, key ``<preset>:<rule>``): round-robin positions via ``incr``,
   shared by every worker and kept across restarts.
-- ``NewProspects`` (``enrolment.new``, TTL): "this lead created this prospect and has not
-  enrolled it yet", written before the create, so a redelivery after a crash between create and
-  enrolment still treats the prospect as new (policy ``enrol: new``).
+- ``NewProspects`` (``enrolment.new``, TTL): "this lead is creating this prospect, owned by this
+  user, and has not finished routing it", written before the create, so a retried create keeps
+  its owner and a redelivery after a crash between create and enrolment still treats the
+  prospect as new (policy ``enrol: new``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ CACHE_TTL_S = 600.0
 MISS_TTL_S = 60.0
 NEW_TTL_S = 7 * 24 * 3600.0
 
-CacheKind = Literal["user:email", "user:username", "mailbox", "mailbox:email", "sequence", "stage"]
+CacheKind = Literal[
+    "user:email", "user:username", "mailbox", "mailbox:email", "sequence", "stage",
+    "opportunityStage",  # CRM: opportunity stages by name (outreach/opportunity_stages.py)
+]  # fmt: skip
 
 
 class OutreachCache:

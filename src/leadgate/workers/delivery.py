@@ -136,7 +136,7 @@ class DeliveryWorker:
                 if intent is None:
                     done.append(record.offset)
                 else:
-                    lanes.setdefault(intent.email, []).append(Item(tp, generation, record, intent))
+                    lanes.setdefault(intent.key, []).append(Item(tp, generation, record, intent))
         except KafkaError as exc:
             log.warning("delivery.dead_letter_failed", error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
@@ -218,7 +218,9 @@ class DeliveryWorker:
                         attempts=decision.state.tries,
                         first_failure=decision.state.first_failure,
                     )
-                    await self._report.dead_lettered(lead, decision.reason, exc.status, exchanges)
+                    await self._report.dead_lettered(
+                        lead, decision.reason, exc.status, exchanges, detail=exc.message
+                    )
                     return
                 state = decision.state
                 await self._report.retrying(

@@ -1,5 +1,7 @@
 """What the delivery worker tells the world about one coalesced lead: a trace record per source
-messageId (the inspector folds them into each event's view), one outcome log line, metrics.
+messageId (the inspector folds them into each event's view), one outcome log line, metrics, and
+for a CRM record its outcome on ``leadgate.outcomes`` (``workers/outcomes.py``), acknowledged
+before the record counts as finished.
 
 The trace record is the contract with the inspector::
 
@@ -23,6 +25,7 @@ from leadgate.observability.logging import get_logger, log_prospect_error, log_p
 from leadgate.observability.metrics import DELIVERY_LATENCY, RETRIES, record_event, record_exchange
 from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.settings import Settings
+from leadgate.workers.outcomes import OutcomePublisher
 
 log = get_logger(__name__)
 
@@ -36,6 +39,7 @@ class DeliveryReporter:
         self._producer = producer
         self._settings = settings
         self._clock = clock
+        self.outcomes = OutcomePublisher(producer, settings, clock=clock)
 
     async def delivered(
         self, lead: LeadIntent, result: DeliveryResult, exchanges: ExchangeRecorder
@@ -53,6 +57,7 @@ class DeliveryReporter:
         if received is not None:
             DELIVERY_LATENCY.observe(max(0.0, self._clock() - received))
         await self._trace(lead, "delivered", None, exchanges, result=result)
+        await self.outcomes.delivered(lead, result.action, result.record_type, result.record_id)
 
     async def dropped(self, lead: LeadIntent, reason: str) -> None:
         """The lead was not sent (e.g. ``consent_revoked``)."""
@@ -82,14 +87,22 @@ class DeliveryReporter:
         await self._trace(lead, "pending", reason, exchanges)
 
     async def dead_lettered(
-        self, lead: LeadIntent, reason: str, status: int | None, exchanges: ExchangeRecorder
+        self,
+        lead: LeadIntent,
+        reason: str,
+        status: int | None,
+        exchanges: ExchangeRecorder,
+        *,
+        detail: str | None = None,
     ) -> None:
-        """The lead's records are on the dead-letter topic (acknowledged)."""
+        """The lead's records are on the dead-letter topic (acknowledged); ``detail`` is the
+        error's sanitised message, for the outcome."""
         log_prospect_error(
             log, message_ids=lead.message_ids, reason=reason, status=status, retriable=False
         )
         self._count(lead, "dead_lettered", reason)
         await self._trace(lead, "dead_lettered", reason, exchanges)
+        await self.outcomes.failed(lead, reason, detail)
 
     async def _trace(
         self,

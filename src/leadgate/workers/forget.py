@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadgate.domain.mirror import emails_of
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.kafka.traces import publish_privacy_marker
 from leadgate.outreach.compliance import ComplianceRequest, ComplianceRequests
@@ -33,17 +34,16 @@ from leadgate.pipeline.privacy import email_identifier, profile_email
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.forget_jobs import ForgetJob, ForgetJobs
+from leadgate.store.mirror import EMAILS as MIRROR_EMAIL
+from leadgate.store.mirror import PROSPECTS as MIRROR_PROSPECT
+from leadgate.store.mirror import SENT as SENT_PROSPECT
+from leadgate.store.mirror import email_key as mirror_key
 from leadgate.store.person_index import PersonIndex
+from leadgate.store.routing import ENROLMENT
 from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from leadgate.store.traces import TraceStore
 
 STEPS = ("suppress", "resolve", "erase", "traces", "outreach", "done")
-
-# Other rooms' collections that hold a person (contracts: SYNC's mirror, ROUTING's enrolments).
-MIRROR_EMAIL = "mirror.email"
-MIRROR_PROSPECT = "mirror.prospect"
-SENT_PROSPECT = "sent.prospect"
-ENROLMENT = "enrolment"
 
 
 def not_erased(settings: Settings) -> list[str]:
@@ -224,8 +224,12 @@ class Forgetter:
                 prospects += 1
                 await store.forget_prospect(email)
         erased["prospect_records"] = prospects
-        erased["mirror"] = await store.delete_docs(MIRROR_EMAIL, job.emails)
-        erased["mirror"] += await store.delete_docs(SENT_PROSPECT, job.emails)
+        emails = set(job.emails)
+        if job.prospect_id is not None:  # every address Outreach holds for the prospect
+            mirrored = await store.get_docs(MIRROR_PROSPECT, [str(job.prospect_id)])
+            emails.update(mirror_key(e) for e in emails_of(mirrored.get(str(job.prospect_id))))
+        erased["mirror"] = await store.delete_docs(MIRROR_EMAIL, sorted(emails))
+        erased["mirror"] += await store.delete_docs(SENT_PROSPECT, sorted(emails))
         erased["enrolments"] = 0
         if job.prospect_id is not None:
             erased["mirror"] += await store.delete_docs(MIRROR_PROSPECT, [str(job.prospect_id)])

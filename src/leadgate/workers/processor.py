@@ -341,7 +341,7 @@ class Processor:
                 await self._producer.send(
                     self._settings.kafka.delivery_topic,
                     value=lead.to_bytes(),
-                    key=lead.email.encode(),
+                    key=lead.key.encode(),
                 )
             )
         trace_id = outcome.message_id or message_id or f"offset:{record.partition}:{record.offset}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,12 @@ from leadgate.outreach.changefeed import changed_since
 from leadgate.outreach.client import OutreachClient
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
-from leadgate.store.mirror import get_cursor, put_cursor
+from leadgate.store.mirror import CURSORS, get_cursor, put_cursor
 
 log = get_logger(__name__)
 
 EPOCH = "1970-01-01T00:00:00.000Z"
+LEASE = "reconcile.lease"
 PLURALS = {"prospect": "prospects", "account": "accounts"}
 
 
@@ -63,10 +65,15 @@ class Reconciler:
         self.wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pass, sleep, repeat until ``stop``; a failed pass is logged and retried next time."""
+        """Pass, sleep, repeat until ``stop``; a failed pass is logged and retried next time.
+
+        With several inbound processes (``--processes N``, or one per host) only the one that
+        claims the interval's lease polls; a ``wake`` forces a pass regardless."""
+        forced = False
         while not stop.is_set():
             try:
-                await self.pass_once()
+                if forced or await self._claim():
+                    await self.pass_once()
             except (LeadgateError, OSError) as exc:
                 log.warning("reconcile.failed", error=type(exc).__name__, message=str(exc)[:200])
             self.wake.clear()
@@ -79,6 +86,14 @@ class Reconciler:
                 )
             for waiter in waiters:
                 waiter.cancel()
+            forced = self.wake.is_set()
+
+    async def _claim(self) -> bool:
+        """This interval's pass, if no other process took it (a lease in ``cursor``)."""
+        interval = self._settings.outreach.reconcile_interval_s
+        return await self._store.put_doc_if_absent(
+            CURSORS, LEASE, {"at": time.time()}, ttl_s=interval * 0.9
+        )
 
     async def pass_once(self) -> PassResult:
         """One pass over prospects and accounts, then the webhook check."""
@@ -88,8 +103,11 @@ class Reconciler:
         registration = None
         if self._settings.outreach.webhook_url and self._settings.outreach.webhook_secrets:
             registration = (await webhooks.ensure(self._client)).action
-            if registration != "unchanged":
-                log.warning("reconcile.webhook_repaired", action=registration)
+            if registration == "repaired":
+                # Deactivated or changed by someone: deliveries may have been lost meanwhile.
+                log.warning("reconcile.webhook_repaired")
+            elif registration == "created":
+                log.info("reconcile.webhook_created")
         self.passes += 1
         log.info("reconcile.pass", records=total, webhook=registration)
         return PassResult(total, registration)

@@ -302,3 +302,27 @@ async def test_directory_lookups_are_cached_hits_and_misses(sandbox: SandboxHand
         "/api/v2/users?filter[username]=carol",
     ]
     assert {rel(p, "owner") for p in await sandbox.prospects()} == {3}
+
+
+async def test_a_retried_create_keeps_its_owner_and_the_rotation_turns_once(
+    sandbox: SandboxHandle,
+) -> None:
+    """A create that fails (503) and is retried keeps the owner the first attempt chose, so
+    the next new lead gets the other rep."""
+    await sandbox.faults(status=503, count=1, path_prefix="/api/v2/prospects", method="POST")
+    async with upserter_for(sandbox.url, MemoryStore()) as (_, upserter):
+        with pytest.raises(RetriableError):
+            await routed(upserter, "ada@gmail.com")
+        first = await routed(upserter, "ada@gmail.com")
+        second = await routed(upserter, "bea@gmail.com")
+    assert first.routing is not None
+    assert second.routing is not None
+    assert (first.routing.owner_id, second.routing.owner_id) == (2, 3)  # alice, then bob
+    posts = [
+        r["body"]["data"]["relationships"]["owner"]["data"]["id"]
+        for r in await sandbox.api_requests()
+        if r["method"] == "POST" and r["path"] == "/api/v2/prospects"
+    ]
+    assert posts == [2, 2, 3]  # the failed create and its retry both for alice
+    (state_a, state_b) = await states(sandbox)
+    assert (rel(state_a, "mailbox"), rel(state_b, "mailbox")) == (2, 3)
