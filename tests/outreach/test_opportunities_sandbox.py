@@ -17,8 +17,10 @@ from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.handlers import build_dispatcher
+from leadgate.pipeline.privacy import email_identifier
 from leadgate.store.base import StateStore
 from leadgate.store.memory import MemoryStore
+from leadgate.store.suppression import PersonHasher, SuppressionList
 from tests.outreach.client.helpers import make_settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
 from tests.sandbox.api import Api, token_request
@@ -258,3 +260,22 @@ async def test_an_existing_contact_is_linked_but_left_as_it_is(sandbox: SandboxH
     assert prospect == existing
     (stored,) = await sandbox.prospects()
     assert stored["attributes"]["title"] == "CFO"
+
+
+async def test_a_forgotten_contact_is_never_made_a_prospect_again(sandbox: SandboxHandle) -> None:
+    """A contact who asked to be forgotten (on the suppression list) gets no prospect and no
+    role; the opportunity and its other contacts go on, with a note saying so."""
+    store = MemoryStore()
+    suppressions = SuppressionList(store, PersonHasher(b"test-salt"))
+    await suppressions.add([email_identifier(DECIDER.email)])
+    settings = make_settings(sandbox.url)
+    async with OutreachClient(settings, store) as client:
+        dispatcher = build_dispatcher(client, store, settings, suppressions)
+        result = await dispatcher.deliver(
+            make_intent(contacts=(DECIDER, BUYER)), ExchangeRecorder()
+        )
+    assert result.action == "created"
+    assert "a contact who asked to be forgotten was left out" in result.notes
+    assert [p["attributes"]["emails"] for p in await sandbox.prospects()] == [[BUYER.email]]
+    ((_, _, role, _),) = await _roles(sandbox)
+    assert role == "Economic Buyer"

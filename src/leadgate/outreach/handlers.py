@@ -15,6 +15,7 @@ from leadgate.outreach.withdrawal import WithdrawalHandler
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
 from leadgate.store.opportunities import OpportunityMemories
+from leadgate.store.suppression import SuppressionList
 
 
 class DirectoryOwners:
@@ -36,6 +37,7 @@ def opportunity_writer(
     settings: OutreachSettings,
     upserter: Upserter,
     owners: NameResolver | None,
+    suppressions: SuppressionList | None = None,
 ) -> OpportunityWriter:
     """The ``upsert_opportunity`` handler's writer over the same client, store and upsert."""
     pages = settings.max_lookup_pages
@@ -45,20 +47,24 @@ def opportunity_writer(
         AccountLinker(client, store),
         stages=OpportunityStages(client, store, max_pages=pages),
         owners=owners,
-        prospects=ContactProspects(upserter, store),
+        prospects=ContactProspects(upserter, store, suppressions),
         max_pages=pages,
     )
 
 
 def build_dispatcher(
-    client: OutreachClient, store: StateStore, settings: OutreachSettings
+    client: OutreachClient,
+    store: StateStore,
+    settings: OutreachSettings,
+    suppressions: SuppressionList | None = None,
 ) -> Dispatcher:
-    """The dispatcher of the delivery worker and ``leadgate send``."""
+    """The dispatcher of the delivery worker and ``leadgate send`` (``suppressions``: forgotten
+    people, never made prospects again as an opportunity's contacts)."""
     dispatcher = Dispatcher(health=client.health)
     upserter = Upserter(client, store, settings)
     dispatcher.register("upsert_prospect", upserter.upsert)
     owners = DirectoryOwners(upserter.router.directory)
-    writer = opportunity_writer(client, store, settings, upserter, owners)
+    writer = opportunity_writer(client, store, settings, upserter, owners, suppressions)
     dispatcher.register("upsert_opportunity", writer.upsert)
     dispatcher.register("consent_withdrawn", WithdrawalHandler(client, store))
     return dispatcher

@@ -53,7 +53,9 @@ class NameResolver(Protocol):
 class ProspectFinder(Protocol):
     """The prospect of a contact's email: found, or created when there is none."""
 
-    async def __call__(self, email: str, exchanges: ExchangeRecorder) -> int: ...
+    async def __call__(
+        self, email: str, exchanges: ExchangeRecorder, *, known: int | None = None
+    ) -> int | None: ...
 
 
 def _document(
@@ -123,7 +125,10 @@ class OpportunityWriter:
         memory = await self._memories.get(key)
         links = await self._links(plan, exchanges, notes)
         contacts = await self._contact_ids(plan.contacts, memory, exchanges)
-        primary = next((contacts[c.email] for c in plan.contacts if c.primary), None)
+        linked = tuple(c for c in plan.contacts if c.email in contacts)
+        if len(linked) < len(plan.contacts):
+            notes.append("a contact who asked to be forgotten was left out")
+        primary = next((contacts[c.email] for c in linked if c.primary), None)
         if primary is not None:
             links["primaryProspect"] = primary
         attrs = plan.attributes(system)
@@ -147,9 +152,7 @@ class OpportunityWriter:
                 action = await self._update_found(found, opportunity_id, attrs, links, exchanges)
                 notes.append("found by its source id in Outreach (customId)")
         await self._memories.put(key, OpportunityMemory(opportunity_id, sent, contacts))
-        role_action = await self._roles.sync(
-            opportunity_id, plan.contacts, contacts, fresh, exchanges
-        )
+        role_action = await self._roles.sync(opportunity_id, linked, contacts, fresh, exchanges)
         if action == "unchanged" and role_action:
             action = "updated"
         return DeliveryResult(
@@ -191,11 +194,10 @@ class OpportunityWriter:
     ) -> dict[str, int]:
         known = memory.contacts if memory is not None else {}
         ids: dict[str, int] = {}
-        for contact in contacts:
-            if contact.email not in ids:
-                ids[contact.email] = known.get(contact.email) or await self._prospects(
-                    contact.email, exchanges
-                )
+        for email in dict.fromkeys(contact.email for contact in contacts):
+            found = await self._prospects(email, exchanges, known=known.get(email))
+            if found is not None:  # None: a forgotten person, left out of the opportunity
+                ids[email] = found
         return ids
 
     async def _find(self, key: str, exchanges: ExchangeRecorder) -> list[dict[str, Any]]:

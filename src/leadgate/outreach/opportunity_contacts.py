@@ -15,21 +15,36 @@ from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import RetriableError
 from leadgate.outreach.client import WINDOW_REASON
 from leadgate.outreach.upsert import Upserter
+from leadgate.pipeline.privacy import email_identifier
 from leadgate.store.base import StateStore
+from leadgate.store.suppression import SuppressionList
 
 
 class ContactProspects:
     """A ``ProspectFinder`` over the prospect upsert."""
 
-    def __init__(self, upserter: Upserter, store: StateStore) -> None:
+    def __init__(
+        self, upserter: Upserter, store: StateStore, suppressions: SuppressionList | None = None
+    ) -> None:
         self._upserter = upserter
         self._store = store
+        self._suppressions = suppressions
 
-    async def __call__(self, email: str, exchanges: ExchangeRecorder) -> int:
-        """The prospect id of ``email`` (a normalised address)."""
-        known = await self._store.get_prospect(email)
+    async def __call__(
+        self, email: str, exchanges: ExchangeRecorder, *, known: int | None = None
+    ) -> int | None:
+        """The prospect id of ``email`` (a normalised address; ``known``: the id the opportunity
+        remembers); None for a person who asked to be forgotten (``leadgate privacy forget``):
+        no prospect is made, and no role kept, for them again."""
+        if self._suppressions is not None and await self._suppressions.suppressed(
+            [email_identifier(email)]
+        ):
+            return None
         if known is not None:
-            return known.prospect_id
+            return known
+        remembered = await self._store.get_prospect(email)
+        if remembered is not None:
+            return remembered.prospect_id
         intent = LeadIntent(email=email, attributes={"emails": [email]}, on_existing="skip")
         result = await self._upserter.upsert(intent, exchanges)
         if result.record_id is None:

@@ -29,6 +29,7 @@ from leadgate.runtime.services import (
     open_presets,
     open_state_store,
     started_producer,
+    suppression_list,
 )
 from leadgate.runtime.supervise import Run, Supervisor
 from leadgate.settings import Settings
@@ -101,7 +102,8 @@ async def _processor(services: Services) -> Worker:
 
 async def _delivery(services: Services) -> Worker:
     s = services
-    dispatcher = build_dispatcher(await s.outreach(), s.store, s.settings.outreach)
+    suppressions = suppression_list(s.settings, s.store)
+    dispatcher = build_dispatcher(await s.outreach(), s.store, s.settings.outreach, suppressions)
     return DeliveryWorker(s.settings, s.store, dispatcher, s.producer, s.dead_letters)
 
 

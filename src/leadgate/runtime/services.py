@@ -18,7 +18,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.opening import open_configured_store
 from leadgate.store.presets import PresetsHolder
-from leadgate.store.suppression import PersonHasher, load_salt
+from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from leadgate.store.traces import TraceStore
 
 
@@ -84,4 +84,9 @@ async def outreach_dispatcher(settings: Settings, store: StateStore) -> AsyncIte
     """An Outreach client (tokens in ``store``) and the dispatcher of every intent kind over it
     (:mod:`leadgate.outreach.handlers`); the client's session closes on the way out."""
     async with outreach_client(settings, store) as client:
-        yield build_dispatcher(client, store, settings.outreach)
+        yield build_dispatcher(client, store, settings.outreach, suppression_list(settings, store))
+
+
+def suppression_list(settings: Settings, store: StateStore) -> SuppressionList:
+    """Privacy's list of forgotten people (salted hashes in ``store``)."""
+    return SuppressionList(store, PersonHasher(load_salt(settings)))
