@@ -56,6 +56,7 @@ GOALS: dict[str, tuple[str, float]] = {
 
 def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
     from bench import (
+        crm_import,
         outage,
         p1_process,
         p2_consume,
@@ -85,6 +86,8 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             p6_rss.run(backlog=int(200_000 * scale), seconds=30 if quick else 60)
         ),
         "p7": lambda: asyncio.run(p7_collector.run(seconds=3 if quick else 10, reps=5)),
+        # issue 14: a 10,000-person CRM import through leadgate send (quick: 2,000)
+        "crm": lambda: asyncio.run(crm_import.run(count=int(10_000 * scale))),
         "routing": lambda: asyncio.run(
             routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
         ),

@@ -47,7 +47,8 @@ MakePipeline = Callable[..., Awaitable[Pipeline]]
 async def make_pipeline(
     make_settings: Callable[..., Settings], make_sandbox: MakeSandbox
 ) -> AsyncIterator[MakePipeline]:
-    """Factory: ``await make_pipeline(sandbox={...}, kafka={...}, start=True, **outreach)``
+    """Factory: ``await make_pipeline(sandbox={...}, kafka={...}, start=True, **overrides)``
+    (``presets=(path,)``, ``outcomes={...}`` or Outreach settings)
     creates topics and a sandbox, and (with ``start``) runs the workers in this process until
     the test ends."""
     async with AsyncExitStack() as stack:
@@ -57,10 +58,10 @@ async def make_pipeline(
             sandbox: dict[str, Any] | None = None,
             kafka: dict[str, Any] | None = None,
             start: bool = True,
-            **outreach: Any,
+            **overrides: Any,
         ) -> Pipeline:
             handle = await make_sandbox(**{"mint_interval_s": 0.0, **(sandbox or {})})
-            settings = make_settings(sandbox_url=handle.url, kafka=kafka, **outreach)
+            settings = make_settings(sandbox_url=handle.url, kafka=kafka, **overrides)
             await ensure_topics(
                 settings.kafka.bootstrap_servers,
                 topics_of(settings.kafka),

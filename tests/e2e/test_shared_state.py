@@ -84,7 +84,8 @@ async def test_a_prospect_created_by_one_worker_is_updated_by_another(
     make_pipeline: MakePipeline, redis_server: RedisServer, redis_namespace: str, tmp_path: Path
 ) -> None:
     """Worker A creates the prospect; worker B (another state dir) delivers a later lead of the
-    same email as an update of that prospect by its id: no lookup, no second prospect."""
+    same email as an update of that prospect by the id A stored: no lookup by email, no create,
+    one prospect."""
     pipeline = await make_pipeline(start=False, link_accounts=False)
     first = _on_redis(pipeline.settings, redis_server, redis_namespace, tmp_path / "a")
     second = _on_redis(pipeline.settings, redis_server, redis_namespace, tmp_path / "b")
@@ -115,9 +116,10 @@ async def test_a_prospect_created_by_one_worker_is_updated_by_another(
         assert len(prospects) == 1
         assert set(prospects[0]["attributes"]["tags"]) == {"Signal", "lead", "signup"}
         by_b = (await sandbox.api_requests())[before:]
-        assert [(r["method"], r["path"]) for r in by_b] == [
-            ("PATCH", f"/api/v2/prospects/{prospects[0]['id']}")
-        ]
+        own = f"/api/v2/prospects/{prospects[0]['id']}"
+        assert ("PATCH", own) in [(r["method"], r["path"]) for r in by_b]
+        assert [r for r in by_b if r["method"] == "POST"] == [], "no second create"
+        assert [r for r in by_b if "filter" in str(r.get("query"))] == [], "no lookup by email"
         assert await _stop(worker) == 0
     finally:
         if worker.returncode is None:

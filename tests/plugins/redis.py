@@ -72,7 +72,7 @@ def start_redis_server(workdir: Path) -> RedisServer:
         "--protected-mode", "yes",
         "--logfile", str(workdir / "redis.log"),
     ]  # fmt: skip
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + _START_TIMEOUT_S
     while not _answers_ping(port):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -245,7 +245,14 @@ def make_settings(
     """Factory: full ``Settings`` on the test broker (own topics), a temp state dir, the shipped
     preset, a budget large enough not to throttle; ``kafka``/``outreach`` dicts override."""
 
-    def make(*, sandbox_url: str, kafka: dict[str, Any] | None = None, **outreach: Any) -> Settings:
+    def make(
+        *,
+        sandbox_url: str,
+        kafka: dict[str, Any] | None = None,
+        presets: tuple[Path, ...] = (PRESET,),
+        outcomes: dict[str, Any] | None = None,
+        **outreach: Any,
+    ) -> Settings:
         outreach_values: dict[str, Any] = {
             "base_url": sandbox_url,
             "budget_per_hour": 10_000_000,
@@ -258,7 +265,8 @@ def make_settings(
             state_dir=tmp_path / f"state-{uuid.uuid4().hex[:6]}",
             kafka=make_kafka_settings(**(kafka or {})),
             outreach=outreach_values,
-            pipeline={"presets": (PRESET,)},
+            pipeline={"presets": presets},
+            outcomes=outcomes or {},
         )
 
     return make

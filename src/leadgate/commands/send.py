@@ -25,10 +25,12 @@ from leadgate.domain.events import decode
 from leadgate.domain.outcome import Outcome
 from leadgate.errors import ConfigError, IntegrationStopped, PresetError
 from leadgate.outreach.deliver import Delivery, deliver
+from leadgate.pipeline.crm import with_source
 from leadgate.pipeline.presets import Preset, load_preset
 from leadgate.pipeline.process import identities_of, process
 from leadgate.runtime.services import outreach_dispatcher, state_store
 from leadgate.settings import Settings, load_settings
+from leadgate.workers.outcomes import OutcomePublisher
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +45,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--preset", type=Path, default=None, help="preset file (default: config)")
     parser.add_argument("--json", action="store_true", help="one JSON object per event")
     parser.add_argument("--state-dir", type=Path, default=None, help="where state is kept")
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="NAME",
+        help="the source system of records that name none (context.leadgate.source), e.g. the "
+        "CRM's write-key name: its outcomes and opportunity ids use it",
+    )
     parser.set_defaults(handler=handle_send)
 
 
@@ -55,6 +64,8 @@ def handle_send(args: argparse.Namespace) -> int:
         settings = load_settings(**overrides)
         preset = load_preset(args.preset or settings.pipeline.presets[0])
         lines = [line for line in args.events.read_bytes().splitlines() if line.strip()]
+        if args.source:
+            lines = [with_source(line, args.source) for line in lines]
     except PresetError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
@@ -72,6 +83,7 @@ async def send(
 ) -> int:
     """Process and deliver ``lines`` in order; print one report per event; the exit status."""
     status = 0
+    outcomes = OutcomePublisher(None, settings)  # builds each record's outcome for the report
     async with state_store(settings) as store, outreach_dispatcher(settings, store) as dispatcher:
         for line in lines:
             head = decode(line)
@@ -91,6 +103,8 @@ async def send(
                 if delivery.outcome != "delivered":
                     status = 1
             report = summary(outcome, delivery)
+            if outcome.lead is not None and outcome.lead.source is not None and delivery:
+                report["writeBack"] = write_back(outcomes, outcome, delivery)
             print(json.dumps(report, ensure_ascii=False) if as_json else describe(report),
                   file=out, flush=True)  # fmt: skip
     return status
@@ -109,6 +123,8 @@ def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
         "detail": outcome.detail if delivery is None else (delivery.message or None),
         "document": outcome.lead.document() if outcome.lead is not None else None,
         "prospectId": result.prospect_id if result is not None else None,
+        "recordType": result.record_type if result is not None else None,
+        "recordId": result.record_id if result is not None else None,
         "accountId": result.account_id if result is not None else None,
         "action": result.action if result is not None else None,
         "routing": [stage.to_json() for stage in routed],
@@ -119,11 +135,39 @@ def summary(outcome: Outcome, delivery: Delivery | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def write_back(outcomes: OutcomePublisher, outcome: Outcome, delivery: Delivery) -> dict[str, Any]:
+    """The outcome the stream would publish on ``leadgate.outcomes`` for a CRM record."""
+    lead = outcome.lead
+    assert lead is not None
+    assert lead.source is not None
+    result = delivery.result
+    if delivery.outcome == "delivered" and result is not None:
+        built = outcomes.build(
+            lead.source,
+            outcome.message_id,
+            status="ok",
+            action=result.action,
+            record_type=result.record_type,
+            record_id=result.record_id,
+        )
+    else:
+        reason = delivery.reason or "vendor_permanent"
+        built = outcomes.build(
+            lead.source,
+            outcome.message_id,
+            status="failed",
+            action="dead_lettered",
+            reason=reason,
+            detail=delivery.message,
+        )
+    return built.to_json()
+
+
 def describe(report: dict[str, Any]) -> str:
     """One human line per event, plus its requests."""
     head = f"{report['messageId'] or '(no messageId)'}  -> {report['outcome']}"
     if report["outcome"] == "delivered":
-        head += f": prospect {report['prospectId']} {report['action']}"
+        head += f": {report['recordType']} {report['recordId']} {report['action']}"
     elif report["reason"]:
         head += f" ({report['reason']}): {report['detail'] or ''}".rstrip(": ")
     routing = [f"    {s['stage']}: {s['detail']}" for s in report.get("routing") or []]

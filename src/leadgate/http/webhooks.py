@@ -39,7 +39,7 @@ from leadgate.store.webhooks import remember, seen_digest
 PATH = "/outreach/webhooks"
 MAX_BODY_BYTES = 256 * 1024
 REPLAY_WINDOW_S = 300.0
-ACK_TIMEOUT_S = 3.0
+ACK_TIMEOUT_S = 2.5
 UNAUTHORIZED = b'{"error":"unauthorized"}'
 SIGNATURE = "Outreach-Webhook-Signature"
 EVENT_ID = "Outreach-Webhook-Event-Id"

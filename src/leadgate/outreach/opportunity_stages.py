@@ -3,7 +3,8 @@
 Opportunity stages are their own Outreach object (not the prospect ``stages``); an org has few
 and renames them rarely, so a found id is kept in routing's ``OutreachCache`` (collection
 ``cache.outreach``, key ``opportunityStage:<name>``, names compared without case as Outreach's
-filter does); a name Outreach does not know is cached as missing for a short while only.
+filter does). A name Outreach does not know is not cached: its record is dead-lettered, and when
+someone creates the stage, the replay must find it at once.
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ class OpportunityStages:
         """The id of the stage called ``name``, or None when Outreach has none."""
         wanted = name.strip().lower()
         cached = await self._cache.get("opportunityStage", wanted)
-        if cached is not None:
-            found_id = cached.get("id")
-            return found_id if isinstance(found_id, int) else None
+        if cached is not None and isinstance(cached.get("id"), int):
+            return int(cached["id"])
         params = {"filter[name]": name, "count": "false"}
         found = await collect(self._client, STAGES, params, exchanges, max_pages=self._max_pages)
         exact = [s for s in found if attributes(s).get("name") == name]
         caseless = [s for s in found if str(attributes(s).get("name", "")).lower() == wanted]
         ids = sorted(i for i in (resource_id(s) for s in exact or caseless) if i is not None)
-        await self._cache.put("opportunityStage", wanted, {"id": ids[0]} if ids else None)
-        return ids[0] if ids else None
+        if not ids:
+            return None
+        await self._cache.put("opportunityStage", wanted, {"id": ids[0]})
+        return ids[0]

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 from leadgate.domain.events import EventHead
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent
 from leadgate.domain.opportunity import OpportunityContact, OpportunityPlan, SourceRef
@@ -222,6 +224,28 @@ def source_system(data: Mapping[str, Any]) -> str:
     stamp = context.get("leadgate") if isinstance(context, dict) else None
     name = stamp.get("source") if isinstance(stamp, dict) else None
     return name if isinstance(name, str) and name.strip() else DEFAULT_SYSTEM
+
+
+def with_source(raw: bytes, system: str) -> bytes:
+    """``raw`` with ``context.leadgate.source`` set to ``system`` when it names none (what the
+    collector stamps; ``leadgate send --source`` does it for a file). Anything that is not a
+    JSON object is returned as it is: ``process`` explains why it drops."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+    if not isinstance(event, dict):
+        return raw
+    context = event.get("context")
+    if context is None:
+        context = event["context"] = {}
+    if not isinstance(context, dict):
+        return raw
+    stamp = context.get("leadgate")
+    if isinstance(stamp, dict) and stamp.get("source"):
+        return raw
+    context["leadgate"] = {**(stamp if isinstance(stamp, dict) else {}), "source": system}
+    return orjson.dumps(event)
 
 
 def person_source(head: EventHead) -> SourceRef:
