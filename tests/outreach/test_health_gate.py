@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from leadgate.observability.metrics import REGISTRY
 from leadgate.outreach.health import HealthGate
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    return 0.0 if value is None else value
 
 
 class _Clock:
@@ -32,9 +38,11 @@ async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone()
     passed; its answer releases every waiter at once."""
     clock = _Clock()
     gate = HealthGate(close_after=3, probe_interval_s=1.0, clock=clock)
+    probes_before = _sample("leadgate_outreach_gate_probes_total")
     for _ in range(3):
         gate.failed()
     assert gate.closed
+    assert _sample("leadgate_outreach_gate_closed") == 1
     waiters = [asyncio.create_task(gate.admit()) for _ in range(5)]
     await asyncio.sleep(0.01)
     assert not any(w.done() for w in waiters)
@@ -45,6 +53,8 @@ async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone()
     gate.succeeded()
     await asyncio.wait_for(asyncio.gather(*pending), timeout=1.0)
     assert not gate.closed
+    assert _sample("leadgate_outreach_gate_closed") == 0
+    assert _sample("leadgate_outreach_gate_probes_total") - probes_before == 1
 
 
 async def test_a_backoff_ends_early_when_the_gate_closes() -> None:

@@ -56,6 +56,16 @@ RATE_LIMIT_REMAINING = Gauge(
     "X-RateLimit-Remaining of the last Outreach response.",
     registry=REGISTRY,
 )
+OUTREACH_GATE_CLOSED = Gauge(
+    "leadgate_outreach_gate_closed",
+    "1 while Outreach as a whole is failing and delivery waits behind the health gate.",
+    registry=REGISTRY,
+)
+OUTREACH_GATE_PROBES = Counter(
+    "leadgate_outreach_gate_probes",
+    "Requests let through the closed health gate as probes.",
+    registry=REGISTRY,
+)
 RETRIES = Counter(
     "leadgate_delivery_retries",
     "Delivery attempts that will be retried, by reason.",

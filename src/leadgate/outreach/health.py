@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from leadgate.observability.logging import get_logger
+from leadgate.observability.metrics import OUTREACH_GATE_CLOSED, OUTREACH_GATE_PROBES
 
 log = get_logger(__name__)
 
@@ -61,6 +62,7 @@ class HealthGate:
             self.closings += 1
             self._opened.clear()
             self._shut.set()
+            OUTREACH_GATE_CLOSED.set(1)
             log.warning(
                 "outreach.unhealthy",
                 failures=self._failures,
@@ -76,6 +78,7 @@ class HealthGate:
         self._closed_at = None
         self._shut.clear()
         self._opened.set()
+        OUTREACH_GATE_CLOSED.set(0)
         log.warning("outreach.healthy", down_s=round(down_s, 3), probes=self.probes)
 
     async def admit(self) -> None:
@@ -86,6 +89,7 @@ class HealthGate:
             if now >= self._next_probe:
                 self._next_probe = now + self._probe_interval_s
                 self.probes += 1
+                OUTREACH_GATE_PROBES.inc()
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._opened.wait(), self._next_probe - now)
