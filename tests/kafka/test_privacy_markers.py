@@ -7,37 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import orjson
-import pytest_asyncio
 
-from leadgate.kafka.producer import make_producer
 from leadgate.kafka.traces import TraceConsumer, publish_privacy_marker, publish_trace
 from leadgate.settings import KafkaSettings
 from leadgate.store.suppression import PersonHasher
 from leadgate.store.traces import TraceQuery, TraceStore
+from tests.kafka.conftest import until
 from tests.plugins.streams import read_topic
 
 HASH = PersonHasher(b"test-salt")
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-@pytest_asyncio.fixture
-async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[object]:
-    """A started producer on the test's topics."""
-    started = make_producer(kafka_settings)
-    await started.start()
-    try:
-        yield started
-    finally:
-        await started.stop()
 
 
 fresh_consumers: list[TraceConsumer] = []
@@ -77,18 +58,18 @@ async def test_a_forget_marker_empties_every_inspector_and_survives_a_reread(
     async with _inspector(kafka_settings) as store:
         await _event(producer, kafka_settings, "m-jane", jane)
         await _event(producer, kafka_settings, "m-joe", "joe@acme.com")
-        await _until(lambda: store.get("m-jane") is not None and store.get("m-joe") is not None)
+        await until(lambda: store.get("m-jane") is not None and store.get("m-joe") is not None)
         hashes = [HASH(f"email:{jane}"), HASH("anon:a-1")]
         await publish_privacy_marker(producer, kafka_settings, "forget", hashes)
-        await _until(lambda: store.get("m-jane") is None)
+        await until(lambda: store.get("m-jane") is None)
         # anon:a-1 is forgotten too, and both events came from it.
-        await _until(lambda: store.get("m-joe") is None)
+        await until(lambda: store.get("m-joe") is None)
     total = 0
     for topic in (kafka_settings.events_topic, kafka_settings.traces_topic):
         total += len(await read_topic(kafka_settings.bootstrap_servers, topic))
     async with _inspector(kafka_settings) as fresh:
         consumer = fresh_consumers[-1]
-        await _until(lambda: consumer.consumed >= total)
+        await until(lambda: consumer.consumed >= total)
         assert fresh.get("m-jane") is None
         assert fresh.get("m-joe") is None
 
@@ -103,9 +84,9 @@ async def test_an_allow_marker_lets_a_person_back_in(
         await publish_privacy_marker(producer, kafka_settings, "forget", hashes)
         await publish_privacy_marker(producer, kafka_settings, "allow", hashes)
         markers = 2 * kafka_settings.partitions  # one per partition each
-        await _until(lambda: fresh_consumers[-1].consumed >= markers)
+        await until(lambda: fresh_consumers[-1].consumed >= markers)
         await _event(producer, kafka_settings, f"m-{who}", who)
-        await _until(lambda: store.get(f"m-{who}") is not None)
+        await until(lambda: store.get(f"m-{who}") is not None)
 
 
 def test_a_suppressed_trace_keeps_no_raw_event_in_either_order() -> None:

@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 
 import orjson
-import pytest_asyncio
 from structlog.testing import capture_logs
 
 from leadgate.kafka.producer import make_producer
 from leadgate.kafka.traces import TRACE_PUBLISH_FAILED, TraceConsumer, publish_trace
 from leadgate.settings import KafkaSettings
 from leadgate.store.traces import TraceStore
+from tests.kafka.conftest import until
 from tests.plugins.inspector import delivery_trace, processor_trace
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-@pytest_asyncio.fixture
-async def producer(kafka_settings: KafkaSettings) -> AsyncIterator[object]:
-    """A started producer on the test's topics."""
-    started = make_producer(kafka_settings)
-    await started.start()
-    try:
-        yield started
-    finally:
-        await started.stop()
 
 
 async def test_every_inspector_instance_folds_every_event(
@@ -68,7 +49,7 @@ async def test_every_inspector_instance_folds_every_event(
                 for mid in message_ids
             )
 
-        await _until(all_delivered)
+        await until(all_delivered)
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 15)  # a consumer that failed fails the test
@@ -103,11 +84,11 @@ async def test_a_later_record_folds_into_the_trace_already_shown(
         await asyncio.wait_for(consumer.ready.wait(), 30)
         lead = processor_trace()
         await publish_trace(producer, kafka_settings, lead["messageId"], lead)
-        await _until(lambda: store.get(lead["messageId"]) is not None)
+        await until(lambda: store.get(lead["messageId"]) is not None)
         await publish_trace(
             producer, kafka_settings, lead["messageId"], delivery_trace(lead["messageId"])
         )
-        await _until(lambda: store.get(lead["messageId"]).outcome == "delivered")  # type: ignore[union-attr]
+        await until(lambda: store.get(lead["messageId"]).outcome == "delivered")  # type: ignore[union-attr]
         entry = store.get(lead["messageId"])
         assert entry is not None
         assert entry.outcome == "delivered"
@@ -138,7 +119,7 @@ async def test_a_corrupt_batch_in_events_is_skipped_not_a_crash_loop(
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await _until(lambda: (entry := store.get("m-after-bad")) is not None and bool(entry.raw))
+        await until(lambda: (entry := store.get("m-after-bad")) is not None and bool(entry.raw))
         assert not task.done()
     finally:
         stop.set()
