@@ -1,5 +1,5 @@
 // leadgate event inspector: plain DOM, no build step. Every value is inserted with textContent,
-// never as HTML, so an event carrying "<script>" shows as text (reliability.md D3).
+// never as HTML, so an event carrying "<script>" shows as text (docs/reliability.md D3).
 "use strict";
 
 const API = "/inspector/api";
