@@ -22,6 +22,9 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
   working on after returning, e.g. the delivery worker's per-email lanes): they stay
   unfinished, so nothing at or past them is committed, until it calls ``complete()``; the
   ``on_drain`` hook lets that work finish (bounded) before a revoke's or shutdown's commit.
+- A stop always ends within ``drain_timeout_s`` plus one session timeout, even while the group
+  rebalances: the poll is cancelled rather than awaited, a revoke during the stop shares its
+  drain deadline, and the final commit and the leave are bounded (:mod:`.stopping`).
 - A record batch the consumer cannot decode makes ``getmany`` raise, again on every call. The
   loop then finds the batch itself and dead-letters it and seeks past it, or stops that one
   partition there (``kafka.errors_tolerance``, :mod:`leadgate.workers.undecodable`); the
@@ -31,7 +34,6 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
 from leadgate.workers.offsets import OffsetTracker
+from leadgate.workers.stopping import cancel_all, consume_until, leave, leave_budget_s, within
 from leadgate.workers.undecodable import BadBatches
 
 log = structlog.get_logger(__name__)
@@ -131,6 +134,9 @@ class ConsumeLoop:
         self._on_drain = on_drain
         # set at the first assignment: the member has joined its group and consumes
         self.joined = asyncio.Event()
+        self._polling = False  # inside getmany (which waits out a rebalance, see .stopping)
+        self._drain_by: float | None = None  # set once stopping: in-flight work ends by then
+        self._leave_by: float | None = None  # then the commit and the leave end by this
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -155,15 +161,40 @@ class ConsumeLoop:
         await consumer.start()
         log.info("consumer.started", topic=self._topic, group=self._group)
         try:
-            while not stop.is_set():
-                await self._step(consumer)
-            await self._drain(self._settings.drain_timeout_s)
+            await consume_until(stop, self._steps(consumer, stop), lambda: self._polling)
+            self._drain_by = time.monotonic() + s.drain_timeout_s
+            await self._drain(self._drain_timeout())
+            self._leave_by = time.monotonic() + leave_budget_s(s)
             await self._commit(force=True)
         finally:
             await self._cancel_all()
-            await consumer.stop()
+            await leave(consumer, self._time_to_leave(), self._group)
             self._consumer = None
-            log.info("consumer.stopped", topic=self._topic, group=self._group)
+            took = None if self._drain_by is None else self._drain_by - s.drain_timeout_s
+            log.info(
+                "consumer.stopped",
+                topic=self._topic,
+                group=self._group,
+                stop_s=None if took is None else round(time.monotonic() - took, 3),
+            )
+
+    async def _steps(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._step(consumer)
+
+    def _drain_timeout(self) -> float:
+        """A drain's bound: ``drain_timeout_s``, or what is left of it once stopping (a revoke
+        during the stop shares the stop's deadline instead of starting a drain of its own)."""
+        if self._drain_by is None:
+            return self._settings.drain_timeout_s
+        return max(self._drain_by - time.monotonic(), 0.0)
+
+    def _time_to_leave(self) -> float:
+        """A commit's or the leave's bound: one session timeout, or what is left of the leave
+        budget once the stop's drain is over."""
+        if self._leave_by is None:
+            return leave_budget_s(self._settings)
+        return max(self._leave_by - time.monotonic(), 0.0)
 
     async def _step(self, consumer: AIOKafkaConsumer) -> None:
         self._resume_due(consumer)
@@ -171,11 +202,14 @@ class ConsumeLoop:
         # loop has seen it finish, and records behind it should not wait a whole poll for that.
         busy = any(part.task is not None for part in self._parts.values())
         timeout_ms = min(self._poll_timeout_ms, _BUSY_POLL_MS) if busy else self._poll_timeout_ms
+        self._polling = True
         try:
             batches = await consumer.getmany(timeout_ms=timeout_ms)
         except Exception as exc:  # a batch that does not decode raises here, on every call
+            self._polling = False
             await self._unreadable(consumer, exc)
             return
+        self._polling = False
         self._fetch_wait(consumer, flowing=any(batches.values()))
         for tp, records in batches.items():
             self._accept(tp, records)
@@ -352,8 +386,8 @@ class ConsumeLoop:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            await within(self._time_to_leave(), consumer.commit(offsets))
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # The group moved on: these records will be redelivered (a duplicate, never a loss).
             log.warning("commit.failed", group=self._group, error=type(exc).__name__)
             return
@@ -365,7 +399,7 @@ class ConsumeLoop:
         if not revoked:  # aiokafka calls the listener with nothing before the first join
             return
         self.revocations += 1
-        await self._drain(self._settings.drain_timeout_s, only=revoked)
+        await self._drain(self._drain_timeout(), only=revoked)
         for tp in revoked:
             part = self._parts.pop(tp, None)
             if part is not None and part.task is not None:
@@ -414,12 +448,7 @@ class ConsumeLoop:
             await self._on_drain(left, set(only) if only is not None else None)
 
     async def _cancel_all(self) -> None:
-        tasks = [p.task for p in self._parts.values() if p.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(p.task for p in self._parts.values() if p.task is not None)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
