@@ -33,7 +33,9 @@ def redis_server() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="leadgate-bench-redis-") as workdir:
         port = free_port()
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-                "--save", "", "--appendonly", "no"]  # fmt: skip
+                "--save", "", "--appendonly", "no",
+                # as docker-compose.yml runs it: profile hashes stay compact (listpack)
+                "--hash-max-listpack-value", "1024"]  # fmt: skip
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 10

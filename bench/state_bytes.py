@@ -57,6 +57,50 @@ async def _process_all(settings: Settings, store: StateStore, count: int, group:
         await producer.stop()
 
 
+def _sqlite_breakdown(path: Path) -> dict[str, dict[str, int]]:
+    """Bytes (pages) and rows of every table, its indexes counted with it (``dbstat``)."""
+    out: dict[str, dict[str, int]] = {}
+    with sqlite3.connect(path) as conn:
+        names = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master"))
+        for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
+            table = names.get(name, name)
+            entry = out.setdefault(table, {"bytes": 0, "rows": 0})
+            entry["bytes"] += int(size)
+        for table in list(out):
+            if table.startswith("sqlite_"):
+                continue
+            entry = out[table]
+            count = f"SELECT COUNT(*) FROM [{table}]"  # noqa: S608 -- names from sqlite_master
+            entry["rows"] = int(conn.execute(count).fetchone()[0])
+        if "docs" in out:  # the documents per collection (rows only; bytes are the table's)
+            for collection, rows in conn.execute(
+                "SELECT collection, COUNT(*) FROM docs GROUP BY collection"
+            ):
+                out[f"docs:{collection}"] = {"bytes": 0, "rows": int(rows)}
+    return out
+
+
+async def _redis_breakdown(url: str, namespace: str) -> dict[str, dict[str, int]]:
+    """``MEMORY USAGE`` and key count per kind of key (the part of the key after the namespace,
+    up to the identity: ``p:user``, ``p:anon``, ``s``, ``d:{privacy.person}``, ...)."""
+    client = aioredis.Redis.from_url(url)
+    out: dict[str, dict[str, int]] = {}
+    try:
+        async for raw in client.scan_iter(match=namespace + "*", count=1000):
+            key = raw.decode()[len(namespace) :]
+            kind, _, rest = key.partition(":")
+            if kind == "p":
+                kind = "p:" + rest.partition(":")[0]
+            elif rest.startswith("{"):
+                kind = kind + ":" + rest.partition("}")[0] + "}"
+            entry = out.setdefault(kind, {"bytes": 0, "keys": 0})
+            entry["bytes"] += int(await client.memory_usage(raw) or 0)
+            entry["keys"] += 1
+    finally:
+        await client.aclose()
+    return out
+
+
 def _sqlite_bytes(path: Path) -> int:
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -72,6 +116,18 @@ async def _redis_used(url: str) -> int:
         return int(info["used_memory"])
     finally:
         await client.aclose()
+
+
+def _scaled(kinds: dict[str, dict[str, int]], scale: float) -> dict[str, str]:
+    """Each kind's share per million events, as text: ``"12.3 MB, 45,600 rows"``."""
+    return {
+        kind: ", ".join(
+            f"{v * scale / 2**20:.1f} MB" if unit == "bytes" else f"{round(v * scale):,} {unit}"
+            for unit, v in entry.items()
+            if v or unit != "bytes"
+        )
+        for kind, entry in sorted(kinds.items(), key=lambda item: -item[1].get("bytes", 0))
+    }
 
 
 async def run(count: int = 50_000) -> dict[str, Any]:
@@ -93,6 +149,7 @@ async def run(count: int = 50_000) -> dict[str, Any]:
             finally:
                 await sqlite_store.close()
             sqlite_growth = _sqlite_bytes(settings.state_dir / STATE_FILE) - empty
+            sqlite_kinds = _sqlite_breakdown(settings.state_dir / STATE_FILE)
             redis_store = RedisStore(url, namespace="leadgate:")
             before = await _redis_used(url)
             try:
@@ -100,6 +157,7 @@ async def run(count: int = 50_000) -> dict[str, Any]:
             finally:
                 await redis_store.close()
             redis_growth = await _redis_used(url) - before
+            redis_kinds = await _redis_breakdown(url, "leadgate:")
     return {
         "state_bytes_per_million_events": {
             "sqlite": round(sqlite_growth * scale),
@@ -107,6 +165,10 @@ async def run(count: int = 50_000) -> dict[str, Any]:
         },
         "state_measured_events": count,
         "state_measured_visitors": visitors,
+        "state_breakdown_per_million_events": {
+            "sqlite": _scaled(sqlite_kinds, scale),
+            "redis": _scaled(redis_kinds, scale),
+        },
         "state_mb_per_million_events": {
             "sqlite": round(sqlite_growth * scale / 2**20, 1),
             "redis": round(redis_growth * scale / 2**20, 1),

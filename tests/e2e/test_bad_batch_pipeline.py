@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from leadgate.kafka.deadletter import list_dead_letters
+from leadgate.kafka.deadletter_reader import list_dead_letters
 from tests.e2e.conftest import MakePipeline
 from tests.plugins.corrupt import build_batch, crc_mismatch, produce_raw
 from tests.plugins.streams import wait_for

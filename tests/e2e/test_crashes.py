@@ -9,53 +9,14 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from leadgate.settings import Settings
 from tests.e2e.conftest import MakePipeline, Pipeline
-from tests.plugins.streams import (
-    identify,
-    lag,
-    produce_events,
-    prospect_emails,
-    read_topic,
-    spawn_worker,
-    track,
-    wait_for,
-)
-
-TAGS = {"Lead Submitted": "lead", "Form Submitted": "form", "Signed Up": "signup"}
-NAMES = (*TAGS, "Pricing Viewed")
-
-
-def _stream(users: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
-    """Per user an identify and four tracks (some unmapped); the prospects they must make."""
-    rng = random.Random(seed)
-    events: list[dict[str, Any]] = []
-    expected: dict[str, set[str]] = {}
-    for n in range(users):
-        user, email = f"crash-{n}", f"crash{n}@gmail.com"
-        events.append(identify(user, email))
-        for _ in range(4):
-            name = rng.choice(NAMES)
-            events.append(track(user, name))
-            if name in TAGS:
-                expected.setdefault(email, {"Signal"}).add(TAGS[name])
-    return events, expected
-
-
-async def _produce_slowly(settings: Settings, events: list[dict[str, Any]], chunks: int) -> None:
-    """Produce in ``chunks`` pieces, 0.5 s apart, so that events keep flowing during crashes."""
-    size = -(-len(events) // chunks)
-    for start in range(0, len(events), size):
-        kafka = settings.kafka
-        await produce_events(
-            kafka.bootstrap_servers, kafka.events_topic, events[start : start + size]
-        )
-        await asyncio.sleep(0.5)
+from tests.plugins.leads import lead_stream, produce_slowly
+from tests.plugins.streams import lag, prospect_emails, read_topic, spawn_worker, wait_for
 
 
 async def _lags(settings: Settings) -> int:
@@ -114,10 +75,10 @@ async def test_kill_minus_nine_five_times_loses_nothing_and_duplicates_nothing(
         link_accounts=False,
     )
     settings = pipeline.settings
-    events, expected = _stream(1000, seed=11)
+    events, expected = lead_stream(1000, seed=11, prefix="crash", tracks=4)
     rng = random.Random(5)
     log = tmp_path / "worker.log"
-    producing = asyncio.create_task(_produce_slowly(settings, events, chunks=20))
+    producing = asyncio.create_task(produce_slowly(settings, events, chunks=20, pause_s=0.5))
     worker = await spawn_worker(settings, log=log)
     pending_at_kill: list[int] = []
     started = time.monotonic()
@@ -169,7 +130,7 @@ async def test_sigterm_under_load_drains_exits_zero_and_restart_delivers_the_res
         start=False, sandbox={"lenient": True, "rate_limit": 1_000_000}, link_accounts=False
     )
     settings = pipeline.settings
-    events, expected = _stream(400, seed=3)
+    events, expected = lead_stream(400, seed=3, prefix="crash", tracks=4)
     log = tmp_path / "worker.log"
     kafka = settings.kafka
     worker = await spawn_worker(settings, log=log)
@@ -178,13 +139,15 @@ async def test_sigterm_under_load_drains_exits_zero_and_restart_delivers_the_res
         # SIGTERM and goes on while the worker drains and after it exits, so the signal always
         # lands under load with work remaining (a fast worker cannot finish everything first).
         half = len(events) // 2
-        await _produce_slowly(settings, events[:half], chunks=4)
+        await produce_slowly(settings, events[:half], chunks=4, pause_s=0.5)
 
         async def some_delivered() -> bool:
             return len(await _delivered(pipeline)) >= len(expected) // 5
 
         await wait_for(some_delivered, timeout_s=60)
-        producing = asyncio.create_task(_produce_slowly(settings, events[half:], chunks=8))
+        producing = asyncio.create_task(
+            produce_slowly(settings, events[half:], chunks=8, pause_s=0.5)
+        )
         flowing = len(await _delivered(pipeline)) + 10
 
         async def second_half_flowing() -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import SecretStr
 
-from leadgate.kafka.deadletter import replay
+from leadgate.kafka.deadletter_replay import replay
 from leadgate.runtime.services import started_producer
 from tests.e2e.conftest import MakePipeline
 from tests.plugins.callbacks import SECRET, CallbackReceiver

@@ -10,13 +10,9 @@ from datetime import UTC, datetime
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from leadgate.kafka.deadletter import (
-    DeadLetterWriter,
-    dead_letter_headers,
-    list_dead_letters,
-    replay,
-    send_dead_letter,
-)
+from leadgate.kafka.deadletter import DeadLetterWriter, dead_letter_headers, send_dead_letter
+from leadgate.kafka.deadletter_reader import list_dead_letters
+from leadgate.kafka.deadletter_replay import replay
 from leadgate.kafka.producer import make_producer
 from leadgate.settings import KafkaSettings
 from tests.plugins.streams import read_records

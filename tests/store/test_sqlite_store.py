@@ -17,6 +17,7 @@ import pytest
 
 from leadgate.domain.profile import Profile
 from leadgate.store.base import ProspectRecord, TokenSet
+from leadgate.store.profile_records import seen_digest
 from leadgate.store.sqlite import STATE_FILE, SqliteStore, open_store
 from tests.store.conftest import FakeClock
 
@@ -118,8 +119,8 @@ async def test_expired_seen_ids_are_purged(tmp_path: Path) -> None:
         clock.now += 3600  # long past the purge interval: the next write purges by itself
         await store.mark_seen(["b"], ttl_s=10)
         with sqlite3.connect(tmp_path / STATE_FILE) as conn:
-            left = {row[0] for row in conn.execute("SELECT message_id FROM seen")}
-        assert left == {"b"}
+            left = {row[0] for row in conn.execute("SELECT digest FROM seen_digest")}
+        assert left == {seen_digest("b")}
     finally:
         await store.close()
 
@@ -219,3 +220,86 @@ async def test_stores_opening_a_new_file_together_all_succeed(tmp_path: Path) ->
             assert seen[0] in range(8)
         finally:
             await asyncio.gather(*(store.close() for store in stores))
+
+
+async def test_idle_anonymous_profiles_are_swept_on_write(tmp_path: Path) -> None:
+    """Expired anonymous profiles and aliases leave the file through the sweep later writes run
+    (a slice of the table at a time); users' profiles stay."""
+    clock = FakeClock()
+    store = SqliteStore(tmp_path / STATE_FILE, clock=clock, anonymous_profile_idle_s=60)
+    try:
+        profile = Profile(traits={"n": 1})
+        await store.put_profiles({"user:u": profile, "anon:a": profile})
+        await store.put_profiles({f"anon:{i}": Profile(traits={"n": i}) for i in range(100)})
+        clock.now += 61
+        await store.mark_seen(["m"], ttl_s=10)
+        with sqlite3.connect(tmp_path / STATE_FILE) as conn:
+            left = [row[0] for row in conn.execute("SELECT key FROM profile")]
+        assert left == ["user:u"]
+    finally:
+        await store.close()
+
+
+_PREVIOUS_LAYOUT = """
+CREATE TABLE profiles (key TEXT PRIMARY KEY, body BLOB NOT NULL, expires_at REAL);
+CREATE INDEX profiles_expiry ON profiles (expires_at);
+CREATE TABLE seen (message_id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE INDEX seen_expiry ON seen (expires_at);
+CREATE TABLE docs (collection TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL,
+                   expires_at REAL, PRIMARY KEY (collection, key));
+CREATE INDEX docs_expiry ON docs (expires_at);
+CREATE TABLE prospects (email TEXT PRIMARY KEY, prospect_id INTEGER NOT NULL, tags BLOB NOT NULL,
+                        attributes_hash TEXT NOT NULL, account_id INTEGER);
+"""
+
+
+async def test_a_file_of_the_previous_layout_opens_and_loses_nothing(tmp_path: Path) -> None:
+    """A state file written by the previous version (a body per identity key, full messageIds,
+    a rowid documents table) is converted when opened: every profile, seen id, document and
+    prospect is still there, and new writes use the new layout."""
+    clock = FakeClock()
+    path = tmp_path / STATE_FILE
+    body = b'{"traits":{"title":"CTO"},"consent":{"marketing":true}}'
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_PREVIOUS_LAYOUT)
+        conn.executemany(
+            "INSERT INTO profiles VALUES (?, ?, ?)",
+            [("user:1", body, None), ("anon:a", body, clock.now + 100.5)],
+        )
+        conn.execute("INSERT INTO seen VALUES ('m-old', ?)", (clock.now + 50,))
+        conn.execute("INSERT INTO seen VALUES ('m-gone', ?)", (clock.now - 1,))
+        conn.execute(
+            "INSERT INTO docs VALUES ('mirror.email', 'ada@acme.example', '{\"prospectId\": 3}',"
+            " NULL)"
+        )
+        conn.execute("INSERT INTO prospects VALUES ('ada@acme.example', 3, '[\"t\"]', 'h', NULL)")
+    store = SqliteStore(path, clock=clock)
+    try:
+        expected = Profile(traits={"title": "CTO"}, consent={"marketing": True})
+        assert await store.get_profiles(["user:1", "anon:a"]) == {
+            "user:1": expected,
+            "anon:a": expected,
+        }
+        assert await store.seen(["m-old", "m-new", "m-gone"]) == {"m-old"}
+        assert await store.get_docs("mirror.email", ["ada@acme.example"]) == {
+            "ada@acme.example": {"prospectId": 3}
+        }
+        record = await store.get_prospect("ada@acme.example")
+        assert record is not None
+        assert record.prospect_id == 3
+        clock.now += 101
+        assert await store.get_profiles(["anon:a"]) == {}, "the old expiry still holds"
+        await store.put_profiles({"user:1": expected, "anon:b": expected})
+        assert await store.linked_identities(["anon:b"]) == {"anon:b", "user:1"}
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        docs = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'docs'").fetchone()[0]
+    assert {"profiles", "seen"}.isdisjoint(tables)
+    assert "WITHOUT ROWID" in docs
+    again = SqliteStore(path, clock=clock)  # a converted file opens as it is
+    try:
+        assert (await again.get_profiles(["user:1"]))["user:1"] == expected
+    finally:
+        await again.close()

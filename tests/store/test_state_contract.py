@@ -56,10 +56,13 @@ async def test_batch_profile_reads_span_many_keys(store: StateStore) -> None:
 
 
 async def test_seen_message_ids_expire_after_their_ttl(store: StateStore, clock: FakeClock) -> None:
-    """A messageId counts as a duplicate only within its TTL."""
+    """A messageId counts as a duplicate for its whole TTL, and is forgotten by a quarter of the
+    TTL later (the store's expiry window)."""
     await store.mark_seen(["m1", "m2"], ttl_s=60)
     assert await store.seen(["m1", "m3"]) == {"m1"}
-    clock.now += 61
+    clock.now += 59
+    assert await store.seen(["m1", "m2", "m3"]) == {"m1", "m2"}
+    clock.now += 60 / 4 + 2
     assert await store.seen(["m1", "m2"]) == set()
 
 
@@ -102,3 +105,42 @@ async def test_anonymous_profiles_expire_when_idle(store: StateStore, clock: Fak
     clock.now += 20
     found = await store.get_profiles(["anon:a", "anon:b", "user:u"])
     assert found == {"anon:b": Profile(traits={"n": 4}), "user:u": Profile(traits={"n": 2})}
+
+
+async def test_an_alias_follows_its_body(store: StateStore) -> None:
+    """A profile written for a user and an anonymous id together is one body: a later write to
+    the user key is what a read of the anonymous id answers."""
+    first = Profile(traits={"email": "a@b.example"}, consent={"marketing": True})
+    await store.put_profiles({"user:1": first, "anon:x": first})
+    later = Profile(traits={"email": "a@b.example", "title": "CTO"}, consent={"marketing": False})
+    await store.put_profile(["user:1"], later)
+    found = await store.get_profiles(["anon:x", "user:1"])
+    assert found == {"anon:x": later, "user:1": later}
+    assert found["anon:x"] is found["user:1"], "one body, read once"
+    assert await store.linked_identities(["anon:x"]) == {"anon:x", "user:1"}
+    assert await store.linked_identities(["user:1"]) == {"anon:x", "user:1"}
+
+
+async def test_forgetting_a_body_erases_its_aliases(store: StateStore) -> None:
+    """Deleting a user's profile deletes the anonymous ids that pointed at it (from every
+    device), and nothing of another visitor."""
+    mine = Profile(traits={"title": "CTO"})
+    other = Profile(traits={"title": "Dev"})
+    await store.put_profiles({"user:1": mine, "anon:phone": mine, "user:2": other, "anon:o": other})
+    await store.put_profiles({"user:1": mine, "anon:laptop": mine})
+    assert await store.linked_identities(["user:1"]) == {"user:1", "anon:phone", "anon:laptop"}
+    assert await store.delete_profiles(["user:1"]) == 3
+    assert await store.get_profiles(["user:1", "anon:phone", "anon:laptop", "anon:o"]) == {
+        "anon:o": other
+    }
+
+
+async def test_an_anonymous_alias_expires_but_the_user_body_stays(
+    store: StateStore, clock: FakeClock
+) -> None:
+    """An anonymous id idle for longer than the idle time no longer finds the user's profile;
+    the user's own key still does."""
+    profile = Profile(consent={"marketing": True})
+    await store.put_profiles({"user:1": profile, "anon:x": profile})
+    clock.now += ANONYMOUS_IDLE_S + 1
+    assert await store.get_profiles(["anon:x", "user:1"]) == {"user:1": profile}

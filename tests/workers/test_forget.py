@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,11 +18,12 @@ from leadgate.settings import Settings
 from leadgate.store.base import ProspectRecord
 from leadgate.store.memory import MemoryStore
 from leadgate.store.person_index import PersonIndex
+from leadgate.store.sqlite import open_store
 from leadgate.store.traces import TraceStore
 from leadgate.workers.forget import Forgetter
 from tests.outreach.client.helpers import make_settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
-from tests.sandbox.api import Api
+from tests.sandbox.api import Api, authed_with, file_delete_request
 
 JANE = "jane.doe@acme.com"
 
@@ -114,6 +114,32 @@ async def test_forget_by_user_id_finds_the_email_through_the_profile(tmp_path: P
     assert await forgetter.suppressions.suppressed([f"email:{JANE}"]) == {f"email:{JANE}"}
 
 
+async def test_forget_by_user_id_erases_and_suppresses_the_anonymous_ids_linked_to_it(
+    tmp_path: Path,
+) -> None:
+    """A visitor who never gave an email (so no person-index entry) is forgotten by userId with
+    every anonymous id whose alias points at that profile (two devices): all erased from the
+    SQLite store, all suppressed; another visitor stays."""
+    settings = _settings(tmp_path)
+    store = await open_store(settings.state_dir)
+    try:
+        forgetter = Forgetter(settings, store)
+        mine = Profile(consent={"marketing": True})
+        await store.put_profiles({"user:u-9": mine, "anon:phone": mine})
+        await store.put_profiles({"user:u-9": mine, "anon:laptop": mine})
+        await store.put_profile(["anon:other"], Profile(consent={"marketing": False}))
+        report = await forgetter.forget(["user:u-9"], outreach=False)
+        assert report.erased["profiles"] == 3
+        assert await store.get_profiles(["user:u-9", "anon:phone", "anon:laptop"]) == {}
+        assert await store.get_profiles(["anon:other"]) != {}
+        suppressed = await forgetter.suppressions.suppressed(
+            ["user:u-9", "anon:phone", "anon:laptop", "anon:other"]
+        )
+        assert suppressed == {"user:u-9", "anon:phone", "anon:laptop"}
+    finally:
+        await store.close()
+
+
 async def test_forget_erases_the_local_inspector_traces(tmp_path: Path) -> None:
     """A trace store given to the job loses Jane's traces (memory and disk) and refuses her
     later records; another visitor's trace stays."""
@@ -164,15 +190,7 @@ async def _forgetter(
 
 async def _api(sandbox: SandboxHandle) -> Api:
     """A test caller with a refresh token of its own (the job's client keeps the dev one)."""
-    refresh = await sandbox.issue_refresh_token("prospects.all", "complianceRequests.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        return Api(sandbox, (await response.json())["access_token"])
+    return await authed_with(sandbox, "prospects.all", "complianceRequests.all")
 
 
 async def _prospect(sandbox: SandboxHandle) -> int:
@@ -261,17 +279,7 @@ async def test_a_filing_whose_id_was_lost_is_found_not_filed_again(
     store = MemoryStore()
     prospect_id = await _prospect(sandbox)
     api = await _api(sandbox)
-    body: dict[str, Any] = {
-        "data": {
-            "type": "complianceRequest",
-            "attributes": {
-                "requestType": "Delete",
-                "objectType": "Prospect",
-                "requestObjectId": str(prospect_id),
-            },
-        }
-    }
-    assert (await api.call("POST", "/api/v2/complianceRequests", body)).status == 201
+    assert (await file_delete_request(api, prospect_id)).status == 201
 
     async def die(step: str) -> None:
         if step == "traces":

@@ -115,16 +115,18 @@ async def test_a_suppressed_email_is_recognised_under_a_new_visitor_id(
 async def test_profiles_holding_an_email_are_indexed_for_forgetting(
     running: tuple[Settings, MemoryStore, PrivacyGate],
 ) -> None:
-    """After an identify with an email, the person index lists both of the visitor's identity
-    keys under that (normalised) address, and nothing under another address."""
-    settings, _, gate = running
+    """After an identify with an email, the person index lists the key of the visitor's profile
+    body under that (normalised) address, the store links the visitor's other identity to it,
+    and nothing is listed under another address."""
+    settings, store, gate = running
     who = identify("u-11", "Sam@Example.org")
     await _events(settings, who)
 
     async def indexed() -> bool:
-        return len(await gate.index.identities("sam@example.org")) == 2
+        return len(await gate.index.identities("sam@example.org")) == 1
 
     await wait_for(indexed, timeout_s=30)
     found = await gate.index.identities("sam@example.org")
-    assert sorted(found.values()) == ["anon:anon-u-11", "user:u-11"]
+    assert sorted(found.values()) == ["user:u-11"]
+    assert await store.linked_identities(["user:u-11"]) == {"anon:anon-u-11", "user:u-11"}
     assert await gate.index.identities("other@example.org") == {}

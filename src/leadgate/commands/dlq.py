@@ -21,7 +21,8 @@ import orjson
 from aiokafka.errors import KafkaError
 
 from leadgate.errors import ConfigError
-from leadgate.kafka.deadletter import list_dead_letters, parse_since, replay
+from leadgate.kafka.deadletter_reader import list_dead_letters, parse_since
+from leadgate.kafka.deadletter_replay import replay
 from leadgate.pipeline.privacy import record_identifiers
 from leadgate.runtime.services import started_producer, state_store
 from leadgate.settings import KafkaSettings, Settings, load_settings

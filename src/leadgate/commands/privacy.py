@@ -25,7 +25,6 @@ from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
 from leadgate.errors import LeadgateError
 from leadgate.kafka.producer import make_producer
@@ -85,23 +84,21 @@ def identifiers(args: argparse.Namespace) -> list[str]:
     return found
 
 
-def _settings() -> Settings | None:
+def _person(args: argparse.Namespace, action: str) -> list[str] | None:
+    """The identifiers the arguments name, or None after saying on stderr which address is
+    unusable. (A configuration error is the CLI's: ``load_settings`` raises ``ConfigError``.)"""
     try:
-        return load_settings()
-    except ValidationError as exc:
-        print(f"leadgate: configuration error:\n{exc}", file=sys.stderr)
+        return identifiers(args)
+    except InvalidEmail as exc:
+        print(f"leadgate privacy {action}: --email: {exc}", file=sys.stderr)
         return None
 
 
 def handle_forget(args: argparse.Namespace) -> int:
     """Run (or resume) the forget job; see the module docstring for exit codes."""
-    settings = _settings()
-    if settings is None:
-        return 2
-    try:
-        targets = identifiers(args)
-    except InvalidEmail as exc:
-        print(f"leadgate privacy forget: --email: {exc}", file=sys.stderr)
+    settings = load_settings()
+    targets = _person(args, "forget")
+    if targets is None:
         return 2
     if not targets:
         print(
@@ -175,13 +172,9 @@ def describe(report: ForgetReport) -> str:
 
 def handle_unsuppress(args: argparse.Namespace) -> int:
     """Lift the named entries; 0 when at least one existed."""
-    settings = _settings()
-    if settings is None:
-        return 2
-    try:
-        targets = identifiers(args)
-    except InvalidEmail as exc:
-        print(f"leadgate privacy unsuppress: --email: {exc}", file=sys.stderr)
+    settings = load_settings()
+    targets = _person(args, "unsuppress")
+    if targets is None:
         return 2
     if not targets and not args.hashes:
         print("leadgate privacy unsuppress: name entries (HASH) or a person", file=sys.stderr)
@@ -214,9 +207,7 @@ async def unsuppress(settings: Settings, targets: list[str], hashes: list[str]) 
 
 def handle_list(args: argparse.Namespace) -> int:
     """Print the entries (hash, kind, date) and pending forget jobs; 0 always."""
-    settings = _settings()
-    if settings is None:
-        return 2
+    settings = load_settings()
     entries, jobs = asyncio.run(_entries(settings))
     if args.json:
         for entry in entries:

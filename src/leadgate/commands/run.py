@@ -19,7 +19,7 @@ from typing import Any
 
 from leadgate.observability.logging import configure_logging
 from leadgate.runtime.process import run_process
-from leadgate.runtime.processes import supervise
+from leadgate.runtime.processes import stop_grace_s, supervise
 from leadgate.runtime.roles import Role
 from leadgate.settings import load_settings
 
@@ -70,5 +70,6 @@ def handle(args: argparse.Namespace) -> int:
     configure_logging(settings)
     if args.processes > 1:
         extra = ["--state-dir", str(args.state_dir)] if args.state_dir is not None else []
-        return asyncio.run(supervise(args.role, args.processes, extra))
+        grace_s = stop_grace_s(settings.kafka)
+        return asyncio.run(supervise(args.role, args.processes, extra, grace_s=grace_s))
     return asyncio.run(run_process(settings, role=Role(args.role), http=False))

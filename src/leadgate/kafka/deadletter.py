@@ -1,4 +1,5 @@
-"""Dead letters: write them (acknowledged before the offset commit), read them, replay them.
+"""Writing dead letters (acknowledged before the offset commit); ``deadletter_reader`` reads
+them back and ``deadletter_replay`` sends them home.
 
 A dead letter is the original record (key and value unchanged, its own headers kept) on
 ``leadgate.deadletter`` with headers ``leadgate.error.{stage,reason,status,attempts,
@@ -9,40 +10,24 @@ A record batch the consumer could not decode (``reason=undecodable_batch``) is d
 whole: its raw bytes as the value, no key, the range in ``offset`` and ``last_offset`` and why
 in ``detail`` (``crc_mismatch``, ``unsupported_codec``, ``corrupt``). It is not a record, so
 replay skips it; ``dlq list`` shows where it came from.
-
-Reading scans the topic from the beginning up to the end offsets captured when the scan starts,
-so a replay that fails again (and lands back on the dead-letter topic) or a topic that keeps
-growing can never make it run forever. Replay re-publishes each value to the topic in its
-``leadgate.error.topic`` header with its key: the messageIds inside are unchanged, so a replayed
-lead updates the same prospect instead of creating a second one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import TracebackType
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any
 
-import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from leadgate.domain.reasons import DeadLetterReason
-from leadgate.domain.times import iso_utc, parse_iso
+from leadgate.domain.times import iso_utc
 from leadgate.settings import KafkaSettings
 
 PREFIX = "leadgate.error."
 UNDECODABLE = str(DeadLetterReason.UNDECODABLE_BATCH)
 Headers = list[tuple[str, bytes]]
-# How many replayed records may await their acknowledgement at once.
-_REPLAY_WINDOW = 500
-# A scan that makes no progress for this long is stuck (a partition lost its leader, say).
-_STALL_S = 60.0
-# How long to wait for the fetch that reveals each partition's high watermark.
-_PROBE_S = 10.0
 
 
 def dead_letter_headers(
@@ -75,18 +60,26 @@ def _kept_headers(record: Any) -> Headers:
     return [(k, bytes(v)) for k, v in (record.headers or ()) if not k.startswith(PREFIX)]
 
 
-async def send_dead_letter(
+async def _queue(
     producer: AIOKafkaProducer, settings: KafkaSettings, record: Any, headers: Headers
-) -> Any:
-    """Write ``record`` (an aiokafka ConsumerRecord) to the dead-letter topic and wait for the
-    broker's acknowledgement; commit the record's offset only after this returns."""
-    future = await producer.send(
+) -> Awaitable[Any]:
+    """Queue ``record`` (an aiokafka ConsumerRecord) on the dead-letter topic: its key, value and
+    own headers, then ``headers``; returns the acknowledgement to await."""
+    future: Awaitable[Any] = await producer.send(
         settings.deadletter_topic,
         record.value,
         key=record.key,
         headers=_kept_headers(record) + headers,
     )
-    return await future
+    return future
+
+
+async def send_dead_letter(
+    producer: AIOKafkaProducer, settings: KafkaSettings, record: Any, headers: Headers
+) -> Any:
+    """Write ``record`` (an aiokafka ConsumerRecord) to the dead-letter topic and wait for the
+    broker's acknowledgement; commit the record's offset only after this returns."""
+    return await (await _queue(producer, settings, record, headers))
 
 
 class DeadLetterWriter:
@@ -118,13 +111,7 @@ class DeadLetterWriter:
             record.partition,
             record.offset,
         )
-        future: Awaitable[Any] = await self._producer.send(
-            self._settings.deadletter_topic,
-            record.value,
-            key=record.key,
-            headers=_kept_headers(record) + headers,
-        )
-        return future
+        return await _queue(self._producer, self._settings, record, headers)
 
     async def send_batch(
         self,
@@ -149,261 +136,3 @@ class DeadLetterWriter:
             self._settings.deadletter_topic, raw, key=None, headers=headers
         )
         await future
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One record read back from the dead-letter topic."""
-
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    def error(self, name: str) -> str:
-        """The ``leadgate.error.<name>`` header ('' when absent or not utf-8)."""
-        for key, value in self.headers:
-            if key == PREFIX + name:
-                try:
-                    return value.decode()
-                except UnicodeDecodeError:
-                    return ""
-        return ""
-
-    @property
-    def reason(self) -> str:
-        """Why the record was dead-lettered."""
-        return self.error("reason")
-
-    @property
-    def source_topic(self) -> str:
-        """The topic the record came from (where a replay sends it)."""
-        return self.error("topic")
-
-    @property
-    def dead_lettered_at(self) -> datetime:
-        """When the dead letter was written (the record's timestamp)."""
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
-
-    def original_headers(self) -> Headers:
-        """The headers the original record had."""
-        return [(k, v) for k, v in self.headers if not k.startswith(PREFIX)]
-
-    def summary(self) -> dict[str, Any]:
-        """What ``dlq list`` shows: where it came from, why, and the messageIds and event names
-        inside; never the emails or traits in the value."""
-        message_ids, events = _identify(self.value)
-        return {
-            "partition": self.partition,
-            "offset": self.offset,
-            "dead_lettered_at": iso_utc(self.dead_lettered_at),
-            "stage": self.error("stage"),
-            "reason": self.reason,
-            "status": self.error("status"),
-            "attempts": self.error("attempts"),
-            "first_failure": self.error("first_failure"),
-            "topic": self.source_topic,
-            "source_partition": self.error("partition"),
-            "source_offset": self.error("offset"),
-            "source_last_offset": self.error("last_offset") or self.error("offset"),
-            "detail": self.error("detail"),
-            "message_ids": message_ids,
-            "events": events,
-        }
-
-
-def _identify(value: bytes | None) -> tuple[list[str], list[str]]:
-    """The messageIds and event names of an event or a lead intent ([] for unreadable bytes)."""
-    try:
-        body = orjson.loads(value or b"")
-    except orjson.JSONDecodeError:
-        return [], []
-    if not isinstance(body, dict):
-        return [], []
-    ids = body.get("message_ids")  # a lead intent
-    if not isinstance(ids, list):
-        ids = [body.get("messageId")]  # a Segment event
-    name = body.get("event") or body.get("type")
-    return (
-        [str(i) for i in ids if isinstance(i, str | int)],
-        [name] if isinstance(name, str) and name else [],
-    )
-
-
-def matches(letter: DeadLetter, *, reason: str | None, since: datetime | None) -> bool:
-    """The ``--reason`` and ``--since`` filters (since: dead-lettered at or after)."""
-    if reason is not None and letter.reason != reason:
-        return False
-    return since is None or letter.dead_lettered_at >= since
-
-
-class DeadLetterReader:
-    """Scans the dead-letter topic from its beginning to the end captured on entry::
-
-    async with DeadLetterReader(settings) as reader:
-        async for letter in reader:
-            ...
-    """
-
-    def __init__(self, settings: KafkaSettings) -> None:
-        self._settings = settings
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            request_timeout_ms=settings.request_timeout_ms,
-        )
-        self._end: dict[TopicPartition, int] = {}
-        self.total = 0
-        self.scanned = 0
-
-    async def __aenter__(self) -> DeadLetterReader:
-        consumer = self._consumer
-        await consumer.start()
-        try:
-            topics = await consumer.topics()
-            topic = self._settings.deadletter_topic
-            partitions = (
-                sorted(consumer.partitions_for_topic(topic) or ()) if topic in topics else []
-            )
-            tps = [TopicPartition(topic, p) for p in partitions]
-            if tps:
-                consumer.assign(tps)
-                begin = await consumer.beginning_offsets(tps)
-                self._end = await self._probe_ends(tps)
-                for tp in tps:
-                    consumer.seek(tp, begin[tp])
-                self.total = sum(self._end[tp] - begin[tp] for tp in tps)
-        except BaseException:
-            await consumer.stop()
-            raise
-        return self
-
-    async def _probe_ends(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
-        """The end offsets now: the larger of ListOffsets and the high watermark of a fetch.
-
-        The embedded Tansu broker answers ListOffsets(latest) with the base offset of the last
-        batch, short of the real end; a fetch from there reports the true high watermark.
-        """
-        consumer = self._consumer
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, ends[tp])
-        deadline = time.monotonic() + _PROBE_S
-        while time.monotonic() < deadline:
-            await consumer.getmany(*tps, timeout_ms=100)
-            marks = {tp: consumer.highwater(tp) for tp in tps}
-            if all(mark is not None for mark in marks.values()):
-                return {tp: max(ends[tp], marks[tp] or 0) for tp in tps}
-        return ends
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._consumer.stop()
-
-    async def _remaining(self) -> list[TopicPartition]:
-        return [tp for tp, end in self._end.items() if await self._consumer.position(tp) < end]
-
-    async def __aiter__(self) -> AsyncIterator[DeadLetter]:
-        remaining = await self._remaining()
-        last_progress = time.monotonic()
-        while remaining:
-            batch = await self._consumer.getmany(*remaining, timeout_ms=500)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= self._end[tp]:
-                        break
-                    self.scanned += 1
-                    yield DeadLetter(
-                        partition=tp.partition,
-                        offset=record.offset,
-                        timestamp_ms=record.timestamp,
-                        key=record.key,
-                        value=record.value,
-                        headers=tuple((k, bytes(v)) for k, v in record.headers or ()),
-                    )
-            if batch:
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > _STALL_S:
-                raise TimeoutError(
-                    f"dead-letter scan stalled with {len(remaining)} partitions left"
-                )
-            remaining = await self._remaining()
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayResult:
-    """What a replay did."""
-
-    scanned: int
-    replayed: int
-    skipped: int  # matched, but without a source topic to go back to, or an undecodable batch
-    suppressed: int = 0  # matched, but about a forgotten person (``leadgate privacy forget``)
-
-
-Progress = Callable[[int, int], None]
-
-
-async def replay(
-    producer: AIOKafkaProducer,
-    settings: KafkaSettings,
-    *,
-    reason: str | None = None,
-    since: datetime | None = None,
-    on_progress: Progress | None = None,
-    forgotten: Callable[[bytes | None], Awaitable[bool]] | None = None,
-) -> ReplayResult:
-    """Re-publish the matching dead letters to their original topics (key, value and original
-    headers unchanged); returns once every re-published record is acknowledged. A record that
-    ``forgotten`` says is about a forgotten person is left where it is."""
-    replayed = skipped = suppressed = 0
-    pending: list[Awaitable[Any]] = []
-    async with DeadLetterReader(settings) as reader:
-        async for letter in reader:
-            if matches(letter, reason=reason, since=since):
-                if not letter.source_topic or letter.reason == UNDECODABLE:
-                    skipped += 1  # nowhere to go back to, or raw batch bytes (not a record)
-                elif forgotten is not None and await forgotten(letter.value):
-                    suppressed += 1
-                else:
-                    pending.append(
-                        await producer.send(
-                            letter.source_topic,
-                            letter.value,
-                            key=letter.key,
-                            headers=letter.original_headers(),
-                        )
-                    )
-                    replayed += 1
-            if len(pending) >= _REPLAY_WINDOW:
-                await asyncio.gather(*pending)
-                pending.clear()
-            if on_progress is not None:
-                on_progress(reader.scanned, reader.total)
-        await asyncio.gather(*pending)
-        return ReplayResult(
-            scanned=reader.scanned, replayed=replayed, skipped=skipped, suppressed=suppressed
-        )
-
-
-async def list_dead_letters(
-    settings: KafkaSettings, *, reason: str | None = None, since: datetime | None = None
-) -> list[DeadLetter]:
-    """Every matching dead letter, oldest first per partition."""
-    async with DeadLetterReader(settings) as reader:
-        return [letter async for letter in reader if matches(letter, reason=reason, since=since)]
-
-
-def parse_since(text: str) -> datetime:
-    """An ISO 8601 time for ``--since`` (a date alone, or no zone, means UTC)."""
-    moment = parse_iso(text)
-    if moment is None:
-        raise ValueError(f"not an ISO 8601 time: {text!r}")
-    return moment

@@ -29,11 +29,8 @@ and in the no-op digest), and after the write the route enrols the prospect in i
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
-
-import orjson
 
 from leadgate.domain.lead import LeadIntent
 from leadgate.domain.mirror import MalformedChange, from_resource
@@ -48,99 +45,24 @@ from leadgate.outreach.jsonapi import attributes, related_id, resource_id
 from leadgate.outreach.locks import KeyedLocks
 from leadgate.outreach.lookup import BatchLookup, Ticket
 from leadgate.outreach.merge import merge_match, plan_update, resolve
-from leadgate.outreach.routing import Links, Route, Router
+from leadgate.outreach.prospect_document import (
+    PROSPECTS,
+    Wanted,
+    has_email,
+    oldest,
+    prospect_document,
+    sent_after,
+    sent_link_key,
+    wanted_prospect,
+)
+from leadgate.outreach.routing import Route, Router
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import ProspectRecord, StateStore
 from leadgate.store.mirror import Mirror, SentRecord, get_sent, put_sent
 
-PROSPECTS = "/api/v2/prospects"
-# Outreach computes ``name`` from firstName/lastName and rejects writes to it (OAS marks it
-# read-only, docs/outreach-api.md#prospects); presets may map a full-name trait to it, so it is
-# not sent.
-COMPUTED_ATTRIBUTES = frozenset({"name"})
-
-
-def attributes_hash(
-    attrs: dict[str, Any], account_id: int | None, links: Links | None = None
-) -> str:
-    """A stable digest of what we sent (attributes, account link and the routing links a rule
-    may update), to skip no-op updates."""
-    sent: dict[str, Any] = {"attributes": attrs, "account": account_id}
-    if links:
-        sent["links"] = {name: list(link) for name, link in links.items()}
-    payload = orjson.dumps(sent, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(payload).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class _Wanted:
-    """The lead as Outreach should see it."""
-
-    email: str
-    attributes: dict[str, Any]  # without emails and tags
-    emails: list[str]
-    tags: frozenset[str]
-    account_id: int | None
-    digest: str
-    links: Links  # owner/stage an existing prospect should get (what the rule may update)
-    on_existing: Literal["update", "skip"] | None = None
-
-
-def _wanted(lead: LeadIntent, account_id: int | None, links: Links | None = None) -> _Wanted:
-    attrs = {k: v for k, v in lead.attributes.items() if k not in COMPUTED_ATTRIBUTES}
-    extra_tags = attrs.pop("tags", None) or []
-    raw_emails = attrs.pop("emails", None) or []
-    emails = [e for e in raw_emails if isinstance(e, str)]
-    if lead.email.lower() not in (e.lower() for e in emails):
-        emails.insert(0, lead.email)
-    tags = frozenset(lead.tags) | frozenset(t for t in extra_tags if isinstance(t, str))
-    digest = attributes_hash(lead.attributes, account_id, links)
-    return _Wanted(
-        lead.email, attrs, emails, tags, account_id, digest, links or {}, lead.on_existing
-    )
-
-
-def _document(
-    attrs: dict[str, Any],
-    account_id: int | None,
-    prospect_id: int | None = None,
-    links: Links | None = None,
-) -> dict[str, Any]:
-    data: dict[str, Any] = {"type": "prospect"}
-    if prospect_id is not None:
-        data["id"] = prospect_id
-    data["attributes"] = attrs
-    relationships = {
-        name: {"data": {"type": kind, "id": id_}} for name, (kind, id_) in (links or {}).items()
-    }
-    if account_id is not None:
-        relationships["account"] = {"data": {"type": "account", "id": account_id}}
-    if relationships:
-        data["relationships"] = relationships
-    return {"data": data}
-
-
-def _rel(name: str) -> str:
-    """Where ``sent.prospect`` keeps the id a routing link was last sent with."""
-    return f"rel:{name}"
-
 
 async def _nothing() -> None:
     return None
-
-
-def _oldest(found: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Several matches only happen in orgs allowing duplicates: the oldest is the stable one."""
-    with_ids = [(resource_id(r), r) for r in found]
-    matches = sorted(((i, r) for i, r in with_ids if i is not None), key=lambda p: p[0])
-    return matches[0][1] if matches else None
-
-
-def _has_email(prospect: dict[str, Any], email: str) -> bool:
-    """Whether a looked-up prospect carries ``email`` (Outreach compares them caselessly)."""
-    wanted = email.lower()
-    emails = attributes(prospect).get("emails") or []
-    return any(isinstance(e, str) and e.lower() == wanted for e in emails)
 
 
 class Upserter:
@@ -154,7 +76,7 @@ class Upserter:
         self._settings = settings
         self._accounts = AccountLinker(client, store)
         self._locks = KeyedLocks()
-        self._prospects = BatchLookup(client, PROSPECTS, "emails", _has_email)
+        self._prospects = BatchLookup(client, PROSPECTS, "emails", has_email)
         self.mirror = Mirror(store)
         self.router = Router(client, store)
 
@@ -188,9 +110,9 @@ class Upserter:
         )
         account_id, found = await asyncio.gather(resolve, lookup)
         links = await route.update_links() if route is not None else {}
-        wanted = _wanted(lead, account_id, links)
+        wanted = wanted_prospect(lead, account_id, links)
         if found is not None:
-            return await self._patch_or_create(wanted, exchanges, ticket, _oldest(found), route)
+            return await self._patch_or_create(wanted, exchanges, ticket, oldest(found), route)
         if known is not None:
             if known.attributes_hash == wanted.digest and wanted.tags <= known.tags:
                 return DeliveryResult("prospect", known.prospect_id, "unchanged", known.account_id)
@@ -202,7 +124,7 @@ class Upserter:
         return await self._patch_or_create(wanted, exchanges, ticket, match, route)
 
     async def _update_known(
-        self, known: ProspectRecord, wanted: _Wanted, exchanges: ExchangeRecorder
+        self, known: ProspectRecord, wanted: Wanted, exchanges: ExchangeRecorder
     ) -> DeliveryResult | None:
         """Only what the lead changed since it was last sent; arrays merged into Outreach's
         current value. None when Outreach no longer has the prospect (V8)."""
@@ -219,8 +141,9 @@ class Upserter:
         )
         current: dict[str, Any] | None = None
         # Routing's owner/stage go out when the rule's choice changed since it was last sent.
+        last = sent.attributes
         links = {
-            n: link for n, link in wanted.links.items() if sent.attributes.get(_rel(n)) != link[1]
+            n: link for n, link in wanted.links.items() if last.get(sent_link_key(n)) != link[1]
         }
         path = f"{PROSPECTS}/{known.prospect_id}"
         if plan.needs_current:
@@ -231,7 +154,7 @@ class Upserter:
         if not changes and not plan.relink and not links:
             return await self._remember(wanted, known.prospect_id, known.tags, "unchanged", sent)
         account = wanted.account_id if plan.relink else None
-        document = _document(changes, account, known.prospect_id, links)
+        document = prospect_document(changes, account, known.prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         if response.verdict is Verdict.NOT_FOUND:
             return None  # deleted in Outreach since we last wrote it (V8): resolve again
@@ -267,11 +190,11 @@ class Upserter:
     async def _lookup(
         self, email: str, exchanges: ExchangeRecorder, ticket: Ticket
     ) -> dict[str, Any] | None:
-        return _oldest(await ticket.find(email, exchanges))
+        return oldest(await ticket.find(email, exchanges))
 
     async def _patch_or_create(
         self,
-        wanted: _Wanted,
+        wanted: Wanted,
         exchanges: ExchangeRecorder,
         ticket: Ticket,
         match: dict[str, Any] | None,
@@ -285,9 +208,8 @@ class Upserter:
         if wanted.tags:
             attrs["tags"] = sorted(wanted.tags)
         links = await route.create_links() if route is not None else None
-        response = await self._client.request(
-            "POST", PROSPECTS, exchanges, document=_document(attrs, wanted.account_id, None, links)
-        )
+        document = prospect_document(attrs, wanted.account_id, None, links)
+        response = await self._client.request("POST", PROSPECTS, exchanges, document=document)
         if response.verdict is Verdict.EMAIL_TAKEN:
             # Created by someone else between our lookup and our POST (V10).
             match = await self._lookup(wanted.email, exchanges, ticket)
@@ -310,7 +232,7 @@ class Upserter:
         return await self._remember(wanted, prospect_id, wanted.tags, "created", None)
 
     async def _patch_match(
-        self, match: dict[str, Any], wanted: _Wanted, exchanges: ExchangeRecorder
+        self, match: dict[str, Any], wanted: Wanted, exchanges: ExchangeRecorder
     ) -> DeliveryResult:
         prospect_id = resource_id(match)
         assert prospect_id is not None  # _lookup keeps only resources with ids
@@ -343,7 +265,7 @@ class Upserter:
             return await self._remember(wanted, prospect_id, tags, matched or "unchanged", sent)
         path = f"{PROSPECTS}/{prospect_id}"
         account = wanted.account_id if relink else None
-        document = _document(changes, account, prospect_id, links)
+        document = prospect_document(changes, account, prospect_id, links)
         response = await self._client.request("PATCH", path, exchanges, document=document)
         self._expect_written(response, "PATCH", path)
         await self._mirror_answer(response)
@@ -361,7 +283,7 @@ class Upserter:
 
     async def _remember(
         self,
-        wanted: _Wanted,
+        wanted: Wanted,
         prospect_id: int,
         tags: frozenset[str],
         action: Literal["created", "updated", "unchanged", "matched_existing"],
@@ -369,15 +291,5 @@ class Upserter:
     ) -> DeliveryResult:
         record = ProspectRecord(prospect_id, tags, wanted.digest, wanted.account_id)
         await self._store.put_prospect(wanted.email, record)
-        keep = sent is not None and sent.prospect_id == prospect_id
-        before = sent.attributes if sent is not None and keep else {}
-        lead_values = {k: v for k, v in wanted.attributes.items() if v not in (None, "", [])}
-        lead_values.update({_rel(name): link[1] for name, link in wanted.links.items()})
-        now_sent = SentRecord(
-            prospect_id,
-            {**before, **lead_values},
-            (sent.tags if sent is not None and keep else frozenset()) | wanted.tags,
-            wanted.account_id,
-        )
-        await put_sent(self._store, wanted.email, now_sent)
+        await put_sent(self._store, wanted.email, sent_after(wanted, prospect_id, sent))
         return DeliveryResult("prospect", prospect_id, action, wanted.account_id)

@@ -35,6 +35,38 @@ class ResourceSchema:
     seeds: tuple[dict[str, Any], ...] = ()
 
 
+# Every resource has these, read-only.
+_TIMESTAMPS = _names("createdAt updatedAt")
+
+
+def _schema(
+    kind: str,
+    plural: str,
+    *,
+    shown: str,
+    writable: str = "",
+    read_only: str = "",
+    arrays: str = "",
+    relationships: dict[str, str] | None = None,
+    custom_fields: bool = False,
+    defaults: dict[str, Any] | None = None,
+    seeds: tuple[dict[str, Any], ...] = (),
+) -> ResourceSchema:
+    """A schema from whitespace-separated name blocks: ``createdAt``/``updatedAt`` are always
+    read-only, ``custom_fields`` adds ``custom1``-``custom150`` to what may be written."""
+    return ResourceSchema(
+        kind=kind,
+        plural=plural,
+        writable=_names(writable) | (_CUSTOM if custom_fields else frozenset()),
+        read_only=_names(read_only) | _TIMESTAMPS,
+        arrays=_names(arrays),
+        relationships=dict(relationships or {}),
+        shown=tuple(sorted(_names(shown))),
+        defaults=dict(defaults or {}),
+        seeds=seeds,
+    )
+
+
 _PROSPECT_WRITABLE = """
     addedAt addressCity addressCountry addressState addressStreet addressStreet2 addressZip
     angelListUrl availableAt callOptedOut callsOptStatus campaignName company dateOfBirth degree
@@ -62,102 +94,90 @@ _ACCOUNT_WRITABLE = """
     naturalName numberOfEmployees sharingTeamId sicCodes tags tickerSymbol websiteUrl
 """
 
-PROSPECT = ResourceSchema(
-    kind="prospect",
-    plural="prospects",
-    writable=_names(_PROSPECT_WRITABLE) | _CUSTOM,
-    read_only=_names(_PROSPECT_READ_ONLY),
-    arrays=_names("emails tags homePhones mobilePhones otherPhones voipPhones workPhones"),
+PROSPECT = _schema(
+    "prospect",
+    "prospects",
+    writable=_PROSPECT_WRITABLE,
+    shown=_PROSPECT_SHOWN,
+    read_only=_PROSPECT_READ_ONLY,
+    arrays="emails tags homePhones mobilePhones otherPhones voipPhones workPhones",
     relationships={
         "account": "accounts",
         "owner": "users",
         "stage": "stages",
         "persona": "personas",
     },
-    shown=tuple(sorted(_names(_PROSPECT_SHOWN))),
+    custom_fields=True,
     defaults={"externalSource": "outreach-api"},
 )
 
-ACCOUNT = ResourceSchema(
-    kind="account",
-    plural="accounts",
-    writable=_names(_ACCOUNT_WRITABLE) | _CUSTOM,
-    read_only=_names("createdAt touchedAt updatedAt"),
-    arrays=_names("naicsCodes sicCodes tags"),
+ACCOUNT = _schema(
+    "account",
+    "accounts",
+    writable=_ACCOUNT_WRITABLE,
+    shown="createdAt domain externalSource name named tags updatedAt",
+    read_only="touchedAt",
+    arrays="naicsCodes sicCodes tags",
     relationships={"owner": "users"},
-    shown=tuple(sorted(_names("createdAt domain externalSource name named tags updatedAt"))),
+    custom_fields=True,
     defaults={"externalSource": "outreach-api", "named": True},
 )
 
-USER = ResourceSchema(
-    kind="user",
-    plural="users",
-    writable=_names("email firstName lastName title username phoneNumber locked timeZone"),
-    read_only=_names("createdAt updatedAt name"),
-    arrays=frozenset(),
-    relationships={},
-    shown=tuple(
-        sorted(_names("createdAt email firstName lastName locked name title updatedAt username"))
-    ),
+USER = _schema(
+    "user",
+    "users",
+    writable="email firstName lastName title username phoneNumber locked timeZone",
+    shown="createdAt email firstName lastName locked name title updatedAt username",
+    read_only="name",
 )
 
 # Routing objects (docs/outreach-api.md#users-and-mailboxes, #sequences-and-stages). A mailbox's
 # ``userId`` is read-only in Outreach; the sandbox seeds it (default org) and accepts it on create
 # so tests can add mailboxes.
-MAILBOX = ResourceSchema(
-    kind="mailbox",
-    plural="mailboxes",
-    writable=_names("email sendDisabled userId"),
-    read_only=_names("createdAt updatedAt"),
-    arrays=frozenset(),
+MAILBOX = _schema(
+    "mailbox",
+    "mailboxes",
+    writable="email sendDisabled userId",
+    shown="createdAt email sendDisabled updatedAt userId",
     relationships={"user": "users"},
-    shown=tuple(sorted(_names("createdAt email sendDisabled updatedAt userId"))),
     defaults={"sendDisabled": False},
 )
 
-SEQUENCE = ResourceSchema(
-    kind="sequence",
-    plural="sequences",
-    writable=_names("name enabled sequenceType throttleMaxAddsPerDay description tags"),
-    read_only=_names("createdAt updatedAt"),
-    arrays=_names("tags"),
+SEQUENCE = _schema(
+    "sequence",
+    "sequences",
+    writable="name enabled sequenceType throttleMaxAddsPerDay description tags",
+    shown="createdAt enabled name sequenceType updatedAt",
+    arrays="tags",
     relationships={"owner": "users"},
-    shown=tuple(sorted(_names("createdAt enabled name sequenceType updatedAt"))),
     defaults={"enabled": True, "sequenceType": "interval"},
 )
 
 # Enrolments: created from relationships only (``sequence_states.py`` applies Outreach's checks;
 # ``sequence_actions.py`` finishes one).
-SEQUENCE_STATE = ResourceSchema(
-    kind="sequenceState",
-    plural="sequenceStates",
-    writable=frozenset(),
-    read_only=_names("state stateChangedAt errorReason pauseReason createdAt updatedAt"),
-    arrays=frozenset(),
+SEQUENCE_STATE = _schema(
+    "sequenceState",
+    "sequenceStates",
+    shown="createdAt errorReason pauseReason state stateChangedAt updatedAt",
+    read_only="state stateChangedAt errorReason pauseReason",
     relationships={"prospect": "prospects", "sequence": "sequences", "mailbox": "mailboxes"},
-    shown=tuple(sorted(_names("createdAt errorReason pauseReason state stateChangedAt updatedAt"))),
 )
 
 # Prospect stages (not opportunityStages).
-STAGE = ResourceSchema(
-    kind="stage",
-    plural="stages",
-    writable=_names("name order color"),
-    read_only=_names("createdAt updatedAt"),
-    arrays=frozenset(),
-    relationships={},
-    shown=tuple(sorted(_names("color createdAt name order updatedAt"))),
+STAGE = _schema(
+    "stage",
+    "stages",
+    writable="name order color",
+    shown="color createdAt name order updatedAt",
 )
 
 # Webhook subscriptions; ``webhooks.py`` delivers every change to the active ones.
-WEBHOOK = ResourceSchema(
-    kind="webhook",
-    plural="webhooks",
-    writable=_names("action active payloadVersion resource secret url"),
-    read_only=_names("createdAt updatedAt disabledReason disabledSince disabledUntil"),
-    arrays=frozenset(),
-    relationships={},
-    shown=tuple(sorted(_names("action active createdAt payloadVersion resource secret url"))),
+WEBHOOK = _schema(
+    "webhook",
+    "webhooks",
+    writable="action active payloadVersion resource secret url",
+    shown="action active createdAt payloadVersion resource secret url",
+    read_only="disabledReason disabledSince disabledUntil",
     defaults={"action": "*", "resource": "*", "active": True, "payloadVersion": 1},
 )
 
@@ -168,21 +188,20 @@ _OPPORTUNITY_WRITABLE = """
 """
 
 # Requires the Opportunities SKU in Outreach; the sandbox org has it.
-OPPORTUNITY = ResourceSchema(
-    kind="opportunity",
-    plural="opportunities",
-    writable=_names(_OPPORTUNITY_WRITABLE) | _CUSTOM,
-    read_only=_names("createdAt touchedAt updatedAt"),
-    arrays=_names("tags"),
+OPPORTUNITY = _schema(
+    "opportunity",
+    "opportunities",
+    writable=_OPPORTUNITY_WRITABLE,
+    shown="amount closeDate createdAt currencyType customId name tags updatedAt",
+    read_only="touchedAt",
+    arrays="tags",
     relationships={
         "account": "accounts",
         "owner": "users",
         "opportunityStage": "opportunityStages",
         "primaryProspect": "prospects",
     },
-    shown=tuple(
-        sorted(_names("amount closeDate createdAt currencyType customId name tags updatedAt"))
-    ),
+    custom_fields=True,
 )
 
 # The default pipeline of a new org; `order` is the position in it, `isClosed` ends a deal.
@@ -194,38 +213,31 @@ DEFAULT_OPPORTUNITY_STAGES: tuple[dict[str, Any], ...] = (
     {"name": "Closed Lost", "order": 5, "isClosed": True},
 )
 
-OPPORTUNITY_STAGE = ResourceSchema(
-    kind="opportunityStage",
-    plural="opportunityStages",
-    writable=_names("color isClosed name order"),
-    read_only=_names("createdAt updatedAt"),
-    arrays=frozenset(),
-    relationships={},
-    shown=tuple(sorted(_names("color createdAt isClosed name order updatedAt"))),
+OPPORTUNITY_STAGE = _schema(
+    "opportunityStage",
+    "opportunityStages",
+    writable="color isClosed name order",
+    shown="color createdAt isClosed name order updatedAt",
     seeds=DEFAULT_OPPORTUNITY_STAGES,
 )
 
 # A prospect's role on an opportunity: the only way to attach prospects to one.
-OPPORTUNITY_PROSPECT_ROLE = ResourceSchema(
-    kind="opportunityProspectRole",
-    plural="opportunityProspectRoles",
-    writable=_names("primary role"),
-    read_only=_names("createdAt updatedAt"),
-    arrays=frozenset(),
+OPPORTUNITY_PROSPECT_ROLE = _schema(
+    "opportunityProspectRole",
+    "opportunityProspectRoles",
+    writable="primary role",
+    shown="createdAt primary role updatedAt",
     relationships={"opportunity": "opportunities", "prospect": "prospects"},
-    shown=tuple(sorted(_names("createdAt primary role updatedAt"))),
 )
 
 # A regulatory request to delete an individual's PII (docs/outreach-api.md#opt-out-and-erasure);
 # created and read through ``compliance.py`` only (Outreach offers no update or delete of one).
-COMPLIANCE_REQUEST = ResourceSchema(
-    kind="complianceRequest",
-    plural="complianceRequests",
-    writable=_names("requestType objectType requestObjectId"),
-    read_only=_names("createdAt updatedAt state"),
-    arrays=frozenset(),
-    relationships={},
-    shown=tuple(sorted(_names("createdAt objectType requestObjectId requestType state updatedAt"))),
+COMPLIANCE_REQUEST = _schema(
+    "complianceRequest",
+    "complianceRequests",
+    writable="requestType objectType requestObjectId",
+    shown="createdAt objectType requestObjectId requestType state updatedAt",
+    read_only="state",
     defaults={"state": "pending"},
 )
 

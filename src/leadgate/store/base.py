@@ -53,7 +53,8 @@ class StateStore(Protocol):
         ...
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
-        """Store ``profile`` under every key (so a later event with either id finds it)."""
+        """Store ``profile`` for every key (so a later event with either id finds it): one
+        body under the ``user:`` key, aliases under the others (``store/profile_records.py``)."""
         ...
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
@@ -63,15 +64,23 @@ class StateStore(Protocol):
 
     async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
         """Store each profile under its key, all or none (one transaction); the processor's
-        per-batch write."""
+        per-batch write. Keys mapped to the same ``Profile`` object are one visitor: a later
+        write to its ``user:`` key is seen through its ``anon:`` keys written with it."""
         ...
 
     async def delete_profiles(self, keys: Sequence[str]) -> int:
-        """Erase the profiles stored under these keys (forgetting a person); how many existed."""
+        """Erase the profiles stored under these keys and the aliases of their bodies
+        (forgetting a person); how many existed."""
+        ...
+
+    async def linked_identities(self, keys: Sequence[str]) -> set[str]:
+        """These keys, the aliases of the bodies stored under them and the keys they alias
+        (every identity key a forget must erase and suppress)."""
         ...
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
-        """Remember these messageIds as processed for ``ttl_s`` seconds."""
+        """Remember these messageIds as processed for at least ``ttl_s`` seconds (a store may
+        keep them up to a quarter longer: ``seen_window_s``)."""
         ...
 
     async def seen(self, message_ids: Sequence[str]) -> set[str]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.store.base import Doc, ProspectRecord, TokenSet
+from leadgate.store.profile_records import ANONYMOUS, merge_aliases, plan_writes
 
 
 class MemoryStore:
@@ -27,7 +28,8 @@ class MemoryStore:
     ) -> None:
         self._clock = clock
         self._anon_idle_s = anonymous_profile_idle_s
-        self._profiles: dict[str, Profile] = {}
+        # key -> (profile, aliases) for a body, or the primary key for an alias
+        self._profiles: dict[str, tuple[Profile, tuple[str, ...]] | str] = {}
         self._profile_expiry: dict[str, float] = {}
         self._seen: dict[str, float] = {}
         self._prospects: dict[str, ProspectRecord] = {}
@@ -48,25 +50,63 @@ class MemoryStore:
         await self.put_profiles(dict.fromkeys(keys, profile))
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
-        """The profile stored under each of these keys (a key with nothing stored is absent)."""
-        found, expiry, now = self._profiles, self._profile_expiry, self._clock()
-        return {k: found[k] for k in keys if k in found and expiry.get(k, now + 1) > now}
+        """The profile stored under each of these keys (an alias answered with its primary's)."""
+        out: dict[str, Profile] = {}
+        for key in keys:
+            found = self._live_profile(key)
+            if isinstance(found, str):
+                found = self._live_profile(found)
+            if isinstance(found, tuple):
+                out[key] = found[0]
+        return out
+
+    def _live_profile(self, key: str) -> tuple[Profile, tuple[str, ...]] | str | None:
+        """The unexpired (body, aliases) or alias target under ``key``."""
+        if self._profile_expiry.get(key, self._clock() + 1) <= self._clock():
+            return None
+        return self._profiles.get(key)
 
     async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
-        """Store each profile under its key; anonymous ones expire after their idle time."""
-        self._profiles.update(profiles)
+        """Store each profile (one body per visitor, aliases for its ``anon:`` keys);
+        anonymous keys expire after their idle time."""
+        bodies, aliases = plan_writes(profiles)
         until = self._clock() + self._anon_idle_s
-        for key in profiles:
-            if key.startswith("anon:"):
+        for write in bodies:
+            old = self._live_profile(write.key)
+            known = old[1] if isinstance(old, tuple) else ()
+            merged = tuple(merge_aliases(known, write.aliases))
+            self._profiles[write.key] = (write.profile, merged)
+        self._profiles.update(aliases)
+        for key in [*(b.key for b in bodies), *aliases]:
+            if key.startswith(ANONYMOUS):
                 self._profile_expiry[key] = until
 
     async def delete_profiles(self, keys: Sequence[str]) -> int:
-        """Erase the profiles stored under these keys; how many existed (unexpired)."""
-        live = await self.get_profiles(keys)
-        for key in dict.fromkeys(keys):
+        """Erase the profiles under these keys and the aliases of their bodies; how many
+        existed (unexpired)."""
+        doomed = dict.fromkeys(keys)
+        for key in list(doomed):
+            found = self._live_profile(key)
+            if isinstance(found, tuple):
+                doomed.update((a, None) for a in found[1] if self._profiles.get(a) == key)
+        gone = 0
+        for key in doomed:
+            gone += self._live_profile(key) is not None
             self._profiles.pop(key, None)
             self._profile_expiry.pop(key, None)
-        return len(live)
+        return gone
+
+    async def linked_identities(self, keys: Sequence[str]) -> set[str]:
+        """These keys, the aliases of the bodies under them and the keys they alias."""
+        out = set(keys)
+        for key in keys:
+            found = self._live_profile(key)
+            if isinstance(found, str):
+                out.add(found)
+                found = self._live_profile(found)
+            if isinstance(found, tuple):
+                out.update(found[1])
+        return out
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for ``ttl_s`` seconds."""

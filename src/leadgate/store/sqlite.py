@@ -28,7 +28,9 @@ import orjson
 
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
+from leadgate.store import sqlite_profiles
 from leadgate.store.base import Doc, ProspectRecord, TokenSet
+from leadgate.store.profile_records import decode_profile
 
 T = TypeVar("T")
 
@@ -36,22 +38,9 @@ STATE_FILE = "state.sqlite3"
 _BUSY_TIMEOUT_MS = 10_000
 # Expired seen-ids are purged at most this often (a DELETE per mark_seen would be wasted work).
 _PURGE_INTERVAL_S = 60.0
-# Host parameters per statement: SQLite builds before 3.32 allow no more than 999.
-_MAX_PARAMS = 900
-# Profiles of anonymous visitors expire after an idle time; known users' are kept.
-_ANONYMOUS = "anon:"
+_MAX_PARAMS = sqlite_profiles.MAX_PARAMS
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS profiles (
-    key TEXT PRIMARY KEY,
-    body BLOB NOT NULL,
-    expires_at REAL
-);
-CREATE TABLE IF NOT EXISTS seen (
-    message_id TEXT PRIMARY KEY,
-    expires_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
 CREATE TABLE IF NOT EXISTS prospects (
     email TEXT PRIMARY KEY,
     prospect_id INTEGER NOT NULL,
@@ -62,13 +51,6 @@ CREATE TABLE IF NOT EXISTS prospects (
 CREATE TABLE IF NOT EXISTS accounts (
     domain TEXT PRIMARY KEY,
     account_id INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS docs (
-    collection TEXT NOT NULL,
-    key TEXT NOT NULL,
-    body BLOB NOT NULL,
-    expires_at REAL,
-    PRIMARY KEY (collection, key)
 );
 CREATE TABLE IF NOT EXISTS counters (
     collection TEXT NOT NULL,
@@ -125,6 +107,7 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._next_purge = 0.0
+        self._sweeper = sqlite_profiles.Sweeper()
         # Submitted first, so it runs before any call on the single thread; a failure to open
         # is re-raised by every later call instead of surfacing as an AttributeError.
         self._opened: Future[None] = self._executor.submit(self._open)
@@ -138,11 +121,8 @@ class SqliteStore:
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(_SCHEMA)
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(profiles)")}
-        if "expires_at" not in columns:  # a file from before anonymous profiles expired
-            conn.execute("ALTER TABLE profiles ADD COLUMN expires_at REAL")
-        conn.execute("CREATE INDEX IF NOT EXISTS profiles_expiry ON profiles (expires_at)")
-        conn.execute("CREATE INDEX IF NOT EXISTS docs_expiry ON docs (expires_at)")
+        # profiles, seen ids, documents (and those of an older file)
+        sqlite_profiles.upgrade(conn, self._clock())
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:
@@ -183,87 +163,72 @@ class SqliteStore:
         return merge_profiles(found.get(key) for key in dict.fromkeys(keys))
 
     async def put_profile(self, keys: Sequence[str], profile: Profile) -> None:
-        """Store ``profile`` under every key (so a later event with either id finds it)."""
+        """Store ``profile`` for every key (one body, aliases for the others)."""
         await self.put_profiles(dict.fromkeys(keys, profile))
-
-    def _expiry(self, key: str, now: float) -> float | None:
-        """When a profile written now under ``key`` expires: anonymous ones after their idle
-        time, known users' never."""
-        return now + self._anon_idle_s if key.startswith(_ANONYMOUS) else None
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
         """The profile stored under each of these keys, in one statement (a key with nothing
-        stored is absent). Keys holding the same body (one outcome is written under every
-        identity) share one ``Profile`` object."""
+        stored is absent; an alias is answered with its primary's body). Keys holding the same
+        body share one ``Profile`` object."""
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
         now = self._clock()
-
-        def read() -> list[tuple[str, bytes]]:
-            found: list[tuple[str, bytes]] = []
-            connection = self._connection()
-            for start in range(0, len(wanted), _MAX_PARAMS):
-                chunk = wanted[start : start + _MAX_PARAMS]
-                marks = ",".join("?" * len(chunk))
-                rows = connection.execute(
-                    f"SELECT key, body FROM profiles WHERE key IN ({marks})"  # noqa: S608 -- only "?" placeholders are interpolated
-                    " AND (expires_at IS NULL OR expires_at > ?)",
-                    [*chunk, now],
-                )
-                found.extend(rows.fetchall())
-            return found
-
+        rows = await self._call(
+            lambda: sqlite_profiles.read_bodies(self._connection(), wanted, now)
+        )
         parsed: dict[bytes, Profile] = {}
         out: dict[str, Profile] = {}
-        for key, body in await self._call(read):
+        for key, body in rows:
             profile = parsed.get(body)
             if profile is None:
-                profile = parsed[body] = Profile.model_validate_json(body)
+                profile = parsed[body] = decode_profile(body)
             out[key] = profile
         return out
 
     async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
-        """Store each profile under its key, in one transaction (a profile held by several keys
-        is serialised once)."""
+        """Store each profile, in one transaction: keys mapped to one ``Profile`` object are
+        one visitor (one body under its ``user:`` key, aliases under the others)."""
         if not profiles:
             return
-        bodies: dict[int, bytes] = {}
-        rows: list[tuple[str, bytes, float | None]] = []
         now = self._clock()
-        for key, profile in profiles.items():
-            body = bodies.get(id(profile))
-            if body is None:
-                body = bodies[id(profile)] = profile.model_dump_json().encode()
-            rows.append((key, body, self._expiry(key, now)))
-        sql = "INSERT OR REPLACE INTO profiles (key, body, expires_at) VALUES (?, ?, ?)"
-        await self._call(lambda: self._modify(sql, rows))
+        await self._call(
+            lambda: self._write(
+                lambda conn: sqlite_profiles.write_profiles(conn, profiles, now, self._anon_idle_s)
+            )
+        )
 
     async def delete_profiles(self, keys: Sequence[str]) -> int:
-        """Erase the profiles stored under these keys, in one transaction; how many existed."""
-        rows = [(key,) for key in dict.fromkeys(keys)]
-        if not rows:
+        """Erase the profiles under these keys and the aliases of their bodies, in one
+        transaction; how many existed."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
             return 0
-        return await self._call(lambda: self._modify("DELETE FROM profiles WHERE key = ?", rows))
+        now = self._clock()
+        return await self._call(
+            lambda: self._write(lambda conn: sqlite_profiles.delete_profiles(conn, wanted, now))
+        )
+
+    async def linked_identities(self, keys: Sequence[str]) -> set[str]:
+        """These keys, the aliases of the bodies under them and the keys they alias."""
+        wanted = list(dict.fromkeys(keys))
+        return await self._call(lambda: sqlite_profiles.linked_keys(self._connection(), wanted))
 
     # -- seen messageIds -----------------------------------------------------------------------
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
-        """Remember these messageIds as processed for ``ttl_s`` seconds (and now and then purge
-        the expired ones, so the table stays the size of one TTL's traffic)."""
+        """Remember these messageIds (by digest) for ``ttl_s`` seconds, and now and then sweep
+        expired rows (a slice of each table), so the file stays the size of what is live."""
         now = self._clock()
-        rows = [(message_id, now + ttl_s) for message_id in dict.fromkeys(message_ids)]
-        purge = now >= self._next_purge
-        if purge:
+        wanted = list(dict.fromkeys(message_ids))
+        sweep = now >= self._next_purge
+        if sweep:
             self._next_purge = now + _PURGE_INTERVAL_S
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR REPLACE INTO seen (message_id, expires_at) VALUES (?, ?)", rows
-            )
-            if purge:
-                conn.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
-                conn.execute("DELETE FROM profiles WHERE expires_at <= ?", (now,))
+            sqlite_profiles.mark_seen(conn, wanted, now + ttl_s)
+            if sweep:
+                self._sweeper.sweep(conn, now)
                 conn.execute("DELETE FROM docs WHERE expires_at <= ?", (now,))
 
         await self._call(lambda: self._write(write))
@@ -274,23 +239,14 @@ class SqliteStore:
         if not wanted:
             return set()
         now = self._clock()
-
-        def read() -> set[str]:
-            marks = ",".join("?" * len(wanted))
-            rows = self._connection().execute(
-                f"SELECT message_id FROM seen WHERE message_id IN ({marks}) AND expires_at > ?",  # noqa: S608 -- only "?" placeholders are interpolated
-                [*wanted, now],
-            )
-            return {row[0] for row in rows}
-
-        return await self._call(read)
+        return await self._call(lambda: sqlite_profiles.seen(self._connection(), wanted, now))
 
     async def purge_expired(self) -> int:
-        """Delete the expired seen messageIds, anonymous profiles and documents now; returns how
-        many rows went."""
+        """Delete every expired seen id, anonymous profile and document now; how many rows
+        went."""
         now = self._clock()
         gone = 0
-        for table in ("seen", "profiles", "docs"):
+        for table in ("seen_digest", "profile", "docs"):
             sql = f"DELETE FROM {table} WHERE expires_at <= ?"  # noqa: S608 -- our own table names
             gone += await self._call(lambda sql=sql: self._modify(sql, [(now,)]))  # type: ignore[misc]
         return gone

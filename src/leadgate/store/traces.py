@@ -6,16 +6,16 @@ per attempt group (``{"messageId", "stage": "delivery", "outcome", "reason", "pr
 "action", "exchanges", "at"}``). ``TraceEntry`` folds them per messageId into one view whose
 final outcome is the newest final delivery record, else the processor's drop, else ``pending``.
 
-Memory serves the API; SQLite (``traces.sqlite3`` in the state dir, owner-only) lets a restarted
-inspector and ``leadgate presets diff`` see recent events. It is protected like the state store
-(owner-only file in an owner-only directory, bounded in size and age); emails are matched through
-a salted hash of the normalised address (``store.email_index``), never a plain address index.
+Memory serves the API; SQLite (``traces.sqlite3`` in the state dir, owner-only, in
+``store/trace_file.py``) lets a restarted inspector and ``leadgate presets diff`` see recent
+events. It is protected like the state store (owner-only file in an owner-only directory, bounded
+in size and age); emails are matched through a salted hash of the normalised address
+(``store.email_index``), never a plain address index.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -23,28 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from leadgate.observability.metrics import INSPECTOR_TRACES
 from leadgate.store.email_index import EmailIndex
 from leadgate.store.trace_entry import TraceEntry, normalize_email, parse_time
+from leadgate.store.trace_file import TraceFile
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS traces (
-    message_id TEXT PRIMARY KEY,
-    updated REAL NOT NULL,
-    email_key TEXT,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS traces_updated ON traces (updated);
-CREATE TABLE IF NOT EXISTS forgotten (
-    hash TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-"""
 _PRUNE_EVERY = 200
-# The forgotten table holds person hashes and, under this prefix, erased messageIds.
-_GONE_PREFIX = "message:"
 _MAX_GONE = 100_000
 
 
@@ -80,7 +64,7 @@ class TraceStore:
         self._entries: OrderedDict[str, TraceEntry] = OrderedDict()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._writes = 0
-        self._db: sqlite3.Connection | None = None
+        self._file: TraceFile | None = None
         self._index = email_index or EmailIndex(b"in-memory")
         # Forgetting: the salted hash of an identifier (``store.suppression.PersonHasher``) and
         # the hashes of forgotten people, whose records are refused from then on.
@@ -91,7 +75,7 @@ class TraceStore:
         self._gone: set[str] = set()
         if state_dir is not None:
             self._index = email_index or EmailIndex.from_state_dir(state_dir)
-            self._db = _open_db(state_dir / "traces.sqlite3")
+            self._file = TraceFile(state_dir / "traces.sqlite3")
             self._load()
 
     # -- writing -------------------------------------------------------------------------------
@@ -146,16 +130,9 @@ class TraceStore:
         return entry
 
     def _persist(self, entry: TraceEntry) -> None:
-        if self._db is None:
+        if self._file is None:
             return
-        body = orjson.dumps(entry.to_state())
-        with self._db:
-            self._db.execute(
-                "INSERT INTO traces (message_id, updated, email_key, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (message_id) DO UPDATE SET updated = excluded.updated, "
-                "email_key = excluded.email_key, body = excluded.body",
-                (entry.message_id, entry.updated, entry.email_key, body),
-            )
+        self._file.save(entry)
         self._writes += 1
         if self._writes % _PRUNE_EVERY == 0:
             self._prune_db()
@@ -169,20 +146,8 @@ class TraceStore:
             del self._entries[oldest.message_id]
 
     def _prune_db(self) -> None:
-        if self._db is None:
-            return
-        horizon = self._clock() - self.max_age_s
-        with self._db:
-            self._db.execute("DELETE FROM traces WHERE updated < ?", (horizon,))
-            # An erased messageId older than the traces kept can no longer come back.
-            self._db.execute(
-                "DELETE FROM forgotten WHERE hash LIKE ? AND at < ?", (_GONE_PREFIX + "%", horizon)
-            )
-            self._db.execute(
-                "DELETE FROM traces WHERE message_id NOT IN "
-                "(SELECT message_id FROM traces ORDER BY updated DESC LIMIT ?)",
-                (self.max_events,),
-            )
+        if self._file is not None:
+            self._file.prune(self._clock() - self.max_age_s, self.max_events)
 
     # -- forgetting ----------------------------------------------------------------------------
 
@@ -196,16 +161,8 @@ class TraceStore:
         for message_id in message_ids:
             self._entries.pop(message_id, None)
             self._gone.add(message_id)
-        if self._db is not None and message_ids:
-            now = self._clock()
-            with self._db:
-                self._db.executemany(
-                    "DELETE FROM traces WHERE message_id = ?", [(m,) for m in message_ids]
-                )
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO forgotten (hash, at) VALUES (?, ?)",
-                    [(_GONE_PREFIX + m, now) for m in message_ids],
-                )
+        if self._file is not None and message_ids:
+            self._file.erase(message_ids, self._clock())
         INSPECTOR_TRACES.set(len(self._entries))
 
     def forget(self, hashes: Collection[str]) -> int:
@@ -215,13 +172,8 @@ class TraceStore:
             return 0
         fresh = set(hashes) - self._forgotten
         self._forgotten.update(hashes)
-        if self._db is not None and fresh:
-            now = self._clock()
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO forgotten (hash, at) VALUES (?, ?)",
-                    [(h, now) for h in sorted(fresh)],
-                )
+        if self._file is not None and fresh:
+            self._file.forget(fresh, self._clock())
         doomed = [m for m, entry in self._entries.items() if self._is_forgotten(entry)]
         doomed.extend(self._forgotten_on_disk(set(doomed)))
         self._drop(doomed)
@@ -229,36 +181,24 @@ class TraceStore:
 
     def _forgotten_on_disk(self, known: set[str]) -> list[str]:
         """Traces on disk that memory no longer holds but that belong to a forgotten person."""
-        if self._db is None:
+        if self._file is None:
             return []
-        found: list[str] = []
-        for message_id, body in self._db.execute("SELECT message_id, body FROM traces"):
-            if message_id in known or message_id in self._entries:
-                continue
-            if self._is_forgotten(TraceEntry.from_state(orjson.loads(body))):
-                found.append(message_id)
-        return found
+        on_disk = self._file.traces(skip=lambda m: m in known or m in self._entries)
+        return [entry.message_id for entry in on_disk if self._is_forgotten(entry)]
 
     def allow(self, hashes: Collection[str]) -> None:
         """Accept these people's records again (``privacy unsuppress``)."""
         self._forgotten.difference_update(hashes)
-        if self._db is not None and hashes:
-            with self._db:
-                self._db.executemany("DELETE FROM forgotten WHERE hash = ?", [(h,) for h in hashes])
+        if self._file is not None and hashes:
+            self._file.allow(hashes)
 
     def _load(self) -> None:
-        assert self._db is not None
-        for (value,) in self._db.execute("SELECT hash FROM forgotten"):
-            if value.startswith(_GONE_PREFIX):
-                self._gone.add(value.removeprefix(_GONE_PREFIX))
-            else:
-                self._forgotten.add(value)
+        assert self._file is not None
+        people, gone = self._file.forgotten()
+        self._forgotten.update(people)
+        self._gone.update(gone)
         self._prune_db()
-        rows = self._db.execute(
-            "SELECT body FROM traces ORDER BY updated DESC LIMIT ?", (self.max_events,)
-        ).fetchall()
-        for (body,) in reversed(rows):
-            entry = TraceEntry.from_state(orjson.loads(body))
+        for entry in self._file.newest(self.max_events):
             self._entries[entry.message_id] = entry
 
     # -- reading -------------------------------------------------------------------------------
@@ -314,21 +254,9 @@ class TraceStore:
 
     def close(self) -> None:
         """Close the database."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-def _open_db(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.touch(mode=0o600, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA busy_timeout=5000")
-    db.executescript(_SCHEMA)
-    db.isolation_level = "DEFERRED"
-    return db
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 __all__ = ["TraceEntry", "TraceQuery", "TraceStore", "normalize_email", "parse_time"]

@@ -5,8 +5,10 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
 - ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
   unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The
   revoke listener is not called before ``stop()`` (aiokafka docs), so shutdown commits itself.
-- One batch in flight per partition: while a handler works on a partition, the partition is
-  paused, so memory stays bounded and records of one key stay in order.
+- One batch in flight per partition, so records of one key stay in order. The partition keeps
+  fetching meanwhile (the next batch is ready the moment the handler finishes, without a fetch
+  round trip); it is paused once ``max_poll_records`` wait behind the batch, so memory stays
+  bounded.
 - A handler that cannot finish (a vendor outage, a 429) answers with ``retry_from``: the loop
   seeks the partition back to that offset and resumes it after the delay. It never sleeps in
   the poll loop, so ``getmany`` keeps being called and the consumer stays in its group.
@@ -20,6 +22,9 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
   working on after returning, e.g. the delivery worker's per-email lanes): they stay
   unfinished, so nothing at or past them is committed, until it calls ``complete()``; the
   ``on_drain`` hook lets that work finish (bounded) before a revoke's or shutdown's commit.
+- A stop always ends within ``drain_timeout_s`` plus one session timeout, even while the group
+  rebalances: the poll is cancelled rather than awaited, a revoke during the stop shares its
+  drain deadline, and the final commit and the leave are bounded (:mod:`.stopping`).
 - A record batch the consumer cannot decode makes ``getmany`` raise, again on every call. The
   loop then finds the batch itself and dead-letters it and seeks past it, or stops that one
   partition there (``kafka.errors_tolerance``, :mod:`leadgate.workers.undecodable`); the
@@ -29,7 +34,6 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -44,12 +48,21 @@ from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
 from leadgate.workers.offsets import OffsetTracker
+from leadgate.workers.stopping import cancel_all, consume_until, leave, leave_budget_s, within
 from leadgate.workers.undecodable import BadBatches
 
 log = structlog.get_logger(__name__)
 
 Record = Any  # aiokafka.ConsumerRecord (untyped library)
 _BUSY_POLL_MS = 5
+# While records flow, a fetch waits at the broker at most this long. A broker that holds a fetch
+# for its whole max wait even when records arrive meanwhile (the embedded one does) adds up to
+# ``fetch_max_wait_ms`` to every hop of a lead; a real Kafka broker answers as soon as records
+# arrive, so there it changes nothing but the count of empty fetches. After
+# ``_FLOWING_FOR_S`` without records the configured ``fetch_max_wait_ms`` applies again, so an
+# idle worker does not spin.
+_FLOWING_FETCH_WAIT_MS = 2
+_FLOWING_FOR_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +127,16 @@ class ConsumeLoop:
         self._parts: dict[TopicPartition, _Partition] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._last_commit = 0.0
+        self._flowing_until = 0.0
         self.assignments = 0
         self.revocations = 0
         self.bad_batches = BadBatches(settings, group, dead_letters)
         self._on_drain = on_drain
         # set at the first assignment: the member has joined its group and consumes
         self.joined = asyncio.Event()
+        self._polling = False  # inside getmany (which waits out a rebalance, see .stopping)
+        self._drain_by: float | None = None  # set once stopping: in-flight work ends by then
+        self._leave_by: float | None = None  # then the commit and the leave end by this
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -144,15 +161,40 @@ class ConsumeLoop:
         await consumer.start()
         log.info("consumer.started", topic=self._topic, group=self._group)
         try:
-            while not stop.is_set():
-                await self._step(consumer)
-            await self._drain(self._settings.drain_timeout_s)
+            await consume_until(stop, self._steps(consumer, stop), lambda: self._polling)
+            self._drain_by = time.monotonic() + s.drain_timeout_s
+            await self._drain(self._drain_timeout())
+            self._leave_by = time.monotonic() + leave_budget_s(s)
             await self._commit(force=True)
         finally:
             await self._cancel_all()
-            await consumer.stop()
+            await leave(consumer, self._time_to_leave(), self._group)
             self._consumer = None
-            log.info("consumer.stopped", topic=self._topic, group=self._group)
+            took = None if self._drain_by is None else self._drain_by - s.drain_timeout_s
+            log.info(
+                "consumer.stopped",
+                topic=self._topic,
+                group=self._group,
+                stop_s=None if took is None else round(time.monotonic() - took, 3),
+            )
+
+    async def _steps(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._step(consumer)
+
+    def _drain_timeout(self) -> float:
+        """A drain's bound: ``drain_timeout_s``, or what is left of it once stopping (a revoke
+        during the stop shares the stop's deadline instead of starting a drain of its own)."""
+        if self._drain_by is None:
+            return self._settings.drain_timeout_s
+        return max(self._drain_by - time.monotonic(), 0.0)
+
+    def _time_to_leave(self) -> float:
+        """A commit's or the leave's bound: one session timeout, or what is left of the leave
+        budget once the stop's drain is over."""
+        if self._leave_by is None:
+            return leave_budget_s(self._settings)
+        return max(self._leave_by - time.monotonic(), 0.0)
 
     async def _step(self, consumer: AIOKafkaConsumer) -> None:
         self._resume_due(consumer)
@@ -160,13 +202,18 @@ class ConsumeLoop:
         # loop has seen it finish, and records behind it should not wait a whole poll for that.
         busy = any(part.task is not None for part in self._parts.values())
         timeout_ms = min(self._poll_timeout_ms, _BUSY_POLL_MS) if busy else self._poll_timeout_ms
+        self._polling = True
         try:
             batches = await consumer.getmany(timeout_ms=timeout_ms)
         except Exception as exc:  # a batch that does not decode raises here, on every call
+            self._polling = False
             await self._unreadable(consumer, exc)
             return
+        self._polling = False
+        self._fetch_wait(consumer, flowing=any(batches.values()))
         for tp, records in batches.items():
             self._accept(tp, records)
+            self._hold_if_full(consumer, tp)
         self._collect_finished(consumer)
         self._dispatch_due(consumer)
         await self._commit(force=False)
@@ -186,6 +233,29 @@ class ConsumeLoop:
             part.deadline = min(now, produced_at) + self._linger_s
         part.buffer.extend(fresh)
 
+    def _fetch_wait(self, consumer: AIOKafkaConsumer, *, flowing: bool) -> None:
+        """Shorten the broker-side fetch wait while records flow; restore it once they stop.
+        aiokafka reads the wait from its fetcher for every fetch request it builds."""
+        now = time.monotonic()
+        if flowing:
+            self._flowing_until = now + _FLOWING_FOR_S
+        wait = (
+            min(_FLOWING_FETCH_WAIT_MS, self._settings.fetch_max_wait_ms)
+            if now < self._flowing_until
+            else self._settings.fetch_max_wait_ms
+        )
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is not None and getattr(fetcher, "_fetch_max_wait_ms", wait) != wait:
+            fetcher._fetch_max_wait_ms = wait
+
+    def _hold_if_full(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
+        """A partition keeps fetching while its batch is in flight (the next batch is then
+        ready the moment it finishes); it pauses once a full batch waits behind it."""
+        part = self._parts.get(tp)
+        full = part is not None and len(part.buffer) >= self._settings.max_poll_records
+        if full and part is not None and part.task is not None:
+            consumer.pause(tp)
+
     def _dispatch_due(self, consumer: AIOKafkaConsumer) -> None:
         now = time.time()
         for tp, part in self._parts.items():
@@ -193,8 +263,8 @@ class ConsumeLoop:
                 continue
             if part.deadline > now and len(part.buffer) < self._settings.max_poll_records:
                 continue
-            consumer.pause(tp)
-            batch, part.buffer = part.buffer, []
+            cap = self._settings.max_poll_records
+            batch, part.buffer = part.buffer[:cap], part.buffer[cap:]
             part.batch_first = batch[0].offset
             part.generation = self._tracker.generation_of(tp)
             part.task = asyncio.create_task(self._handler(tp, batch))
@@ -224,7 +294,12 @@ class ConsumeLoop:
             if tp not in self.bad_batches.halted:
                 consumer.resume(tp)
             return
+        # Records fetched behind the batch are fetched again from ``retry_from`` (they stay
+        # unfinished in the tracker meanwhile, so nothing past them is committed).
+        part.buffer.clear()
+        consumer.pause(tp)
         consumer.seek(tp, result.retry_from)
+        part.received_next = result.retry_from
         part.resume_at = time.monotonic() + max(result.retry_after_s, 0.0)
 
     async def _unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
@@ -311,8 +386,8 @@ class ConsumeLoop:
         if not offsets:
             return
         try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            await within(self._time_to_leave(), consumer.commit(offsets))
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # The group moved on: these records will be redelivered (a duplicate, never a loss).
             log.warning("commit.failed", group=self._group, error=type(exc).__name__)
             return
@@ -324,7 +399,7 @@ class ConsumeLoop:
         if not revoked:  # aiokafka calls the listener with nothing before the first join
             return
         self.revocations += 1
-        await self._drain(self._settings.drain_timeout_s, only=revoked)
+        await self._drain(self._drain_timeout(), only=revoked)
         for tp in revoked:
             part = self._parts.pop(tp, None)
             if part is not None and part.task is not None:
@@ -373,12 +448,7 @@ class ConsumeLoop:
             await self._on_drain(left, set(only) if only is not None else None)
 
     async def _cancel_all(self) -> None:
-        tasks = [p.task for p in self._parts.values() if p.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(p.task for p in self._parts.values() if p.task is not None)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -6,7 +6,8 @@ Steps, each recorded when finished, so a restart resumes after the last one:
 1. ``suppress``  suppression entries for what was asked (from now on the processor drops the
    person's events as ``suppressed``);
 2. ``resolve``   find the rest of the person: the identities that carried the email (person index),
-   the email their profiles hold, the Outreach prospect id (prospect record, else SYNC's mirror);
+   the identities linked to those (``StateStore.linked_identities``: a body's aliases), the email
+   their profiles hold, the Outreach prospect id (prospect record, else SYNC's mirror);
    suppress those identifiers too;
 3. ``erase``     profiles, person index entries, prospect record, mirror (``mirror.*``,
    ``sent.prospect``), enrolments (``enrolment``, by ``<prospectId>:``);
@@ -190,6 +191,8 @@ class Forgetter:
             before = (len(identities), len(emails))
             for email in sorted(emails):
                 identities.update((await self._index.identities(email)).values())
+            # the aliases of the bodies found (one body per visitor, aliases for the others)
+            identities = await self._store.linked_identities(sorted(identities))
             for profile in (await self._store.get_profiles(sorted(identities))).values():
                 found = profile_email(profile.traits)
                 if found is not None:

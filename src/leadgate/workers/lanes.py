@@ -20,7 +20,6 @@ paused meanwhile), and the write concurrency is the worker's own (``outreach.max
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from leadgate.domain.lead import LeadIntent
 from leadgate.observability.logging import get_logger
 from leadgate.workers.coalesce import LeadingEdge
 from leadgate.workers.consumer import ConsumeLoop, Record
+from leadgate.workers.stopping import cancel_all
 
 log = get_logger(__name__)
 
@@ -69,6 +69,7 @@ class Lanes:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pending: list[Item] = []  # unfinished, in no particular order
         self._changed = asyncio.Condition()
+        self._closed = False
 
     @property
     def pending(self) -> int:
@@ -104,18 +105,15 @@ class Lanes:
         return True
 
     async def close(self) -> None:
-        """Stop every lane; unfinished records stay uncommitted and come again after a restart."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop every lane; unfinished records stay uncommitted and come again after a restart.
+        A closed lane takes no next piece of work, even if its cancellation was lost."""
+        self._closed = True
+        await cancel_all(self._tasks.values())
 
     async def _run(self, key: str) -> None:
         queue = self._queues[key]
         try:
-            while queue:
+            while queue and not self._closed:
                 due = self.edge.due(key)
                 if due is not None:
                     await asyncio.sleep(max(due - self.edge.now(), 0.0))

@@ -15,6 +15,7 @@ from leadgate.pipeline.privacy import email_identifier, event_emails, profile_em
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
 from leadgate.store.person_index import PersonIndex
+from leadgate.store.profile_records import plan_writes
 from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 
 _MAX_KNOWN = 65_536
@@ -33,7 +34,8 @@ class PrivacyGate:
     def open(cls, settings: Settings, store: StateStore) -> PrivacyGate:
         """The gate over ``store`` with the configured (or the state dir's) salt."""
         hasher = PersonHasher(load_salt(settings))
-        return cls(SuppressionList(store, hasher), PersonIndex(store, hasher))
+        index = PersonIndex(store, hasher, anonymous_ttl_s=settings.state.anonymous_profile_idle_s)
+        return cls(SuppressionList(store, hasher), index)
 
     async def suppressed(self, heads: Sequence[EventHead | None]) -> set[int]:
         """The positions of the heads whose person is suppressed."""
@@ -61,10 +63,11 @@ class PrivacyGate:
         return {position for position, hashes in per_head if not found.isdisjoint(hashes)}
 
     async def remember(self, changed: Mapping[str, Profile]) -> None:
-        """Index the identities whose newly stored profile holds an email (one write)."""
+        """Index the identities whose newly stored profile body holds an email (aliases are
+        found through their body; at most two writes)."""
         docs: dict[str, dict[str, str]] = {}
-        for key, profile in changed.items():
-            email = profile_email(profile.traits)
+        for body in plan_writes(changed)[0]:
+            email = profile_email(body.profile.traits)
             if email is not None:
-                docs.update(self.index.entries(email, (key,)))
+                docs.update(self.index.entries(email, (body.key,)))
         await self.index.put(docs)

@@ -102,18 +102,7 @@ class BadBatches:
             return False
         reason = str(DeadLetterReason.UNDECODABLE_BATCH)
         DEAD_LETTERS.labels(stage="consume", reason=reason).inc()
-        UNDECODABLE_BATCHES.labels(topic=tp.topic, detail=bad.detail, action="dead_lettered").inc()
-        log.error(
-            "batch.undecodable",
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=bad.first,
-            last_offset=bad.last,
-            detail=bad.detail,
-            error=bad.error,
-            action="dead_lettered",
-            group=self._group,
-        )
+        self._incident("batch.undecodable", tp, bad, "dead_lettered", action="dead_lettered")
         return True
 
     def halt(self, tp: TopicPartition, bad: BadBatch) -> None:
@@ -125,19 +114,23 @@ class BadBatches:
         PARTITION_HALTED.labels(group=self._group, topic=tp.topic, partition=str(tp.partition)).set(
             1
         )
-        UNDECODABLE_BATCHES.labels(topic=tp.topic, detail=bad.detail, action="halted").inc()
-        log.error(
+        self._incident(
             "partition.halted",
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=bad.first,
-            last_offset=bad.last,
-            detail=bad.detail,
-            error=bad.error,
-            group=self._group,
+            tp,
+            bad,
+            "halted",
             hint="kafka.errors_tolerance=none: this partition waits here; set it to 'all' to "
             "dead-letter the batch and move on",
         )
+
+    def _incident(
+        self, event: str, tp: TopicPartition, bad: BadBatch, counted_as: str, **fields: str
+    ) -> None:
+        """Count the batch under ``counted_as`` and log ``event`` as an error naming its range."""
+        UNDECODABLE_BATCHES.labels(topic=tp.topic, detail=bad.detail, action=counted_as).inc()
+        batch = {"topic": tp.topic, "partition": tp.partition, "offset": bad.first}
+        batch |= {"last_offset": bad.last, "detail": bad.detail, "error": bad.error}
+        log.error(event, **batch, group=self._group, **fields)
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         """Partitions left this member: their halts are the next owner's to find."""

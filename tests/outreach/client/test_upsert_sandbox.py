@@ -9,7 +9,8 @@ import pytest
 from leadgate.domain.lead import AccountHint
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
-from leadgate.outreach.upsert import Upserter, _wanted
+from leadgate.outreach.prospect_document import wanted_prospect
+from leadgate.outreach.upsert import Upserter
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_lead, upserter_for
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
@@ -213,7 +214,7 @@ async def test_a_new_address_is_appended_not_overwritten(sandbox: SandboxHandle)
         exchanges = ExchangeRecorder()
         await upserter._patch_match(  # the path a lookup by another id would take
             match,
-            _wanted(make_lead("ada@second.example"), None),
+            wanted_prospect(make_lead("ada@second.example"), None),
             exchanges,
         )
     (prospect,) = await sandbox.prospects()

@@ -1,0 +1,334 @@
+"""Profiles and seen messageIds on Redis, packed into few keys (``store/profile_records.py`` says
+what is stored; this module says how).
+
+A top-level Redis key costs some 150 bytes of its own, more than a small profile, so entries
+share keys:
+
+- ``N P:<shard>``, the packed hashes of ``store/redis_packed.py`` (``packed_shard`` of the
+  identity key): field = the identity key, value = ``<expiry>|<n>|<link><body>``: ``expiry``
+  epoch seconds in base 36 ("" for kept ``user:`` bodies), ``link`` (``n`` bytes) the body's
+  alias list (JSON) or, for an alias (empty body), the primary key. Small hashes stay
+  listpack-encoded (a few bytes per entry) up to ``hash-max-listpack-entries`` / ``-value``:
+  run Redis with ``hash-max-listpack-value 1024`` (the compose file does) so bodies fit.
+  Hash fields carry no TTL, so every write also sweeps one shard (``N Pc`` is the cursor),
+  deleting expired anonymous entries (and expired packed documents): all shards are visited
+  every ``PROFILE_SHARDS`` writes.
+- ``N S:<end>:<shard>`` (a set of 64-bit digests, intset-encoded: 8 bytes each): the seen ids
+  that expire in the window ending at ``end`` (epoch seconds, a multiple of a quarter of their
+  TTL); the key expires at ``end``, so an id is remembered for its TTL and at most a quarter
+  more. ``N Sg`` (a sorted set) lists the live window ends; a lookup checks each (about five).
+
+Keys of the previous layout: ``p:<identity>`` profiles are still read when an identity has no
+entry here (and deleted when it is written again or forgotten); ``s:<messageId>`` seen ids are
+no longer read and expire by their own TTL (a day by default).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+
+import orjson
+
+from leadgate.domain.profile import Profile
+from leadgate.store.profile_records import (
+    ANONYMOUS,
+    MAX_ALIASES,
+    USER,
+    decode_profile,
+    encode_profile,
+    plan_writes,
+    seen_digest,
+)
+from leadgate.store.redis_packed import (
+    PACKED_SHARDS,
+    RedisPackedDocs,
+    expiry_stamp,
+    packed_shard,
+    parse_entry,
+)
+
+PROFILE_SHARDS = PACKED_SHARDS
+SEEN_SHARDS = 256
+
+# ARGV: now, profile hash prefix, old-layout prefix, JSON [[shard, field], ...] (one argument:
+# the client's packing of one argument per key costs more than the server's work). Returns per
+# pair the body (an alias answered with its primary's), or nil.
+_READ = """
+local now = tonumber(ARGV[1])
+local prefix, old = ARGV[2], ARGV[3]
+local function parse(v)
+  if not v then return nil end
+  local bar = string.find(v, '|', 1, true)
+  local expiry = string.sub(v, 1, bar - 1)
+  if expiry ~= '' and tonumber(expiry, 36) <= now then return nil end
+  local bar2 = string.find(v, '|', bar + 1, true)
+  local n = tonumber(string.sub(v, bar + 1, bar2 - 1))
+  return string.sub(v, bar2 + 1, bar2 + n), string.sub(v, bar2 + n + 1)
+end
+local function legacy(field)
+  local v = redis.call('GET', old .. field)
+  if v and string.sub(v, 1, 1) == 'e' then
+    local bar = string.find(v, '|', 1, true)
+    if tonumber(string.sub(v, 2, bar - 1)) <= now then return nil end
+    v = string.sub(v, bar + 1)
+  end
+  return v
+end
+local out = {}
+for _, wanted in ipairs(cjson.decode(ARGV[4])) do
+  local field = wanted[2]
+  local raw = redis.call('HGET', prefix .. wanted[1], field)
+  local link, body = parse(raw)
+  if body == '' then
+    local shard = tonumber(string.sub(redis.sha1hex(link), 1, 6), 16) % SHARDS
+    local _, target = parse(redis.call('HGET', prefix .. shard, link))
+    if target == '' then target = nil end
+    body = target
+  elseif not raw then
+    body = legacy(field)
+  end
+  out[#out + 1] = body or false
+end
+return out
+""".replace("SHARDS", str(PACKED_SHARDS))
+
+# ARGV: JSON [[hash, field, expiry, link, body, merge], ...], max aliases, old-layout prefix,
+# sweep cursor key, profile hash prefix, shards, now. A body with merge = 1 carries the aliases
+# to add to those its stored entry lists.
+_WRITE = """
+local items = cjson.decode(ARGV[1])
+local most, old = tonumber(ARGV[2]), ARGV[3]
+local function aliases_of(v)
+  if not v then return {} end
+  local bar = string.find(v, '|', 1, true)
+  local bar2 = string.find(v, '|', bar + 1, true)
+  local n = tonumber(string.sub(v, bar + 1, bar2 - 1))
+  if n == 0 or bar2 + n == #v then return {} end
+  return cjson.decode(string.sub(v, bar2 + 1, bar2 + n))
+end
+for _, it in ipairs(items) do
+  local hash, field, expiry, link, body = it[1], it[2], it[3], it[4], it[5]
+  if it[6] == 1 then
+    local new = cjson.decode(link)
+    local fresh = {}
+    for _, a in ipairs(new) do fresh[a] = true end
+    local merged = {}
+    for _, a in ipairs(aliases_of(redis.call('HGET', hash, field))) do
+      if not fresh[a] then merged[#merged + 1] = a end
+    end
+    for _, a in ipairs(new) do merged[#merged + 1] = a end
+    while #merged > most do table.remove(merged, 1) end
+    if #merged == 0 then link = '' else link = cjson.encode(merged) end
+  end
+  redis.call('HSET', hash, field, expiry .. '|' .. #link .. '|' .. link .. body)
+  redis.call('DEL', old .. field)
+end
+local now = tonumber(ARGV[7])
+local shard = ARGV[5] .. (redis.call('INCR', ARGV[4]) % tonumber(ARGV[6]))
+local all = redis.call('HGETALL', shard)
+for i = 1, #all, 2 do
+  local v = all[i + 1]
+  local expiry = string.sub(v, 1, string.find(v, '|', 1, true) - 1)
+  if expiry ~= '' and tonumber(expiry, 36) <= now then redis.call('HDEL', shard, all[i]) end
+end
+return #items
+"""
+
+# ARGV: JSON [[key, [digest, ...]], ...], window registry key, window end, now. TTLs are
+# relative to the caller's clock ("now"), like every expiry of the store.
+_MARK_SEEN = """
+local groups = cjson.decode(ARGV[1])
+local now = tonumber(ARGV[4])
+local px = math.max(1, math.floor((tonumber(ARGV[3]) - now) * 1000))
+for _, group in ipairs(groups) do
+  redis.call('SADD', group[1], unpack(group[2]))
+  redis.call('PEXPIRE', group[1], px)
+end
+redis.call('ZADD', ARGV[2], ARGV[3], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', ARGV[2], '-inf', ARGV[4])
+local last = redis.call('ZRANGE', ARGV[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', ARGV[2], math.max(1, math.floor((tonumber(last[2]) - now) * 1000)))
+return #groups
+"""
+
+# ARGV: window registry key, seen key prefix, now, JSON [[shard, "digest"], ...]. Returns the
+# positions (1-based) found.
+_SEEN = """
+local ends = redis.call('ZRANGEBYSCORE', ARGV[1], '(' .. ARGV[3], '+inf')
+local found = {}
+if #ends == 0 then return found end
+for i, wanted in ipairs(cjson.decode(ARGV[4])) do
+  for _, e in ipairs(ends) do
+    if redis.call('SISMEMBER', ARGV[2] .. e .. ':' .. wanted[1], wanted[2]) == 1 then
+      found[#found + 1] = i
+      break
+    end
+  end
+end
+return found
+"""
+
+
+@functools.lru_cache(maxsize=65_536)
+def profile_shard(key: str) -> int:
+    """The hash a profile entry lives in (remembered: visitors come back)."""
+    return packed_shard(key)
+
+
+def seen_window_s(ttl_s: float) -> int:
+    """The width of the seen-id windows for this TTL: a quarter of it, at least a second."""
+    return max(1, math.ceil(ttl_s / 4))
+
+
+class RedisProfiles(RedisPackedDocs):
+    """The profile and seen-id methods of ``RedisStore`` (which provides ``_anon_idle_s``)."""
+
+    _anon_idle_s: float
+
+    def _register_profile_scripts(self) -> None:
+        self._read = self.redis.register_script(_READ)
+        self._write = self.redis.register_script(_WRITE)
+        self._mark = self.redis.register_script(_MARK_SEEN)
+        self._lookup = self.redis.register_script(_SEEN)
+
+    def _hash(self, key: str) -> str:
+        return self.key("P:", str(profile_shard(key)))
+
+    async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
+        """The profile stored under each key, in one script call (an alias is followed to its
+        primary there); keys holding the same body share one ``Profile`` object."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        fields = orjson.dumps([(profile_shard(key), key) for key in wanted])
+        bodies: list[bytes | None] = await self._read(
+            args=[repr(self._clock()), self.key("P:"), self.key("p:"), fields]
+        )
+        parsed: dict[bytes, Profile] = {}
+        out: dict[str, Profile] = {}
+        for key, body in zip(wanted, bodies, strict=True):
+            if body is None:
+                continue
+            profile = parsed.get(body)
+            if profile is None:
+                profile = parsed[body] = decode_profile(body)
+            out[key] = profile
+        return out
+
+    async def put_profiles(self, profiles: Mapping[str, Profile]) -> None:
+        """Store a batch in one script call (applied at once): bodies, their merged alias
+        lists and the aliases; anonymous entries with their idle expiry."""
+        if not profiles:
+            return
+        bodies, aliases = plan_writes(profiles)
+        now = self._clock()
+        until = expiry_stamp(now + self._anon_idle_s)
+        encoded: dict[int, str] = {}
+        items: list[tuple[str, str, str, str, str, int]] = []
+        for write in bodies:
+            body = encoded.get(id(write.profile))
+            if body is None:
+                body = encoded[id(write.profile)] = encode_profile(write.profile).decode()
+            expiry = until if write.key.startswith(ANONYMOUS) else ""
+            # a user's body keeps the aliases its entry lists (merged in the script)
+            merge = int(write.key.startswith(USER))
+            link = orjson.dumps(list(write.aliases)).decode() if merge else ""
+            items.append((self._hash(write.key), write.key, expiry, link, body, merge))
+        for alias, primary in aliases.items():
+            items.append((self._hash(alias), alias, until, primary, "", 0))
+        await self._write(
+            args=[
+                orjson.dumps(items),
+                MAX_ALIASES,
+                self.key("p:"),
+                self.key("Pc"),
+                self.key("P:"),
+                PROFILE_SHARDS,
+                repr(now),
+            ]
+        )
+
+    async def _entries(self, keys: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """(link, body) of the live entries under these keys (one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(self._hash(key), key)
+            raws: list[bytes | None] = await pipe.execute()
+        now = self._clock()
+        out: dict[str, tuple[str, bytes]] = {}
+        for key, raw in zip(keys, raws, strict=True):
+            entry = parse_entry(raw, now)
+            if entry is not None:
+                out[key] = entry
+        return out
+
+    async def linked_identities(self, keys: Sequence[str]) -> set[str]:
+        """These keys, the aliases of the bodies under them and the keys they alias."""
+        out = set(keys)
+        entries = await self._entries(sorted(out))
+        for link, body in entries.values():
+            if body:
+                out.update(orjson.loads(link) if link else ())
+            else:
+                out.add(link)
+        for link, body in (await self._entries(sorted(out - set(entries)))).values():
+            if body and link:
+                out.update(orjson.loads(link))
+        return out
+
+    async def delete_profiles(self, keys: Sequence[str]) -> int:
+        """Erase these keys, the aliases of the bodies among them (those still pointing at
+        them) and the previous layout's keys; how many live entries existed."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return 0
+        entries = await self._entries(wanted)
+        doomed = set(wanted)
+        for key, (link, body) in entries.items():
+            if body and link:
+                for alias, (target, alias_body) in (
+                    await self._entries(orjson.loads(link))
+                ).items():
+                    if not alias_body and target == key:
+                        doomed.add(alias)
+        live = len(await self._entries(sorted(doomed)))
+        legacy = [self.key("p:", k) for k in sorted(doomed)]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key in sorted(doomed):
+                pipe.hdel(self._hash(key), key)
+            pipe.delete(*legacy)
+            results = await pipe.execute()
+        return live + int(results[-1])
+
+    # -- seen messageIds -----------------------------------------------------------------------
+
+    async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
+        """Remember these messageIds (by digest) in the window their expiry falls in (one
+        script call)."""
+        if not message_ids:
+            return
+        now = self._clock()
+        width = seen_window_s(ttl_s)
+        end = math.ceil((now + ttl_s) / width) * width
+        groups: dict[str, list[str]] = {}
+        for message_id in dict.fromkeys(message_ids):
+            digest = seen_digest(message_id)
+            key = self.key("S:", f"{end}:{digest % SEEN_SHARDS}")
+            groups.setdefault(key, []).append(str(digest))
+        await self._mark(args=[orjson.dumps(list(groups.items())), self.key("Sg"), end, repr(now)])
+
+    async def seen(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messageIds are remembered in a live window (one script call)."""
+        wanted = list(dict.fromkeys(message_ids))
+        if not wanted:
+            return set()
+        pairs = []
+        for message_id in wanted:
+            digest = seen_digest(message_id)
+            pairs.append((digest % SEEN_SHARDS, str(digest)))  # text: Lua numbers are doubles
+        found: list[int] = await self._lookup(
+            args=[self.key("Sg"), self.key("S:"), repr(self._clock()), orjson.dumps(pairs)]
+        )
+        return {wanted[int(i) - 1] for i in found}
