@@ -111,8 +111,11 @@ def process(
         outcome = drop_outcome(
             head, _UNMAPPED, detail, unchanged if profile is None else remembered, profile
         )
-        # Only a new consent can withdraw one: the common event skips the check.
-        return outcome if profile is None else _withdrawal(outcome, snapshot, preset)
+        # Only a new consent can withdraw one, and only from a profile that held one (the
+        # first consent a visitor gives, most of a fresh store's events, takes nothing away).
+        if profile is None or not snapshot.consent:
+            return outcome
+        return _withdrawal(outcome, snapshot, preset)
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return undecodable(drop, "process")
@@ -121,8 +124,8 @@ def process(
 def _after_consent_change(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
     """``outcome``, checked for a withdrawal when its event changed the profile's consent."""
     changed = outcome.profile
-    if changed is None or changed.consent is snapshot.consent:  # the common case
-        return outcome
+    if changed is None or changed.consent is snapshot.consent or not snapshot.consent:
+        return outcome  # the common case: no new consent, or the visitor's first
     return _withdrawal(outcome, snapshot, preset)
 
 
