@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.plugins.redis",
     "tests.plugins.sandbox",
     "tests.plugins.dev",
+    "tests.plugins.cli",
 ]
 
 

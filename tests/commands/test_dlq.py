@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from leadgate.cli import main
 from leadgate.commands.dlq import ProgressBar
 from leadgate.domain.lead import LeadIntent
 from leadgate.kafka.broker import free_port
@@ -20,9 +17,9 @@ from leadgate.kafka.producer import make_producer
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.sqlite import open_store
 from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
+from tests.plugins.cli import Cli
 from tests.plugins.streams import read_records
 
-Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 EMAILS = ("ada@acme.example", "grace@navy.example", "linus@kernel.example")
 REASONS = ("vendor_validation", "vendor_validation", "vendor_conflict")
 
@@ -57,28 +54,6 @@ async def _dead_letter_three(settings: KafkaSettings) -> dict[str, bytes]:
         return values
     finally:
         await producer.stop()
-
-
-@pytest.fixture
-def cli(
-    kafka_settings: KafkaSettings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> Cli:
-    """Run ``leadgate ARGS`` (in a thread) against this test's topics and a state dir of its
-    own (``tmp_path/state``); returns ``(exit code, stdout, stderr)``."""
-    monkeypatch.setenv("LEADGATE_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("LEADGATE_KAFKA__BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
-    monkeypatch.setenv("LEADGATE_KAFKA__DEADLETTER_TOPIC", kafka_settings.deadletter_topic)
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 async def test_list_and_replay_round_trip(kafka_settings: KafkaSettings, cli: Cli) -> None:

@@ -4,44 +4,13 @@ arguments that name nobody refused."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
-import pytest
 
-from leadgate.cli import main
 from leadgate.domain.profile import Profile
-from leadgate.settings import KafkaSettings
 from leadgate.store.sqlite import open_store
-
-Cli = Callable[..., Awaitable[tuple[int, str, str]]]
-
-
-@pytest.fixture
-def cli(
-    kafka_settings: KafkaSettings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> Cli:
-    """Run ``leadgate ARGS`` in a thread against this test's topics and ``tmp_path/state``;
-    returns ``(exit code, stdout, stderr)``."""
-    monkeypatch.setenv("LEADGATE_STATE_DIR", str(tmp_path / "state"))
-    for name, value in kafka_settings.model_dump().items():
-        monkeypatch.setenv(
-            f"LEADGATE_KAFKA__{name.upper()}",
-            str(value).lower() if isinstance(value, bool) else str(value),
-        )
-
-    async def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = await asyncio.to_thread(main, list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+from tests.plugins.cli import Cli
 
 
 async def test_forget_list_and_unsuppress(cli: Cli, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from leadgate.store.traces import TraceQuery, TraceStore
 from tests.e2e.conftest import MakePipeline, Pipeline
 from tests.plugins.sandbox import SandboxHandle
 from tests.plugins.streams import key_of, produce, read_topic, wait_for, worker_env
-from tests.sandbox.api import Api
+from tests.sandbox.api import Api, authed_with
 
 CONSUMERS: list[TraceConsumer] = []  # the inspector feed of the running test (last one)
 ROUTING = Path(__file__).resolve().parents[2] / "presets" / "outreach-demo-routing.yaml"
@@ -69,15 +69,7 @@ async def _send(settings: Settings, *events: dict[str, Any]) -> None:
 
 
 async def _api(sandbox: SandboxHandle) -> Api:
-    refresh = await sandbox.issue_refresh_token("prospects.all", "sequenceStates.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        return Api(sandbox, (await response.json())["access_token"])
+    return await authed_with(sandbox, "prospects.all", "sequenceStates.all")
 
 
 async def _traces(settings: Settings) -> dict[str, list[dict[str, Any]]]:

@@ -23,7 +23,7 @@ from leadgate.store.memory import MemoryStore
 from leadgate.workers.forget import Forgetter
 from tests.outreach.client.helpers import make_settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
-from tests.sandbox.api import Api
+from tests.sandbox.api import authed_with
 
 ADMIN = "privacy-admin-token-1"
 INSPECTOR = "inspector-token-123"
@@ -134,15 +134,7 @@ async def test_with_outreach_it_answers_202_until_the_request_is_done(
     """With outreach, the first answer is 202 with the filed request; repeating the same request
     after Outreach finished it answers 200, and only one request was filed."""
     sandbox: SandboxHandle = await make_sandbox(mint_interval_s=0.0)
-    refresh = await sandbox.issue_refresh_token("prospects.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        api = Api(sandbox, (await response.json())["access_token"])
+    api = await authed_with(sandbox, "prospects.all")
     created = await api.create("prospects", {"emails": ["jane@acme.com"]})
     store = MemoryStore()
     await store.put_prospect(

@@ -5,7 +5,6 @@ a prospect or state gone from Outreach is noted, not retried."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest_asyncio
 
@@ -17,7 +16,7 @@ from leadgate.store.base import ProspectRecord
 from leadgate.store.memory import MemoryStore
 from tests.outreach.client.helpers import make_settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
-from tests.sandbox.api import Api
+from tests.sandbox.api import Api, authed_with, enrol
 
 JANE = "jane.doe@acme.com"
 
@@ -29,15 +28,7 @@ async def sandbox(make_sandbox: MakeSandbox) -> SandboxHandle:
 
 
 async def _api(sandbox: SandboxHandle) -> Api:
-    refresh = await sandbox.issue_refresh_token("prospects.all", "sequenceStates.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        return Api(sandbox, (await response.json())["access_token"])
+    return await authed_with(sandbox, "prospects.all", "sequenceStates.all")
 
 
 async def _enrolled_prospect(sandbox: SandboxHandle, store: MemoryStore) -> tuple[int, int]:
@@ -45,17 +36,7 @@ async def _enrolled_prospect(sandbox: SandboxHandle, store: MemoryStore) -> tupl
     api = await _api(sandbox)
     prospect = await api.create("prospects", {"emails": [JANE]})
     prospect_id: int = prospect.json["data"]["id"]
-    body: dict[str, Any] = {
-        "data": {
-            "type": "sequenceState",
-            "relationships": {
-                "prospect": {"data": {"type": "prospect", "id": prospect_id}},
-                "sequence": {"data": {"type": "sequence", "id": 1}},
-                "mailbox": {"data": {"type": "mailbox", "id": 1}},
-            },
-        }
-    }
-    state = await api.call("POST", "/api/v2/sequenceStates", body)
+    state = await enrol(api, prospect_id)
     state_id: int = state.json["data"]["id"]
     await store.put_prospect(JANE, ProspectRecord(prospect_id, frozenset(), "h"))
     await store.put_docs(

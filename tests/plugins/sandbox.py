@@ -130,16 +130,7 @@ class SandboxHandle:
 
     async def access_token(self) -> str:
         """Mint an access token with the dev refresh token (as a client's first refresh does)."""
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": self.config.client_id,
-            "client_secret": self.config.client_secret,
-            "refresh_token": self.config.first_refresh_token,
-        }
-        async with self.session.post(f"{self.url}/oauth/token", data=form) as response:
-            response.raise_for_status()
-            body = await response.json()
-        return str(body["access_token"])
+        return await self.token_for(self.config.first_refresh_token)
 
 
 @pytest_asyncio.fixture

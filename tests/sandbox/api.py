@@ -97,3 +97,34 @@ async def token_request(
 async def authed(sandbox: SandboxHandle) -> Api:
     """An Api holding a fresh access token minted with the dev refresh token."""
     return Api(sandbox, await sandbox.access_token())
+
+
+async def authed_with(sandbox: SandboxHandle, *scopes: str) -> Api:
+    """An Api holding an access token of a refresh token of its own, granted only ``scopes``."""
+    return Api(sandbox, await sandbox.token_for(await sandbox.issue_refresh_token(*scopes)))
+
+
+async def enrol(api: Api, prospect_id: int, sequence_id: int = 1, mailbox_id: int = 1) -> Reply:
+    """POST a sequenceState enrolling the prospect (the default org has sequence 1, mailbox 1)."""
+    body: dict[str, Any] = {
+        "data": {
+            "type": "sequenceState",
+            "relationships": {
+                "prospect": {"data": {"type": "prospect", "id": prospect_id}},
+                "sequence": {"data": {"type": "sequence", "id": sequence_id}},
+                "mailbox": {"data": {"type": "mailbox", "id": mailbox_id}},
+            },
+        }
+    }
+    return await api.call("POST", "/api/v2/sequenceStates", body)
+
+
+async def file_delete_request(api: Api, prospect_id: int) -> Reply:
+    """POST a compliance request (requestType Delete) for the prospect."""
+    attributes = {
+        "requestType": "Delete",
+        "objectType": "Prospect",
+        "requestObjectId": str(prospect_id),
+    }
+    body = {"data": {"type": "complianceRequest", "attributes": attributes}}
+    return await api.call("POST", "/api/v2/complianceRequests", body)

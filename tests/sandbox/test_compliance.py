@@ -90,15 +90,7 @@ async def test_only_delete_requests_with_a_target_are_accepted(sandbox: SandboxH
 
 async def test_filing_needs_the_compliance_scope(sandbox: SandboxHandle) -> None:
     """A token without complianceRequests.write gets 403 unauthorizedOauthScope."""
-    refresh = await sandbox.issue_refresh_token("prospects.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        token = (await response.json())["access_token"]
+    token = await sandbox.token_for(await sandbox.issue_refresh_token("prospects.all"))
     reply = await _file(
         Api(sandbox, token), requestType="Delete", objectType="Recipient", requestObjectId="a@b.co"
     )

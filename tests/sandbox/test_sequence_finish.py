@@ -4,26 +4,14 @@ with it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from tests.plugins.sandbox import SandboxHandle
-from tests.sandbox.api import Api, authed
+from tests.sandbox.api import Api, authed, enrol, file_delete_request
 
 
 async def _enrolled(api: Api) -> tuple[int, int]:
     prospect = await api.create("prospects", {"emails": ["jane@acme.com"]})
     prospect_id: int = prospect.json["data"]["id"]
-    body: dict[str, Any] = {
-        "data": {
-            "type": "sequenceState",
-            "relationships": {
-                "prospect": {"data": {"type": "prospect", "id": prospect_id}},
-                "sequence": {"data": {"type": "sequence", "id": 1}},
-                "mailbox": {"data": {"type": "mailbox", "id": 1}},
-            },
-        }
-    }
-    state = await api.call("POST", "/api/v2/sequenceStates", body)
+    state = await enrol(api, prospect_id)
     assert state.status == 201, state.text
     state_id: int = state.json["data"]["id"]
     return prospect_id, state_id
@@ -60,17 +48,7 @@ async def test_erasing_a_prospect_removes_its_sequence_states(sandbox: SandboxHa
     """A done compliance request deletes the prospect and its sequenceStates."""
     api = await authed(sandbox)
     prospect_id, state_id = await _enrolled(api)
-    body = {
-        "data": {
-            "type": "complianceRequest",
-            "attributes": {
-                "requestType": "Delete",
-                "objectType": "Prospect",
-                "requestObjectId": str(prospect_id),
-            },
-        }
-    }
-    assert (await api.call("POST", "/api/v2/complianceRequests", body)).status == 201
+    assert (await file_delete_request(api, prospect_id)).status == 201
     await sandbox.advance_clock(2 * sandbox.config.compliance_step_s)
     assert (await api.get(f"/api/v2/sequenceStates/{state_id}")).status == 404
     assert (await api.get(f"/api/v2/prospects/{prospect_id}")).status == 404

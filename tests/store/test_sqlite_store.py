@@ -267,6 +267,7 @@ async def test_a_file_of_the_previous_layout_opens_and_loses_nothing(tmp_path: P
             [("user:1", body, None), ("anon:a", body, clock.now + 100.5)],
         )
         conn.execute("INSERT INTO seen VALUES ('m-old', ?)", (clock.now + 50,))
+        conn.execute("INSERT INTO seen VALUES ('m-gone', ?)", (clock.now - 1,))
         conn.execute(
             "INSERT INTO docs VALUES ('mirror.email', 'ada@acme.example', '{\"prospectId\": 3}',"
             " NULL)"
@@ -279,7 +280,7 @@ async def test_a_file_of_the_previous_layout_opens_and_loses_nothing(tmp_path: P
             "user:1": expected,
             "anon:a": expected,
         }
-        assert await store.seen(["m-old", "m-new"]) == {"m-old"}
+        assert await store.seen(["m-old", "m-new", "m-gone"]) == {"m-old"}
         assert await store.get_docs("mirror.email", ["ada@acme.example"]) == {
             "ada@acme.example": {"prospectId": 3}
         }

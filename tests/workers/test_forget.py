@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -23,7 +22,7 @@ from leadgate.store.traces import TraceStore
 from leadgate.workers.forget import Forgetter
 from tests.outreach.client.helpers import make_settings
 from tests.plugins.sandbox import MakeSandbox, SandboxHandle
-from tests.sandbox.api import Api
+from tests.sandbox.api import Api, authed_with, file_delete_request
 
 JANE = "jane.doe@acme.com"
 
@@ -164,15 +163,7 @@ async def _forgetter(
 
 async def _api(sandbox: SandboxHandle) -> Api:
     """A test caller with a refresh token of its own (the job's client keeps the dev one)."""
-    refresh = await sandbox.issue_refresh_token("prospects.all", "complianceRequests.all")
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": sandbox.config.client_id,
-        "client_secret": sandbox.config.client_secret,
-        "refresh_token": refresh,
-    }
-    async with sandbox.session.post(f"{sandbox.url}/oauth/token", data=form) as response:
-        return Api(sandbox, (await response.json())["access_token"])
+    return await authed_with(sandbox, "prospects.all", "complianceRequests.all")
 
 
 async def _prospect(sandbox: SandboxHandle) -> int:
@@ -261,17 +252,7 @@ async def test_a_filing_whose_id_was_lost_is_found_not_filed_again(
     store = MemoryStore()
     prospect_id = await _prospect(sandbox)
     api = await _api(sandbox)
-    body: dict[str, Any] = {
-        "data": {
-            "type": "complianceRequest",
-            "attributes": {
-                "requestType": "Delete",
-                "objectType": "Prospect",
-                "requestObjectId": str(prospect_id),
-            },
-        }
-    }
-    assert (await api.call("POST", "/api/v2/complianceRequests", body)).status == 201
+    assert (await file_delete_request(api, prospect_id)).status == 201
 
     async def die(step: str) -> None:
         if step == "traces":

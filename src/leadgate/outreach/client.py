@@ -9,6 +9,7 @@ a usable answer becomes an ``errors`` type here, so nothing above this module se
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from leadgate.outreach.ratelimit import RateBudget
 from leadgate.outreach.shared_budget import budget_for
 from leadgate.settings import OutreachSettings
 from leadgate.store.base import StateStore
+from leadgate.store.health_board import HealthBoard
 
 JSONAPI = "application/vnd.api+json"
 USER_AGENT = "leadgate/0.1 (+https://github.com/leadgate)"
@@ -86,6 +88,8 @@ class OutreachClient:
         self.health = HealthGate(
             close_after=settings.health_close_after,
             probe_interval_s=settings.health_probe_interval_s,
+            # shared with every process on this store (outreach/health.py)
+            board=HealthBoard(store, str(self._base), owner=f"{os.getpid()}-{id(self):x}"),
         )
 
     async def __aenter__(self) -> OutreachClient:

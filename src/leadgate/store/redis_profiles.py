@@ -25,9 +25,9 @@ no longer read and expire by their own TTL (a day by default).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import orjson
 
@@ -52,8 +52,9 @@ from leadgate.store.redis_packed import (
 PROFILE_SHARDS = PACKED_SHARDS
 SEEN_SHARDS = 256
 
-# ARGV: now, profile hash prefix, old-layout prefix, then (hash, field) pairs. Returns per pair
-# the body (an alias answered with its primary's), or nil.
+# ARGV: now, profile hash prefix, old-layout prefix, JSON [[shard, field], ...] (one argument:
+# the client's packing of one argument per key costs more than the server's work). Returns per
+# pair the body (an alias answered with its primary's), or nil.
 _READ = """
 local now = tonumber(ARGV[1])
 local prefix, old = ARGV[2], ARGV[3]
@@ -76,8 +77,9 @@ local function legacy(field)
   return v
 end
 local out = {}
-for i = 4, #ARGV, 2 do
-  local raw = redis.call('HGET', ARGV[i], ARGV[i + 1])
+for _, wanted in ipairs(cjson.decode(ARGV[4])) do
+  local field = wanted[2]
+  local raw = redis.call('HGET', prefix .. wanted[1], field)
   local link, body = parse(raw)
   if body == '' then
     local shard = tonumber(string.sub(redis.sha1hex(link), 1, 6), 16) % SHARDS
@@ -85,7 +87,7 @@ for i = 4, #ARGV, 2 do
     if target == '' then target = nil end
     body = target
   elseif not raw then
-    body = legacy(ARGV[i + 1])
+    body = legacy(field)
   end
   out[#out + 1] = body or false
 end
@@ -151,16 +153,16 @@ redis.call('PEXPIRE', ARGV[2], math.max(1, math.floor((tonumber(last[2]) - now) 
 return #groups
 """
 
-# ARGV: window registry key, seen key prefix, now, then (shard, digest) pairs. Returns the
-# positions (1-based pairs) found.
+# ARGV: window registry key, seen key prefix, now, JSON [[shard, "digest"], ...]. Returns the
+# positions (1-based) found.
 _SEEN = """
 local ends = redis.call('ZRANGEBYSCORE', ARGV[1], '(' .. ARGV[3], '+inf')
 local found = {}
 if #ends == 0 then return found end
-for i = 4, #ARGV, 2 do
+for i, wanted in ipairs(cjson.decode(ARGV[4])) do
   for _, e in ipairs(ends) do
-    if redis.call('SISMEMBER', ARGV[2] .. e .. ':' .. ARGV[i], ARGV[i + 1]) == 1 then
-      found[#found + 1] = (i - 2) / 2
+    if redis.call('SISMEMBER', ARGV[2] .. e .. ':' .. wanted[1], wanted[2]) == 1 then
+      found[#found + 1] = i
       break
     end
   end
@@ -169,8 +171,9 @@ return found
 """
 
 
+@functools.lru_cache(maxsize=65_536)
 def profile_shard(key: str) -> int:
-    """The hash a profile entry lives in."""
+    """The hash a profile entry lives in (remembered: visitors come back)."""
     return packed_shard(key)
 
 
@@ -199,10 +202,10 @@ class RedisProfiles(RedisPackedDocs):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        args: list[Any] = [repr(self._clock()), self.key("P:"), self.key("p:")]
-        for key in wanted:
-            args.extend((self._hash(key), key))
-        bodies: list[bytes | None] = await self._read(args=args)
+        fields = orjson.dumps([(profile_shard(key), key) for key in wanted])
+        bodies: list[bytes | None] = await self._read(
+            args=[repr(self._clock()), self.key("P:"), self.key("p:"), fields]
+        )
         parsed: dict[bytes, Profile] = {}
         out: dict[str, Profile] = {}
         for key, body in zip(wanted, bodies, strict=True):
@@ -321,9 +324,11 @@ class RedisProfiles(RedisPackedDocs):
         wanted = list(dict.fromkeys(message_ids))
         if not wanted:
             return set()
-        args: list[Any] = [self.key("Sg"), self.key("S:"), repr(self._clock())]
+        pairs = []
         for message_id in wanted:
             digest = seen_digest(message_id)
-            args.extend((digest % SEEN_SHARDS, digest))
-        found: list[int] = await self._lookup(args=args)
+            pairs.append((digest % SEEN_SHARDS, str(digest)))  # text: Lua numbers are doubles
+        found: list[int] = await self._lookup(
+            args=[self.key("Sg"), self.key("S:"), repr(self._clock()), orjson.dumps(pairs)]
+        )
         return {wanted[int(i) - 1] for i in found}

@@ -121,7 +121,8 @@ class SqliteStore:
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(_SCHEMA)
-        sqlite_profiles.upgrade(conn)  # profiles, seen ids, documents (and older files)
+        # profiles, seen ids, documents (and those of an older file)
+        sqlite_profiles.upgrade(conn, self._clock())
         self._conn = conn
 
     def _connection(self) -> sqlite3.Connection:

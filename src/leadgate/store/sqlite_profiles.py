@@ -68,7 +68,7 @@ def _table_sql(conn: sqlite3.Connection, name: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def upgrade(conn: sqlite3.Connection) -> None:
+def upgrade(conn: sqlite3.Connection, now: float) -> None:
     """Create the tables, converting those of the previous layout (one transaction)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -86,12 +86,15 @@ def upgrade(conn: sqlite3.Connection) -> None:
             copy = f"SELECT key, body, NULL, {expiry} FROM profiles"  # noqa: S608 -- our own SQL
             conn.execute("INSERT OR REPLACE INTO profile (key, body, link, expires_at) " + copy)
             conn.execute("DROP TABLE profiles")
-        if _table_sql(conn, "seen") is not None:
-            rows = conn.execute("SELECT message_id, expires_at FROM seen").fetchall()
-            conn.executemany(
-                "INSERT OR REPLACE INTO seen_digest (digest, expires_at) VALUES (?, ?)",
-                [(seen_digest(m), math.ceil(e)) for m, e in rows],
+        if _table_sql(conn, "seen") is not None:  # unexpired ids, a slice at a time
+            old = conn.execute(
+                "SELECT message_id, expires_at FROM seen WHERE expires_at > ?", (now,)
             )
+            while rows := old.fetchmany(10_000):
+                conn.executemany(
+                    "INSERT OR REPLACE INTO seen_digest (digest, expires_at) VALUES (?, ?)",
+                    [(seen_digest(m), math.ceil(e)) for m, e in rows],
+                )
             conn.execute("DROP TABLE seen")
         docs = _table_sql(conn, "docs")
         if docs is None:

@@ -97,36 +97,23 @@ class OutcomePublisher:
         record_id: int | None,
     ) -> None:
         """The intent's records are in Outreach (created, updated, unchanged, matched...)."""
-        if intent.source is None:
-            return
-        await self.publish(
-            [
-                self.build(
-                    intent.source,
-                    message_id,
-                    status="ok",
-                    action=action,
-                    record_type=record_type,
-                    record_id=record_id,
-                )
-                for message_id in intent.message_ids or (None,)
-            ]
-        )
+        record = {"record_type": record_type, "record_id": record_id}
+        await self._per_message(intent, status="ok", action=action, **record)
 
     async def failed(self, intent: LeadIntent, reason: str, detail: str | None) -> None:
         """The intent's records were dead-lettered (or dropped at delivery) for ``reason``."""
-        if intent.source is None:
+        why = {"reason": reason, "detail": detail}
+        await self._per_message(intent, status="failed", action="dead_lettered", **why)
+
+    async def _per_message(
+        self, intent: LeadIntent, *, status: OutcomeStatus, action: str, **fields: Any
+    ) -> None:
+        """Publish one outcome per messageId of the intent (one without an id when it has none);
+        nothing for an intent without a source record."""
+        source = intent.source
+        if source is None:
             return
+        messages = intent.message_ids or (None,)
         await self.publish(
-            [
-                self.build(
-                    intent.source,
-                    message_id,
-                    status="failed",
-                    action="dead_lettered",
-                    reason=reason,
-                    detail=detail,
-                )
-                for message_id in intent.message_ids or (None,)
-            ]
+            [self.build(source, m, status=status, action=action, **fields) for m in messages]
         )

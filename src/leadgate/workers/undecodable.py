@@ -128,17 +128,9 @@ class BadBatches:
     ) -> None:
         """Count the batch under ``counted_as`` and log ``event`` as an error naming its range."""
         UNDECODABLE_BATCHES.labels(topic=tp.topic, detail=bad.detail, action=counted_as).inc()
-        log.error(
-            event,
-            topic=tp.topic,
-            partition=tp.partition,
-            offset=bad.first,
-            last_offset=bad.last,
-            detail=bad.detail,
-            error=bad.error,
-            group=self._group,
-            **fields,
-        )
+        batch = {"topic": tp.topic, "partition": tp.partition, "offset": bad.first}
+        batch |= {"last_offset": bad.last, "detail": bad.detail, "error": bad.error}
+        log.error(event, **batch, group=self._group, **fields)
 
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         """Partitions left this member: their halts are the next owner's to find."""
