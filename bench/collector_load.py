@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 import time
 import uuid
@@ -25,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import aiohttp
+
+from bench.rig import served_url
 
 Mode = Literal["batch", "single"]
 
@@ -154,14 +155,7 @@ async def _with_local_collector(args: argparse.Namespace) -> list[LoadResult]:
         sys.executable, "-c", _SERVER, key, stderr=asyncio.subprocess.PIPE, env=env
     )
     try:
-        assert server.stderr is not None
-        url = None
-        while url is None:
-            line = (await server.stderr.readline()).decode()
-            if not line:
-                raise RuntimeError("the collector exited before listening")
-            found = re.search(r"listening on (http://\S+)", line)
-            url = found.group(1) if found else None
+        url = await served_url(server, "the collector", timeout_s=None)
         return [await _run(args, url, key, mode) for mode in _modes(args)]
     finally:
         server.terminate()

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import statistics
 import sys
 import uuid
 from typing import Any
 
 from bench.collector_load import _SERVER, Mode, run_load
+from bench.rig import served_url
 
 
 async def run(seconds: float = 10.0, reps: int = 5) -> dict[str, Any]:
@@ -34,14 +34,7 @@ async def run(seconds: float = 10.0, reps: int = 5) -> dict[str, Any]:
     single: list[float] = []
     statuses: dict[str, int] = {}
     try:
-        assert server.stderr is not None
-        url = None
-        while url is None:
-            line = (await asyncio.wait_for(server.stderr.readline(), 60)).decode()
-            if not line:
-                raise RuntimeError("the collector exited before listening")
-            found = re.search(r"listening on (http://\S+)", line)
-            url = found.group(1) if found else None
+        url = await served_url(server, "the collector")
         modes: tuple[tuple[Mode, list[float]], ...] = (("batch", batch), ("single", single))
         for mode, _ in modes:
             await run_load(url, key, mode=mode, connections=4, duration_s=1.0)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import re
 import sys
 import time
 import uuid
@@ -151,6 +152,21 @@ class Sandbox:
         """Clear data, log and budget (tokens stay valid)."""
         async with self.session.post(f"{self.url}/__sandbox/reset", json={}) as response:
             response.raise_for_status()
+
+
+async def served_url(
+    server: asyncio.subprocess.Process, who: str, timeout_s: float | None = 60.0
+) -> str:
+    """The URL a child server prints on stderr (``listening on http://...``), reading its lines
+    (each within ``timeout_s``; None waits); RuntimeError naming ``who`` if it exits first."""
+    assert server.stderr is not None
+    while True:
+        line = (await asyncio.wait_for(server.stderr.readline(), timeout_s)).decode()
+        if not line:
+            raise RuntimeError(f"{who} exited before listening")
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            return found.group(1)
 
 
 def request_epoch(entry: dict[str, Any]) -> float:

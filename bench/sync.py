@@ -27,7 +27,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -42,7 +41,13 @@ import orjson
 from aiohttp import web
 
 from bench.collector_load import run_load
-from bench.rig import bench_settings, create_topics, embedded_broker, sandbox_process
+from bench.rig import (
+    bench_settings,
+    create_topics,
+    embedded_broker,
+    sandbox_process,
+    served_url,
+)
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.export import export
 from leadgate.runtime.process import host
@@ -188,14 +193,7 @@ async def ingest(seconds: float = 10.0, rate: float = 50.0) -> dict[str, Any]:
             env=env,
         )  # fmt: skip
         try:
-            assert server.stderr is not None
-            url = None
-            while url is None:
-                line = (await asyncio.wait_for(server.stderr.readline(), 60)).decode()
-                if not line:
-                    raise RuntimeError("leadgate serve exited before listening")
-                found = re.search(r"listening on (http://\S+)", line)
-                url = found.group(1) if found else None
+            url = await served_url(server, "leadgate serve")
             await _webhook_load(url, 1.0, connections=4)
             hooks = await _webhook_load(url, seconds)
             track = await run_load(url, key, mode="single", connections=64, duration_s=seconds)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -127,6 +128,19 @@ class SandboxHandle:
         async with self.session.get(f"{self.url}/__sandbox/state") as response:
             result: dict[str, Any] = await response.json(content_type=None)
             return result
+
+    def client_env(self) -> dict[str, str]:
+        """The environment of a ``leadgate`` process talking to this sandbox as its dev client
+        (this process's environment without ``LEADGATE_CONFIG``)."""
+        env = {
+            **os.environ,
+            "LEADGATE_OUTREACH__BASE_URL": self.url,
+            "LEADGATE_OUTREACH__CLIENT_ID": self.config.client_id,
+            "LEADGATE_OUTREACH__CLIENT_SECRET": self.config.client_secret,
+            "LEADGATE_OUTREACH__REFRESH_TOKEN": self.config.first_refresh_token,
+        }
+        env.pop("LEADGATE_CONFIG", None)
+        return env
 
     async def access_token(self) -> str:
         """Mint an access token with the dev refresh token (as a client's first refresh does)."""

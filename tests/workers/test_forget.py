@@ -18,6 +18,7 @@ from leadgate.settings import Settings
 from leadgate.store.base import ProspectRecord
 from leadgate.store.memory import MemoryStore
 from leadgate.store.person_index import PersonIndex
+from leadgate.store.sqlite import open_store
 from leadgate.store.traces import TraceStore
 from leadgate.workers.forget import Forgetter
 from tests.outreach.client.helpers import make_settings
@@ -111,6 +112,32 @@ async def test_forget_by_user_id_finds_the_email_through_the_profile(tmp_path: P
     report = await forgetter.forget(["user:u-1"], outreach=False)
     assert report.erased["prospect_records"] == 1
     assert await forgetter.suppressions.suppressed([f"email:{JANE}"]) == {f"email:{JANE}"}
+
+
+async def test_forget_by_user_id_erases_and_suppresses_the_anonymous_ids_linked_to_it(
+    tmp_path: Path,
+) -> None:
+    """A visitor who never gave an email (so no person-index entry) is forgotten by userId with
+    every anonymous id whose alias points at that profile (two devices): all erased from the
+    SQLite store, all suppressed; another visitor stays."""
+    settings = _settings(tmp_path)
+    store = await open_store(settings.state_dir)
+    try:
+        forgetter = Forgetter(settings, store)
+        mine = Profile(consent={"marketing": True})
+        await store.put_profiles({"user:u-9": mine, "anon:phone": mine})
+        await store.put_profiles({"user:u-9": mine, "anon:laptop": mine})
+        await store.put_profile(["anon:other"], Profile(consent={"marketing": False}))
+        report = await forgetter.forget(["user:u-9"], outreach=False)
+        assert report.erased["profiles"] == 3
+        assert await store.get_profiles(["user:u-9", "anon:phone", "anon:laptop"]) == {}
+        assert await store.get_profiles(["anon:other"]) != {}
+        suppressed = await forgetter.suppressions.suppressed(
+            ["user:u-9", "anon:phone", "anon:laptop", "anon:other"]
+        )
+        assert suppressed == {"user:u-9", "anon:phone", "anon:laptop"}
+    finally:
+        await store.close()
 
 
 async def test_forget_erases_the_local_inspector_traces(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,7 @@ PRESET = ROOT / "presets" / "outreach-lead-capture.yaml"
 
 
 async def _send(sandbox: SandboxHandle, state_dir: Path, *args: str) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "LEADGATE_OUTREACH__BASE_URL": sandbox.url,
-        "LEADGATE_OUTREACH__CLIENT_ID": sandbox.config.client_id,
-        "LEADGATE_OUTREACH__CLIENT_SECRET": sandbox.config.client_secret,
-        "LEADGATE_OUTREACH__REFRESH_TOKEN": sandbox.config.first_refresh_token,
-    }
-    env.pop("LEADGATE_CONFIG", None)
+    env = sandbox.client_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "leadgate.cli", "send", str(SEED), "--preset", str(PRESET),
         "--state-dir", str(state_dir), *args,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,7 @@ async def send(sandbox: SandboxHandle, state: Path, lines: list[str], name: str)
     """Run ``leadgate send --json`` on ``lines``; the reports by messageId."""
     events = state.parent / f"{name}.jsonl"
     events.write_text("\n".join(lines) + "\n")
-    env = {
-        **os.environ,
-        "LEADGATE_OUTREACH__BASE_URL": sandbox.url,
-        "LEADGATE_OUTREACH__CLIENT_ID": sandbox.config.client_id,
-        "LEADGATE_OUTREACH__CLIENT_SECRET": sandbox.config.client_secret,
-        "LEADGATE_OUTREACH__REFRESH_TOKEN": sandbox.config.first_refresh_token,
-    }
-    env.pop("LEADGATE_CONFIG", None)
+    env = sandbox.client_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "leadgate.cli", "send", str(events), "--preset", str(PRESET),
         "--state-dir", str(state), "--json",
