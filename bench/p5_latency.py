@@ -135,10 +135,14 @@ def _p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else 0
 
 
-async def run(seconds: float = 15.0, rate: int = 500) -> dict[str, Any]:
-    """Measure P5 and return its figures."""
+async def run(
+    seconds: float = 15.0, rate: int = 500, windows: tuple[float | None, ...] = (None, 0.0)
+) -> dict[str, Any]:
+    """Measure P5 and return its figures (``windows``: the coalescing windows to run, None for
+    the default)."""
     figures: dict[str, Any] = {}
-    for window, name in ((None, "p5"), (0.0, "p5_no_coalescing")):
+    for window in windows:
+        name = "p5" if window is None else "p5_no_coalescing" if window == 0 else f"p5_w{window:g}"
         async with embedded_broker() as broker, sandbox_process() as sandbox:
             with tempfile.TemporaryDirectory(prefix="leadgate-bench-p5-") as tmp:
                 extra: dict[str, Any] = {"budget_per_hour": 10_000_000}

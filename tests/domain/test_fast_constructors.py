@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from leadgate.domain.events import EventHead, Fields, fast_fields, fast_head
-from leadgate.domain.outcome import Outcome, fast_outcome
+from leadgate.domain.outcome import Outcome, drop_outcome, fast_outcome
 from leadgate.domain.reasons import DropReason
 
 
@@ -30,3 +30,23 @@ def test_fast_head_and_fast_fields_equal_their_namedtuples() -> None:
     assert fast_head(*head.values())._asdict() == head
     fields = _distinct(Fields._fields)
     assert fast_fields(*fields.values())._asdict() == fields
+
+
+def test_drop_outcome_takes_the_heads_fields() -> None:
+    """drop_outcome(head, ...) is the Outcome of the head's own fields, no lead, no values."""
+    head = fast_head(*_distinct(EventHead._fields).values())
+    stages = ("<stages>",)
+    built = drop_outcome(head, DropReason.UNMAPPED_EVENT, "<detail>", stages, None)  # type: ignore[arg-type]
+    assert built == Outcome(
+        message_id=head.message_id,
+        event_type=head.type,
+        event_name=head.name,
+        identities=head.identities,
+        drop=DropReason.UNMAPPED_EVENT,
+        detail="<detail>",
+        stages=stages,  # type: ignore[arg-type]
+        received_at=head.received_at,
+    )
+    assert built.lead is None
+    assert built.profile is None
+    assert built.normalized == {}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadgate.pipeline.email import InvalidEmail, normalize_email
+from leadgate.pipeline.email import _CANONICAL_HOST, InvalidEmail, idna_forms, normalize_email
 
 NORMALISED = [
     ("  jane.doe@acme.com  ", "jane.doe@acme.com", "I3 spaces trimmed"),
@@ -90,3 +90,42 @@ def test_generated_addresses_are_idempotent(local: str, domain: str) -> None:
         return
     assert once == once.strip().lower() or not once.isascii()
     assert normalize_email(once) == once
+
+
+HOSTS = [
+    "acme.com",
+    "company17.example.com",
+    "a.b",
+    "1-2.3a",
+    "x" * 63 + ".com",
+    "ab-cd.io",
+    "a--b.io",
+    "xn--bcher-kva.de",
+    "ab--cd.io",
+    "-acme.com",
+    "acme-.com",
+    "x" * 64 + ".com",
+    "acme..com",
+    "acme_corp.com",
+    "bücher.de",
+    "localhost",
+]
+
+
+def _agrees_with_idna(domain: str) -> None:
+    if not _CANONICAL_HOST.fullmatch(domain):
+        return
+    assert idna_forms(domain) == (domain, domain)
+
+
+@pytest.mark.parametrize("domain", HOSTS)
+def test_the_canonical_host_shortcut_agrees_with_idna(domain: str) -> None:
+    """A domain that skips the IDNA round trip is one IDNA maps to itself, in both forms."""
+    _agrees_with_idna(domain)
+    assert _CANONICAL_HOST.fullmatch("xn--bcher-kva.de") is None  # A-labels take the round trip
+
+
+@given(st.from_regex(r"[a-z0-9-]{1,8}(\.[a-z0-9-]{1,8}){1,3}", fullmatch=True))
+def test_generated_canonical_hosts_agree_with_idna(domain: str) -> None:
+    """Any generated lower-case LDH name the shortcut takes, IDNA maps to itself."""
+    _agrees_with_idna(domain)

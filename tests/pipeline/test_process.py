@@ -250,7 +250,7 @@ def test_a_bug_in_a_stage_drops_the_event_instead_of_raising(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("leadgate.pipeline.process.build_lead", broken)
+    monkeypatch.setattr("leadgate.pipeline.leads.build_lead", broken)
     outcome = process(record(make_track()), KNOWN, lead_capture)
     assert outcome.drop is DropReason.MALFORMED
     assert outcome.detail == "unexpected RuntimeError while processing"

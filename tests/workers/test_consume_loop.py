@@ -98,6 +98,53 @@ async def test_retry_seeks_back_without_redoing_finished_records(
     assert loop.assignments == 1
 
 
+async def test_records_fetched_behind_a_retried_batch_come_again_in_order(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """While a batch is in flight its partition keeps fetching; when that batch asks to be
+    retried, the records fetched behind it are handed over again after it, in offset order,
+    and every record ends up finished exactly once."""
+    release = asyncio.Event()
+    handed: list[int] = []
+    finished: Counter[int] = Counter()
+    failed = False
+
+    async def handler(tp: TopicPartition, records: list[Record]) -> BatchResult:
+        nonlocal failed
+        values = [int(r.value.decode()) for r in records]
+        handed.extend(values)
+        if not failed:  # the first batch: hold it until more records were produced, then fail
+            await release.wait()
+            failed = True
+            return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=0.2)
+        finished.update(values)
+        return BatchResult(done=tuple(r.offset for r in records))
+
+    await produce(
+        kafka_settings.bootstrap_servers,
+        kafka_settings.events_topic,
+        [(b"same-key", str(i).encode()) for i in range(5)],
+    )
+    stop = asyncio.Event()
+    loop = _loop(kafka_settings, handler)
+    task = asyncio.create_task(loop.run(stop))
+    await wait_for(lambda: _true(bool(handed)), timeout_s=30)
+    await produce(
+        kafka_settings.bootstrap_servers,
+        kafka_settings.events_topic,
+        [(b"same-key", str(i).encode()) for i in range(5, 20)],
+    )
+    await asyncio.sleep(0.3)  # let the partition fetch the new records behind the held batch
+    release.set()
+    await wait_for(lambda: _true(len(finished) == 20), timeout_s=30)
+    await wait_for(lambda: _lag_is_zero(kafka_settings), timeout_s=15)
+    stop.set()
+    await task
+    assert set(finished.values()) == {1}
+    first = len(handed) - 20
+    assert handed[first:] == list(range(20))
+
+
 async def test_shutdown_commits_and_restart_resumes(
     make_kafka_settings: Callable[..., KafkaSettings],
 ) -> None:
@@ -170,3 +217,28 @@ async def _lag_is_zero(settings: KafkaSettings) -> bool:
     return (
         await lag(settings.bootstrap_servers, settings.processor_group, settings.events_topic) == 0
     )
+
+
+async def test_whole_fetches_hand_over_batches_beyond_max_poll_records(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    """With ``whole_fetches`` (the processor's loop) a backlog reaches the handler in batches as
+    large as a fetch, not cut at ``max_poll_records``, each record once and in partition order."""
+    settings = make_kafka_settings(max_poll_records=50)
+    await _produce_numbers(settings, 700)
+    sizes: list[int] = []
+    offsets: dict[int, list[int]] = {}
+
+    async def handler(tp: TopicPartition, records: list[Record]) -> BatchResult:
+        sizes.append(len(records))
+        offsets.setdefault(tp.partition, []).extend(r.offset for r in records)
+        return BatchResult(done=tuple(r.offset for r in records))
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(_loop(settings, handler, whole_fetches=True).run(stop))
+    await wait_for(lambda: _true(sum(sizes) >= 700), timeout_s=30)
+    stop.set()
+    await task
+    assert sum(sizes) == 700
+    assert all(seen == sorted(set(seen)) for seen in offsets.values())
+    assert max(sizes) > 50

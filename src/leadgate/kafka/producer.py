@@ -14,7 +14,7 @@ from leadgate.settings import KafkaSettings
 
 # A few milliseconds of batching costs nothing noticeable per event and saves a request per
 # record under load.
-LINGER_MS = 5
+LINGER_MS = 0
 # The processor hands each batch's traces over as one record batch per partition; with
 # aiokafka's 16 KiB default a batch of 500 events needs several, and each waits for the one
 # before it to leave (bench P2). A batch is only as large as its records; this is a ceiling.

@@ -17,27 +17,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from leadgate.domain.lead import LeadIntent, Withdrawal
+from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent, Withdrawal, WithdrawalAction
 from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import StageStatus
 from leadgate.domain.trace import StageRecord
 from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.privacy import profile_email
+from leadgate.pipeline.trusted import trusted
 
 
 def withdrawn(
     before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
 ) -> tuple[str, ...]:
     """The required categories granted before and not granted after."""
-    return tuple(c for c in required if before.get(c) is True and after.get(c) is not True)
+    return tuple([c for c in required if before.get(c) is True and after.get(c) is not True])
 
 
 def regranted(
     before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
 ) -> tuple[str, ...]:
     """The required categories refused before (explicitly ``false``) and granted after."""
-    return tuple(c for c in required if before.get(c) is False and after.get(c) is True)
+    return tuple([c for c in required if before.get(c) is False and after.get(c) is True])
 
 
 @lru_cache(maxsize=64)
@@ -54,6 +55,12 @@ def _withdrawal_stage(categories: tuple[str, ...], action: str) -> StageRecord:
         "consent_withdrawn",
         f"withdrew {', '.join(categories)}: {what}",
     )
+
+
+@lru_cache(maxsize=64)
+def _withdrawal(categories: tuple[str, ...], action: WithdrawalAction) -> Withdrawal:
+    """The (frozen, shared) details of a withdrawal of ``categories``."""
+    return Withdrawal(categories=categories, action=action)
 
 
 _NO_EMAIL = StageRecord(
@@ -88,25 +95,38 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
         again = regranted(before, after, preset.consent)
         if not again:
             return outcome
-        return outcome._replace(stages=(*outcome.stages, _regrant_stage(again)))
+        return outcome.with_stage(_regrant_stage(again))
     action = preset.on_consent_withdrawn
     email = profile_email(profile.traits) or profile_email(snapshot.traits)
     if email is None:
-        return outcome._replace(stages=(*outcome.stages, _NO_EMAIL))
+        return outcome.with_stage(_NO_EMAIL)
     stage = _withdrawal_stage(categories, action)
     if action == "nothing":
-        return outcome._replace(stages=(*outcome.stages, stage))
-    intent = LeadIntent(
-        kind="consent_withdrawn",
-        email=email,
-        attributes={},
-        consent=dict(after),
-        identities=outcome.identities,
-        message_ids=(outcome.message_id,) if outcome.message_id else (),
-        event=outcome.event_name or outcome.event_type or "",
-        preset=preset.name,
-        received_at=outcome.received_at,
-        withdrawal=Withdrawal(categories=categories, action=action),
+        return outcome.with_stage(stage)
+    # Built with ``trusted`` like every intent the pipeline makes (validation would cost more
+    # than the rest of the event): every field, each made here with its declared type.
+    intent = trusted(
+        LeadIntent,
+        {
+            "schema_version": LEAD_SCHEMA_VERSION,
+            "kind": "consent_withdrawn",
+            "email": email,
+            "attributes": {},
+            "tags": (),
+            "account": None,
+            "consent": dict(after),
+            "required_consent": (),
+            "identities": outcome.identities,
+            "message_ids": (outcome.message_id,) if outcome.message_id else (),
+            "event": outcome.event_name or outcome.event_type or "",
+            "preset": preset.name,
+            "received_at": outcome.received_at,
+            "routing": None,
+            "withdrawal": _withdrawal(categories, action),
+            "source": None,
+            "on_existing": None,
+            "opportunity": None,
+        },
     )
     # The event keeps its own verdict (a demo request without consent is still no_consent);
     # the withdrawal travels beside it as the outcome's intent.

@@ -62,5 +62,6 @@ def dump_tasks(out: TextIO | None = None) -> None:
 def dump_tasks_on_signal() -> None:
     """SIGUSR1 dumps the asyncio tasks (:func:`dump_tasks`); SIGUSR2 every thread's stack,
     even when the event loop is blocked (``faulthandler``)."""
-    faulthandler.register(signal.SIGUSR2, all_threads=True)
+    # fd 2 itself: sys.stderr may be a stream without a file descriptor (pytest's capture).
+    faulthandler.register(signal.SIGUSR2, file=2, all_threads=True)
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)

@@ -191,10 +191,15 @@ class DeliveryWorker:
         state = RetryState()
         while all(self.lanes.current(item) for item in unit):
             await self._while_stopped()
-            if await self._suppressions.suppressed([email_identifier(lead.email)]):
+            # Both read the store: asked together, they cost one round trip to its thread.
+            suppressed, consented = await asyncio.gather(
+                self._suppressions.suppressed([email_identifier(lead.email)]),
+                self._consent_holds(lead),
+            )
+            if suppressed:
                 await self._report.dropped(lead, str(DropReason.SUPPRESSED))
                 return
-            if lead.kind == "upsert_prospect" and not await self._consent_holds(lead):
+            if not consented:
                 await self._report.dropped(lead, str(DropReason.CONSENT_REVOKED))
                 return
             exchanges = ExchangeRecorder(attempt=state.attempt)
@@ -243,8 +248,9 @@ class DeliveryWorker:
             return
 
     async def _consent_holds(self, lead: LeadIntent) -> bool:
-        """Consent re-checked against the latest profile; the snapshot fills what it lacks."""
-        if not lead.required_consent:
+        """Consent re-checked against the latest profile; the snapshot fills what it lacks
+        (only prospect upserts are checked)."""
+        if lead.kind != "upsert_prospect" or not lead.required_consent:
             return True
         profile = await self._store.get_profile(lead.identities)
         latest = {**lead.consent, **profile.consent}
