@@ -217,3 +217,28 @@ async def _lag_is_zero(settings: KafkaSettings) -> bool:
     return (
         await lag(settings.bootstrap_servers, settings.processor_group, settings.events_topic) == 0
     )
+
+
+async def test_whole_fetches_hand_over_batches_beyond_max_poll_records(
+    make_kafka_settings: Callable[..., KafkaSettings],
+) -> None:
+    """With ``whole_fetches`` (the processor's loop) a backlog reaches the handler in batches as
+    large as a fetch, not cut at ``max_poll_records``, each record once and in partition order."""
+    settings = make_kafka_settings(max_poll_records=50)
+    await _produce_numbers(settings, 700)
+    sizes: list[int] = []
+    offsets: dict[int, list[int]] = {}
+
+    async def handler(tp: TopicPartition, records: list[Record]) -> BatchResult:
+        sizes.append(len(records))
+        offsets.setdefault(tp.partition, []).extend(r.offset for r in records)
+        return BatchResult(done=tuple(r.offset for r in records))
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(_loop(settings, handler, whole_fetches=True).run(stop))
+    await wait_for(lambda: _true(sum(sizes) >= 700), timeout_s=30)
+    stop.set()
+    await task
+    assert sum(sizes) == 700
+    assert all(seen == sorted(set(seen)) for seen in offsets.values())
+    assert max(sizes) > 50
