@@ -75,8 +75,8 @@ from leadgate.kafka.broker import EmbeddedBroker
 from leadgate.settings import Settings
 
 TIMEOUT_S = 240.0
-POLL_S = 0.5  # committed offsets: one request per partition this often
-SAMPLE_S = 0.25  # /proc CPU samples (no broker request)
+POLL_S = 1.0  # committed offsets: one request per partition this often
+SAMPLE_S = 0.5  # /proc CPU samples (no broker request), interpolated at the window's ends
 LOW, HIGH = 0.1, 0.9  # the steady window: between these quantiles of the processed times
 
 
@@ -127,6 +127,7 @@ async def _drained(settings: Settings, total: int, process: Any, sampler: Sample
                 next_poll = time.monotonic() + POLL_S
                 done = sum([(await watcher.committed(tp)) or 0 for tp in partitions])
                 if done >= total:
+                    sampler.sample()  # the window ends before this: interpolation has both ends
                     return
                 if time.monotonic() > deadline or process.returncode is not None:
                     raise RuntimeError(f"only {done} of {total} committed")

@@ -5,9 +5,10 @@ A top-level Redis key costs some 150 bytes of its own, more than a small profile
 share keys:
 
 - ``N P:<shard>``, the packed hashes of ``store/redis_packed.py`` (``packed_shard`` of the
-  identity key): field = the identity key, value = ``<expiry>|<n>|<link><body>``: ``expiry``
-  epoch seconds in base 36 ("" for kept ``user:`` bodies), ``link`` (``n`` bytes) the body's
-  alias list (JSON) or, for an alias (empty body), the primary key. Small hashes stay
+  field, ``placement``): field = the identity key shortened (``u<userId>``, ``a<anonymousId>``),
+  value = ``<expiry>|<n>|<link><body>``: ``expiry`` epoch seconds in base 36 ("" for kept
+  ``user:`` bodies), ``link`` (``n`` bytes) the body's alias list (JSON) or, for an alias (empty
+  body), the primary's field. Small hashes stay
   listpack-encoded (a few bytes per entry) up to ``hash-max-listpack-entries`` / ``-value``:
   run Redis with ``hash-max-listpack-value 1024`` (the compose file does) so bodies fit.
   Hash fields carry no TTL, so every write also sweeps one shard (``N Pc`` is the cursor),
@@ -16,7 +17,9 @@ share keys:
 - ``N S:<end>:<shard>`` (a set of 64-bit digests, intset-encoded: 8 bytes each): the seen ids
   that expire in the window ending at ``end`` (epoch seconds, a multiple of a quarter of their
   TTL); the key expires at ``end``, so an id is remembered for its TTL and at most a quarter
-  more. ``N Sg`` (a sorted set) lists the live window ends; a lookup checks each (about five).
+  more. ``SEEN_SHARDS`` sets per window keep up to 512 ids each intset-encoded
+  (``set-max-intset-entries``): half a million ids per window. ``N Sg`` (a sorted set) lists the
+  live window ends; a lookup checks each (about five).
 
 Keys of the previous layout: ``p:<identity>`` profiles are still read when an identity has no
 entry here (and deleted when it is written again or forgotten); ``s:<messageId>`` seen ids are
@@ -50,9 +53,11 @@ from leadgate.store.redis_packed import (
 )
 
 PROFILE_SHARDS = PACKED_SHARDS
-SEEN_SHARDS = 256
+_SHORT = {"user": "u", "anon": "a"}
+_LONG = {"u": "user:", "a": "anon:"}
+SEEN_SHARDS = 1024
 
-# ARGV: now, profile hash prefix, old-layout prefix, JSON [[shard, field], ...] (one argument:
+# ARGV: now, profile hash prefix, old-layout prefix, JSON [[shard, field, key], ...] (one argument:
 # the client's packing of one argument per key costs more than the server's work). Returns per
 # pair the body (an alias answered with its primary's), or nil.
 _READ = """
@@ -78,8 +83,7 @@ local function legacy(field)
 end
 local out = {}
 for _, wanted in ipairs(cjson.decode(ARGV[4])) do
-  local field = wanted[2]
-  local raw = redis.call('HGET', prefix .. wanted[1], field)
+  local raw = redis.call('HGET', prefix .. wanted[1], wanted[2])
   local link, body = parse(raw)
   if body == '' then
     local shard = tonumber(string.sub(redis.sha1hex(link), 1, 6), 16) % SHARDS
@@ -87,14 +91,14 @@ for _, wanted in ipairs(cjson.decode(ARGV[4])) do
     if target == '' then target = nil end
     body = target
   elseif not raw then
-    body = legacy(field)
+    body = legacy(wanted[3])
   end
   out[#out + 1] = body or false
 end
 return out
 """.replace("SHARDS", str(PACKED_SHARDS))
 
-# ARGV: JSON [[hash, field, expiry, link, body, merge], ...], max aliases, old-layout prefix,
+# ARGV: JSON [[hash, field, expiry, link, body, merge, key], ...], max aliases, old-layout prefix,
 # sweep cursor key, profile hash prefix, shards, now. A body with merge = 1 carries the aliases
 # to add to those its stored entry lists.
 _WRITE = """
@@ -123,7 +127,7 @@ for _, it in ipairs(items) do
     if #merged == 0 then link = '' else link = cjson.encode(merged) end
   end
   redis.call('HSET', hash, field, expiry .. '|' .. #link .. '|' .. link .. body)
-  redis.call('DEL', old .. field)
+  redis.call('DEL', old .. it[7])
 end
 local now = tonumber(ARGV[7])
 local shard = ARGV[5] .. (redis.call('INCR', ARGV[4]) % tonumber(ARGV[6]))
@@ -172,9 +176,18 @@ return found
 
 
 @functools.lru_cache(maxsize=65_536)
-def profile_shard(key: str) -> int:
-    """The hash a profile entry lives in (remembered: visitors come back)."""
-    return packed_shard(key)
+def placement(key: str) -> tuple[int, str]:
+    """(shard, field) of an identity key's entry (remembered: visitors come back). The field
+    is the key with ``user:`` shortened to ``u`` and ``anon:`` to ``a`` (any other key gets
+    ``=``): four bytes less per entry; the shard is ``packed_shard`` of the field."""
+    prefix, colon, rest = key.partition(":")
+    field = _SHORT[prefix] + rest if colon and prefix in _SHORT else "=" + key
+    return packed_shard(field), field
+
+
+def field_key(field: str) -> str:
+    """The identity key an entry's field names (``placement``'s inverse)."""
+    return _LONG[field[0]] + field[1:] if field[0] in _LONG else field[1:]
 
 
 def seen_window_s(ttl_s: float) -> int:
@@ -194,7 +207,7 @@ class RedisProfiles(RedisPackedDocs):
         self._lookup = self.redis.register_script(_SEEN)
 
     def _hash(self, key: str) -> str:
-        return self.key("P:", str(profile_shard(key)))
+        return self.key("P:", str(placement(key)[0]))
 
     async def get_profiles(self, keys: Sequence[str]) -> dict[str, Profile]:
         """The profile stored under each key, in one script call (an alias is followed to its
@@ -202,7 +215,7 @@ class RedisProfiles(RedisPackedDocs):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        fields = orjson.dumps([(profile_shard(key), key) for key in wanted])
+        fields = orjson.dumps([(*placement(key), key) for key in wanted])
         bodies: list[bytes | None] = await self._read(
             args=[repr(self._clock()), self.key("P:"), self.key("p:"), fields]
         )
@@ -226,7 +239,8 @@ class RedisProfiles(RedisPackedDocs):
         now = self._clock()
         until = expiry_stamp(now + self._anon_idle_s)
         encoded: dict[int, str] = {}
-        items: list[tuple[str, str, str, str, str, int]] = []
+        items: list[tuple[str, str, str, str, str, int, str]] = []
+        prefix = self.key("P:")
         for write in bodies:
             body = encoded.get(id(write.profile))
             if body is None:
@@ -235,9 +249,11 @@ class RedisProfiles(RedisPackedDocs):
             # a user's body keeps the aliases its entry lists (merged in the script)
             merge = int(write.key.startswith(USER))
             link = orjson.dumps(list(write.aliases)).decode() if merge else ""
-            items.append((self._hash(write.key), write.key, expiry, link, body, merge))
+            shard, field = placement(write.key)
+            items.append((prefix + str(shard), field, expiry, link, body, merge, write.key))
         for alias, primary in aliases.items():
-            items.append((self._hash(alias), alias, until, primary, "", 0))
+            shard, field = placement(alias)
+            items.append((prefix + str(shard), field, until, placement(primary)[1], "", 0, alias))
         await self._write(
             args=[
                 orjson.dumps(items),
@@ -254,7 +270,7 @@ class RedisProfiles(RedisPackedDocs):
         """(link, body) of the live entries under these keys (one round trip)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hget(self._hash(key), key)
+                pipe.hget(self._hash(key), placement(key)[1])
             raws: list[bytes | None] = await pipe.execute()
         now = self._clock()
         out: dict[str, tuple[str, bytes]] = {}
@@ -272,7 +288,7 @@ class RedisProfiles(RedisPackedDocs):
             if body:
                 out.update(orjson.loads(link) if link else ())
             else:
-                out.add(link)
+                out.add(field_key(link))
         for link, body in (await self._entries(sorted(out - set(entries)))).values():
             if body and link:
                 out.update(orjson.loads(link))
@@ -291,13 +307,13 @@ class RedisProfiles(RedisPackedDocs):
                 for alias, (target, alias_body) in (
                     await self._entries(orjson.loads(link))
                 ).items():
-                    if not alias_body and target == key:
+                    if not alias_body and field_key(target) == key:
                         doomed.add(alias)
         live = len(await self._entries(sorted(doomed)))
         legacy = [self.key("p:", k) for k in sorted(doomed)]
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in sorted(doomed):
-                pipe.hdel(self._hash(key), key)
+                pipe.hdel(self._hash(key), placement(key)[1])
             pipe.delete(*legacy)
             results = await pipe.execute()
         return live + int(results[-1])
