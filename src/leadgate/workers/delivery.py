@@ -147,6 +147,8 @@ class DeliveryWorker:
     async def _drain(self, timeout_s: float, only: set[TopicPartition] | None) -> None:
         if not await self.lanes.idle(timeout_s, only):
             log.warning("delivery.drain_timeout", pending=self.lanes.pending)
+        if only is None:  # the stop's drain: what finishes after the last commit is redone
+            await self.lanes.close()
 
     async def _decode(self, record: Record) -> LeadIntent | None:
         """The record's intent; None when it is finished already (empty, or dead-lettered)."""
