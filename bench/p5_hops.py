@@ -112,10 +112,11 @@ class Probes:
         return make
 
     def send(self, original: Any) -> Any:
-        async def wrapper(producer: Any, topic: str, value: Any = None, key: Any = None) -> Any:
+        async def wrapper(producer: Any, topic: str, *args: Any, **kw: Any) -> Any:
+            key = kw.get("key", args[1] if len(args) > 1 else None)
             tag = _tag(key) if topic.endswith(".delivery") else None
             self.stamp(tag, "P.send")
-            future = await original(producer, topic, value=value, key=key)
+            future = await original(producer, topic, *args, **kw)
             if tag is not None:
                 future.add_done_callback(lambda _: self.stamp(tag, "P.acked"))
             return future

@@ -37,7 +37,7 @@ from leadgate.pipeline.outcomes import (
     undecodable,
     why,
 )
-from leadgate.pipeline.presets import Preset
+from leadgate.pipeline.presets import EventRule, Preset
 from leadgate.pipeline.withdrawal import with_withdrawal
 
 _IDENTIFY_DETAIL = "identify: traits remembered; only mapped track events create prospects"
@@ -80,22 +80,16 @@ def process(
         elif kind == "track":
             name = head.name
             rules = preset.events.get(name) if name is not None else None
-            if rules is not None and (
-                rules[0].action != "drop" or rules[0].when is not None or len(rules) > 1
-            ):
+            if rules is not None and _may_send(rules):
                 sent = lead_outcome(head, snapshot, preset, rules, default_region)
                 return _after_consent_change(sent, snapshot, preset)
             detail, unchanged, remembered = _unmapped(
                 kind, name or "", preset.name, rules is not None
             )
         elif kind == "identify":
-            if preset.identify is not None:  # CRM people: identify rules may send
-                sent = lead_outcome(
-                    head, snapshot, preset, preset.identify, default_region, person=True
-                )
-            else:
-                sent = _identify(head, snapshot)
-            return _after_consent_change(sent, snapshot, preset)
+            return _after_consent_change(
+                _identify(head, snapshot, preset, default_region), snapshot, preset
+            )
         else:
             detail, unchanged, remembered = _unmapped(kind, "", preset.name, False)
         profile = None
@@ -111,18 +105,26 @@ def process(
         outcome = drop_outcome(
             head, _UNMAPPED, detail, unchanged if profile is None else remembered, profile
         )
-        # Only a new consent can withdraw one: the common event skips the check.
-        return outcome if profile is None else _withdrawal(outcome, snapshot, preset)
+        # Only a new consent can withdraw one, and only from a profile that held one (the
+        # first consent a visitor gives, most of a fresh store's events, takes nothing away).
+        if profile is None or not snapshot.consent:
+            return outcome
+        return _withdrawal(outcome, snapshot, preset)
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return undecodable(drop, "process")
 
 
+def _may_send(rules: tuple[EventRule, ...]) -> bool:
+    """Whether an event listed with these rules can be sent (anything but one plain drop)."""
+    return rules[0].action != "drop" or rules[0].when is not None or len(rules) > 1
+
+
 def _after_consent_change(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
     """``outcome``, checked for a withdrawal when its event changed the profile's consent."""
     changed = outcome.profile
-    if changed is None or changed.consent is snapshot.consent:  # the common case
-        return outcome
+    if changed is None or changed.consent is snapshot.consent or not snapshot.consent:
+        return outcome  # the common case: no new consent, or the visitor's first
     return _withdrawal(outcome, snapshot, preset)
 
 
@@ -137,8 +139,13 @@ def _withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
         return outcome._replace(stages=(*outcome.stages, stage))
 
 
-def _identify(head: EventHead, snapshot: Profile) -> Outcome:
-    """identify: remember its traits and consent, then drop (only mapped tracks send)."""
+def _identify(
+    head: EventHead, snapshot: Profile, preset: Preset, default_region: str | None
+) -> Outcome:
+    """identify: remember its traits and consent, then drop (only mapped tracks send), unless
+    the preset has identify rules (CRM people: they may send)."""
+    if preset.identify is not None:
+        return lead_outcome(head, snapshot, preset, preset.identify, default_region, person=True)
     found = event_fields(head)
     if isinstance(found, Drop):
         return dropped(head, found, (StageRecord("decode", StageStatus.DROP, *why(found)),))

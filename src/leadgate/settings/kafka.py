@@ -42,8 +42,9 @@ class KafkaSettings(BaseModel):
         default=10,
         gt=0,
         description=(
-            "how long a fetch may wait at the broker for data; a broker that answers only when "
-            "it runs out (the embedded one) adds up to this per hop, and a lead takes two"
+            "how long an idle worker's fetch may wait at the broker for data (while records "
+            "flow the consume loop uses at most 2 ms: the embedded broker holds a fetch for its "
+            "whole wait even when records arrive, up to this per hop, and a lead takes two)"
         ),
     )
     drain_timeout_s: float = Field(default=20.0, gt=0)
