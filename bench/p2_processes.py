@@ -255,6 +255,9 @@ async def run(count: int = 40_000, reps: int = 3) -> dict[str, Any]:
         "p2x_cpu_us_per_event": cost,
         "p2x_runnable": {k: statistics.median(r.runnable for r in v) for k, v in runs.items()},
         "p2x_cores_used": {k: statistics.median(r.cores for r in v) for k, v in runs.items()},
+        # per rep, beside p2x_eps_reps: a rep that got far fewer cores than the others was
+        # disturbed by other work on the machine
+        "p2x_cores_reps": orjson.dumps({k: [r.cores for r in v] for k, v in runs.items()}).decode(),
         "p2x_speedup_ceiling": round(ceiling, 3),
         "p2x_rebalanced_runs": rebalanced,
     }

@@ -161,6 +161,13 @@ class TokenManager:
                 if self._usable(tokens, stale) and tokens is not None:
                     return tokens.access_token
                 if await self._claim_lease():
+                    # A holder may have stored its pair and let go between our read and our
+                    # claim: refreshing with the refresh token it used would be refused.
+                    stored = await self._store.load_tokens()
+                    if stored is not None and self._usable(stored, stale):
+                        await self._store.delete_docs(LEASE_COLLECTION, [LEASE_KEY])
+                        self._tokens = stored
+                        return stored.access_token
                     break
                 # Another process is refreshing: adopt the pair it stores (or, if it died,
                 # claim the lease once it expired).

@@ -34,6 +34,10 @@ from leadgate.store.base import ProspectRecord, TokenSet
 from leadgate.store.redis_docs import px_of
 from leadgate.store.redis_profiles import RedisProfiles
 
+# Connections per process, and how long a call waits for a free one before it fails.
+MAX_CONNECTIONS = 128
+POOL_WAIT_S = 20.0
+
 
 class RedisStore(RedisProfiles):
     """``StateStore`` on Redis; see the module docstring for the key layout."""
@@ -47,8 +51,17 @@ class RedisStore(RedisProfiles):
         clock: Callable[[], float] = time.time,
         client: aioredis.Redis | None = None,
     ) -> None:
-        self.redis: aioredis.Redis = client or aioredis.Redis.from_url(
-            url, decode_responses=False, health_check_interval=30
+        # A blocking pool: a delivery process runs up to max_in_flight lanes, each with store
+        # and budget calls in flight; past the pool's size a call waits for a connection
+        # (redis-py's default pool raises MaxConnectionsError at 100 instead).
+        self.redis: aioredis.Redis = client or aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_WAIT_S,
+                decode_responses=False,
+                health_check_interval=30,
+            )
         )
         self.namespace = namespace
         self._anon_idle_s = anonymous_profile_idle_s

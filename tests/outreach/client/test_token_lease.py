@@ -4,6 +4,7 @@ refresh single-flight across processes, and the others adopt the pair it stored.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from leadgate.outreach.auth import LEASE_COLLECTION, LEASE_KEY
 from leadgate.outreach.client import OutreachClient
@@ -84,4 +85,42 @@ async def test_a_process_holding_a_rejected_token_adopts_the_newer_pair(
     finally:
         await one.close()
         await two.close()
+    assert await _mints(sandbox) == 1
+
+
+class _SlowFirstRead(RedisStore):
+    """A store whose first read of the pair answers only after ``meanwhile`` ran: what a
+    process read just before another process's whole refresh (store, then let go of the lease)."""
+
+    def __init__(self, url: str, *, namespace: str) -> None:
+        super().__init__(url, namespace=namespace)
+        self.meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def load_tokens(self) -> TokenSet | None:
+        seen = await super().load_tokens()
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
+        return seen
+
+
+async def test_a_refresh_that_ended_between_a_read_and_the_lease_is_adopted(
+    make_sandbox: MakeSandbox, redis_server: RedisServer, redis_namespace: str
+) -> None:
+    """Process B reads no pair, then A refreshes, stores and lets go of the lease before B
+    claims it: B adopts A's pair instead of refreshing with the token A already used (which
+    Outreach refuses: a second, failed mint)."""
+    sandbox = await make_sandbox()
+    settings = make_settings(sandbox.url)
+    store_a = RedisStore(redis_server.url, namespace=redis_namespace)
+    store_b = _SlowFirstRead(redis_server.url, namespace=redis_namespace)
+    try:
+        async with OutreachClient(settings, store_a) as a, OutreachClient(settings, store_b) as b:
+            store_b.meanwhile = a.auth.access_token
+            token_b = await b.auth.access_token()
+            token_a = await a.auth.access_token()
+    finally:
+        await store_a.close()
+        await store_b.close()
+    assert token_b == token_a
     assert await _mints(sandbox) == 1
