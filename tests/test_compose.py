@@ -199,3 +199,16 @@ def test_dockerfile_runs_leadgate_unprivileged() -> None:
         _field_path(name)
     default_cmd = next(line for line in final if line.startswith("CMD "))
     build_parser().parse_args(shlex.split(default_cmd[4:].strip("[]").replace(",", " ")))
+
+
+@pytest.mark.parametrize("name", ["processor", "delivery"])
+def test_workers_get_a_stop_grace_that_fits_a_bounded_stop(
+    compose: dict[str, Any], name: str
+) -> None:
+    """Docker waits at least the worst stop (drain + one session timeout) before its SIGKILL."""
+    grace = _services(compose)[name]["stop_grace_period"]
+    match = re.fullmatch(r"(\d+)s", str(grace))
+    assert match is not None, f"{name}: stop_grace_period {grace!r} is not in seconds"
+    kafka = Settings().kafka
+    worst_stop_s = kafka.drain_timeout_s + kafka.session_timeout_ms / 1000
+    assert int(match.group(1)) >= worst_stop_s, (name, grace, worst_stop_s)
