@@ -136,7 +136,7 @@ def _withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
         stage = StageRecord(
             "withdrawal", StageStatus.WARN, None, f"unexpected {type(exc).__name__}"
         )
-        return outcome._replace(stages=(*outcome.stages, stage))
+        return outcome.with_stage(stage)
 
 
 def _identify(
