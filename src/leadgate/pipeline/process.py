@@ -47,7 +47,7 @@ _UNMAPPED = DropReason.UNMAPPED_EVENT
 
 def identities_of(head: EventHead | Drop) -> tuple[str, ...]:
     """The profile keys of a decoded record (``user:…``, ``anon:…``); ``()`` if malformed."""
-    return () if isinstance(head, Drop) else head.identities
+    return () if type(head) is Drop else head.identities  # Drop is final: exact test, cheaper
 
 
 def process(
@@ -70,7 +70,7 @@ def process(
     try:
         if head is None:
             head = decode(record)
-        if isinstance(head, Drop):
+        if type(head) is Drop:  # final: cheaper than isinstance for the heads it is not
             return undecodable(head)
         kind = head.type
         # Page views, unmapped tracks and ignored types (~90% of a site's events) only remember
