@@ -300,16 +300,27 @@ class ConsumeLoop:
         if tp not in consumer.assignment():
             return
         if result.retry_from is None:
-            if tp not in self.bad_batches.halted:
+            if tp not in self.bad_batches.halted and part.resume_at is None:
                 consumer.resume(tp)
             return
-        # Records fetched behind the batch are fetched again from ``retry_from`` (they stay
-        # unfinished in the tracker meanwhile, so nothing past them is committed).
+        self._rewind(consumer, tp, part, result.retry_from, result.retry_after_s)
+
+    def _rewind(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        part: _Partition,
+        offset: int,
+        after_s: float,
+    ) -> None:
+        """Fetch ``tp`` again from ``offset`` after ``after_s``. Records fetched behind it are
+        dropped (they stay unfinished in the tracker meanwhile, so nothing past them is
+        committed)."""
         part.buffer.clear()
         consumer.pause(tp)
-        consumer.seek(tp, result.retry_from)
-        part.received_next = result.retry_from
-        part.resume_at = time.monotonic() + max(result.retry_after_s, 0.0)
+        consumer.seek(tp, offset)
+        part.received_next = offset
+        part.resume_at = time.monotonic() + max(after_s, 0.0)
 
     async def _unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
         """``getmany`` raised: find the undecodable batch among the flowing partitions, take
@@ -357,6 +368,18 @@ class ConsumeLoop:
     def generation_of(self, tp: TopicPartition) -> int | None:
         """The generation ``tp``'s records are tracked under now (None when it is not ours)."""
         return self._tracker.generation_of(tp)
+
+    def retry(
+        self, tp: TopicPartition, offset: int, generation: int | None, after_s: float
+    ) -> None:
+        """Work a handler kept going after its batch returned failed: seek ``tp`` back to
+        ``offset`` and fetch it again after ``after_s`` (a ``retry_from`` that came late).
+        Ignored for a partition of another generation: its new owner fetches it anyway."""
+        part = self._parts.get(tp)
+        consumer = self._consumer
+        if part is None or consumer is None or self._tracker.generation_of(tp) != generation:
+            return
+        self._rewind(consumer, tp, part, offset, after_s)
 
     def complete(self, tp: TopicPartition, offsets: Iterable[int], generation: int | None) -> None:
         """Offsets a handler left out of ``done`` (held back) are final now. Ignored for a
