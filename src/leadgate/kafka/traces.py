@@ -133,13 +133,6 @@ class TraceBatch:
         return acks
 
 
-    async def written(self) -> None:
-        """``send``, then wait for every acknowledgement (never raises). A caller that must not
-        wait runs it as a task: handing a record batch over waits while the partition's
-        previous batch is unsent (aiokafka's ``send_batch``), i.e. for a broker round trip."""
-        await asyncio.gather(*await self.send())
-
-
 async def _reported(future: asyncio.Future[Any]) -> None:
     try:
         await future

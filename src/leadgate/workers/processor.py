@@ -4,7 +4,8 @@ Per record, in partition order: decode, dedupe the messageId, take the profile o
 identities, run the pure ``process()``, keep the profile update, produce the lead intent to the
 delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
 messageId). The store is read and written once per batch (profiles and seen ids), and the
-batch's traces go out as one record batch per partition (``TraceBatch``). Once a batch's
+batch's traces go out as record batches per partition, merged with those of the batches
+before it that are still being handed over (``workers/trace_writer.py``). Once a batch's
 outputs are sent and its profiles stored it is *handed on* and the partition's next batch runs;
 it settles in the background (``workers/settling.py``): only when every produce of it (lead
 intents and traces) was acknowledged are the messageIds of its events that changed a profile or
@@ -37,7 +38,6 @@ from leadgate.domain.events import EventHead, decode
 from leadgate.domain.outcome import Drop, Outcome
 from leadgate.domain.reasons import DeadLetterReason, DropReason
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.kafka.traces import TraceBatch
 from leadgate.observability.logging import get_logger, log_dropped
 from leadgate.observability.metrics import (
     DEAD_LETTERS,
@@ -55,6 +55,7 @@ from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.privacy_gate import PrivacyGate
 from leadgate.workers.settling import HandedOn, Settling
 from leadgate.workers.skipped import duplicate_outcome, suppressed_outcome
+from leadgate.workers.trace_writer import TraceWriter
 
 __all__ = ["PresetSource", "Processor"]
 
@@ -120,7 +121,7 @@ class _BatchOutput:
     counts (added to the metrics once) and its log lines (one logger, bound once; a routine
     drop's debug line is not even built when debug is off)."""
 
-    def __init__(self, traces: TraceBatch) -> None:
+    def __init__(self, traces: TraceWriter) -> None:
         self.traces = traces
         self.log = log.bind()
         self.debug = self.log.is_enabled_for(logging.DEBUG)
@@ -172,6 +173,7 @@ class Processor:
             on_drain=self._drain,
         )
         self._settling = Settling(self.loop, store, settings.pipeline.dedupe_ttl_s)
+        self._traces = TraceWriter(producer, settings)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set (then drain and commit); presets reload meanwhile."""
@@ -180,6 +182,7 @@ class Processor:
             await self.loop.run(stop)
         finally:
             await self._settling.close()
+            await self._traces.close()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -223,7 +226,7 @@ class Processor:
         }
         batch = BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
-            out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
+            out = _BatchOutput(await self._traces.ready())
             rows = zip(records, decoded, ids, strict=True)
             for position, (record, (head, event), message_id) in enumerate(rows):
                 if message_id is not None and message_id in already:
@@ -241,9 +244,7 @@ class Processor:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
             out.flush_counts()
-            # The traces go out in the background: their hand-over waits for the broker
-            # (``TraceBatch.written``), and only the batch's settling needs them written.
-            acks.append(asyncio.create_task(out.traces.written()))
+            acks.append(out.traces.written())  # handed over in the background
         except KafkaError as exc:
             log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
