@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess  # git, to name the commit measured
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from typing import Any
 from bench import report, rig
 
 RESULTS = Path("bench/results.json")
+# Every figure with the run it came from: a partial run (--only) keeps the others, and says so.
+FIGURES = Path("bench/figures.json")
 
 GOALS: dict[str, tuple[str, float]] = {
     "p1_process_vs_decode": (">=", 0.3),
@@ -114,32 +117,57 @@ def main(argv: list[str] | None = None) -> int:
     measures = _measures(args.quick)
     rig.production_logging("info")
     chosen = args.only.split(",") if args.only else list(measures)
-    previous: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results = {key: previous.get(key) for key in GOALS}
-    details: dict[str, Any] = {}
+    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    run = report.Run(date=date, commit=_commit(), quick=args.quick)
+    figures = report.load_figures(FIGURES, RESULTS)
     started = time.monotonic()
     for name in chosen:
         t0 = time.monotonic()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        figures = measures[name]()
-        for key, value in figures.items():
-            (results if key in GOALS else details)[key] = value
-        print(f"[bench] {name} done in {time.monotonic() - t0:.0f}s: {figures}", file=sys.stderr)
+        measured = measures[name]()
+        report.record(figures, measured, run)
+        print(f"[bench] {name} done in {time.monotonic() - t0:.0f}s: {measured}", file=sys.stderr)
+    results = {key: figures[key]["value"] if key in figures else None for key in GOALS}
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    FIGURES.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    table = report.table(results, GOALS)
+    table = report.table(figures, GOALS)
     print(table)
     report.write_benchmarks_md(
         Path("BENCHMARKS.md"),
         table=table,
-        details=details,
+        figures=figures,
+        goals=GOALS,
         machine=machine,
-        date=date,
-        command="make bench" + (f" (python -m bench --only {args.only})" if args.only else ""),
+        run=run,
+        command=_command(args.only, args.quick),
         seconds=time.monotonic() - started,
     )
     return 0
+
+
+def _command(only: str | None, quick: bool) -> str:
+    if not only and not quick:
+        return "make bench"
+    flags = (f" --only {only}" if only else "") + (" --quick" if quick else "")
+    return f"python -m bench{flags}"
+
+
+def _commit() -> str:
+    """The commit measured (short id, "+dirty" when the tree has uncommitted changes)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 -- git from PATH, fixed argv
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607 -- as above
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return (head or "unknown") + ("+dirty" if dirty else "")
 
 
 if __name__ == "__main__":

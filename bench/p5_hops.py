@@ -17,8 +17,9 @@ wrappers installed for the run and removed after it; production code is unchange
 
 Each line is the p50/p99/max of the time from one probe to the next, in milliseconds. Also:
 the event loop's lag, the batches each handler ran (size and wall time), and every state-store
-call (``queued``: waiting for the store's thread; ``ran``: the query; ``woke``: from its end
-until the awaiting task ran again) with where it was called from.
+call that went to the SQLite store's thread (``queued``: waiting for the store's thread; ``ran``:
+the query; ``woke``: from its end until the awaiting task ran again) and every read (inline on
+the event loop when small, ``store/sqlite_access.py``) with where it was called from.
 Run: ``PYTHONPATH=src:. python -m bench.p5_hops [seconds] [window|-] [rate]``.
 """
 
@@ -41,7 +42,7 @@ from bench import p5_latency
 from bench.rig import production_logging
 from leadgate.outreach.client import OutreachClient
 from leadgate.outreach.dispatch import Dispatcher
-from leadgate.store.sqlite import SqliteStore
+from leadgate.store.sqlite_access import SqliteAccess
 from leadgate.workers.consumer import ConsumeLoop
 from leadgate.workers.delivery import DeliveryWorker
 from leadgate.workers.lanes import Item
@@ -148,7 +149,7 @@ class Probes:
         return wrapper
 
     def call(self, original: Any) -> Any:
-        async def wrapper(store: Any, fn: Callable[[], Any]) -> Any:
+        async def wrapper(access: Any, fn: Callable[[], Any]) -> Any:
             caller = sys._getframe(1)
             outer = caller.f_back.f_code.co_qualname if caller.f_back else "?"
             self.took(f"store call {caller.f_code.co_name} < {outer}", 0.0)
@@ -162,7 +163,7 @@ class Probes:
                 finally:
                     times.append(time.perf_counter())
 
-            result = await original(store, timed)
+            result = await original(access, timed)
             if len(times) == 2:
                 self.took("store queued", times[0] - submitted)
                 self.took("store ran", times[1] - times[0])
@@ -171,10 +172,23 @@ class Probes:
 
         return wrapper
 
+    def read(self, original: Any) -> Any:
+        async def wrapper(access: Any, fn: Callable[[Any], Any], *, keys: int = 1) -> Any:
+            caller = sys._getframe(1)
+            outer = caller.f_back.f_code.co_qualname if caller.f_back else "?"
+            began = time.perf_counter()
+            result = await original(access, fn, keys=keys)
+            self.took(f"store read {caller.f_code.co_name} < {outer}", 0.0)
+            self.took("store reads, each", time.perf_counter() - began)
+            return result
+
+        return wrapper
+
 
 @contextmanager
 def _installed(probes: Probes) -> Iterator[None]:
-    probes.wrap(SqliteStore, "_call", probes.call)
+    probes.wrap(SqliteAccess, "call", probes.call)
+    probes.wrap(SqliteAccess, "read", probes.read)
     probes.wrap(ConsumeLoop, "_accept", probes.accept)
     probes.wrap(Processor, "handle", probes.handle("P.start"))
     probes.wrap(DeliveryWorker, "handle", probes.handle("D.start"))
@@ -242,7 +256,7 @@ async def hops(seconds: float = 5.0, window: float | None = None, rate: int = 50
                 gaps.append((seen[after] - seen[before]) * 1000)
         lines.append(f"{before:>10} -> {after:<10} {_quantiles(gaps)}  (n={len(gaps)})")
     for kind, runs in sorted(probes.durations.items()):
-        if kind.startswith("store call"):
+        if kind.startswith(("store call", "store read ")):
             lines.append(f"{kind}: {len(runs)}")
             continue
         sizes = [float(n) for _, n in runs]

@@ -20,7 +20,13 @@ from leadgate.store.suppression import PersonHasher, SuppressionList, load_salt
 from tests.plugins.cli import Cli
 from tests.plugins.streams import read_records
 
-EMAILS = ("ada@acme.example", "grace@navy.example", "linus@kernel.example")
+# Local parts long and not hex: the PII checks look for them in output that holds hex digests
+# (a 3-letter local part such as "ada" turns up in one at random).
+EMAILS = (
+    "ada.lovelace@acme.example",
+    "grace.hopper@navy.example",
+    "linus.torvalds@kernel.example",
+)
 REASONS = ("vendor_validation", "vendor_validation", "vendor_conflict")
 
 
@@ -105,7 +111,7 @@ async def test_replay_leaves_a_forgotten_persons_dead_letters(
     store = await open_store(settings.state_dir)
     try:
         await SuppressionList(store, PersonHasher(load_salt(settings))).add(
-            ["email:grace@navy.example"]
+            ["email:grace.hopper@navy.example"]
         )
     finally:
         await store.close()
@@ -115,7 +121,7 @@ async def test_replay_leaves_a_forgotten_persons_dead_letters(
     assert "1 of forgotten people were left" in err
     records = await read_records(kafka_settings.bootstrap_servers, kafka_settings.delivery_topic, 4)
     emails = sorted(orjson.loads(r.value)["email"] for r in records)
-    assert emails == ["ada@acme.example", "ada@acme.example", *EMAILS[1:]]
+    assert emails == [EMAILS[0], EMAILS[0], *EMAILS[1:]]
 
 
 async def test_since_in_the_future_replays_nothing(kafka_settings: KafkaSettings, cli: Cli) -> None:

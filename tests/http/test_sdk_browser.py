@@ -104,6 +104,43 @@ async def test_5xx_and_429_are_retried_with_backoff(
     await page.context.close()
 
 
+async def test_flush_waits_for_the_request_in_flight_and_sends_what_is_queued(
+    make_collector: MakeCollector, browser: Browser
+) -> None:
+    """leadgate.flush() called while a batch is still in flight resolves only after that batch
+    and the events queued behind it have reached the collector."""
+    collector = await make_collector(demo_write_key="web")
+    page = await open_demo(browser, collector)
+    await page.evaluate("leadgate.flush()")
+    held: list[Route] = []
+
+    async def hold_first(route: Route) -> None:
+        if not held:
+            held.append(route)
+            return
+        await route.continue_()
+
+    await page.route("**/v1/batch", hold_first)
+    await page.evaluate("leadgate.track('Form Submitted', {via: 'first'}); null")
+
+    async def first_held() -> bool:
+        return bool(held)
+
+    await wait_for(first_held, timeout_s=30)
+    await page.evaluate(
+        """() => { window.flushed = false;
+            leadgate.track('Form Submitted', {via: 'second'});
+            leadgate.flush().then(function () { window.flushed = true; }); }"""
+    )
+    assert await page.evaluate("window.flushed") is False, "the first batch is still held"
+    await held[0].continue_()
+    await page.wait_for_function("() => window.flushed === true")
+    sent = [r.value.get("properties", {}).get("via") for r in await collector.records()]
+    assert "first" in sent
+    assert "second" in sent, "flush resolved before the event queued behind the held batch left"
+    await page.context.close()
+
+
 async def test_queued_events_leave_by_beacon_on_pagehide(
     make_collector: MakeCollector, browser: Browser
 ) -> None:

@@ -145,6 +145,48 @@ async def test_records_fetched_behind_a_retried_batch_come_again_in_order(
     assert handed[first:] == list(range(20))
 
 
+async def test_work_finished_after_its_batch_returned_can_rewind_the_partition(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """A handler that finishes its records later (``complete``) and then finds one batch failed
+    (``retry``) gets that batch and everything after it again, in order; nothing past the
+    failure is committed before it is finished, and at the end every record is finished."""
+    handed: list[int] = []
+    finished: Counter[int] = Counter()
+    work: list[asyncio.Task[None]] = []
+    failed = False
+
+    async def later(tp: TopicPartition, records: list[Record], generation: int | None) -> None:
+        nonlocal failed
+        await asyncio.sleep(0.05)
+        if not failed:
+            failed = True
+            loop.retry(tp, records[0].offset, generation, 0.2)
+            return
+        finished.update(int(r.value.decode()) for r in records)
+        loop.complete(tp, (r.offset for r in records), generation)
+
+    async def handler(tp: TopicPartition, records: list[Record]) -> BatchResult:
+        handed.extend(int(r.value.decode()) for r in records)
+        work.append(asyncio.create_task(later(tp, records, loop.generation_of(tp))))
+        return BatchResult(done=())
+
+    await produce(
+        kafka_settings.bootstrap_servers,
+        kafka_settings.events_topic,
+        [(b"same-key", str(i).encode()) for i in range(10)],
+    )
+    stop = asyncio.Event()
+    loop = _loop(kafka_settings, handler)
+    task = asyncio.create_task(loop.run(stop))
+    await wait_for(lambda: _true(len(finished) == 10), timeout_s=30)
+    await wait_for(lambda: _lag_is_zero(kafka_settings), timeout_s=15)
+    stop.set()
+    await task
+    assert failed
+    assert handed[-10:] == list(range(10))  # the redo, in order
+
+
 async def test_shutdown_commits_and_restart_resumes(
     make_kafka_settings: Callable[..., KafkaSettings],
 ) -> None:

@@ -80,7 +80,7 @@ class StateStore(Protocol):
 
     async def mark_seen(self, message_ids: Sequence[str], ttl_s: float) -> None:
         """Remember these messageIds as processed for at least ``ttl_s`` seconds (a store may
-        keep them up to a quarter longer: ``seen_window_s``)."""
+        keep them up to a quarter longer: ``store/redis_seen.seen_window_s``)."""
         ...
 
     async def seen(self, message_ids: Sequence[str]) -> set[str]:

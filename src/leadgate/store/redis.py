@@ -4,8 +4,9 @@ Selected by ``LEADGATE_STATE__URL=redis://…`` (``store/opening.py``). Every ke
 ``state.namespace``; the layout (``N`` is the namespace):
 
 - ``N P:<shard>``, ``N Pc``: profiles, one body per visitor and aliases, packed into hashes;
-  ``N S:<end>:<shard>``, ``N Sg``: seen messageId digests by expiry window
   (``store/redis_profiles.py``, which also says what happens to the previous layout's keys);
+  ``N S:<end>:<shard>``, ``N Sg``: seen messageId digests by expiry window
+  (``store/redis_seen.py``);
   the person index is packed into the same hashes (``store/redis_packed.py``).
 - ``N pr:<email>``, ``N a:<domain>``, ``N tok``: prospect records, account ids, the token pair.
 - ``N d:{<collection>}:<key>`` and its index and expiry sets: collections of JSON documents
@@ -33,13 +34,14 @@ from leadgate.pipeline.identity import merge_profiles
 from leadgate.store.base import ProspectRecord, TokenSet
 from leadgate.store.redis_docs import px_of
 from leadgate.store.redis_profiles import RedisProfiles
+from leadgate.store.redis_seen import RedisSeenIds
 
 # Connections per process, and how long a call waits for a free one before it fails.
 MAX_CONNECTIONS = 128
 POOL_WAIT_S = 20.0
 
 
-class RedisStore(RedisProfiles):
+class RedisStore(RedisProfiles, RedisSeenIds):
     """``StateStore`` on Redis; see the module docstring for the key layout."""
 
     def __init__(
@@ -69,6 +71,7 @@ class RedisStore(RedisProfiles):
         self._clock = clock
         self._register_scripts()
         self._register_profile_scripts()
+        self._register_seen_scripts()
         self._register_packed_scripts()
 
     async def ping(self) -> None:

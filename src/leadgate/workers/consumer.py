@@ -41,10 +41,9 @@ How it keeps at-least-once without stalling the group (docs/reliability.md P10, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -54,55 +53,17 @@ from leadgate.kafka.batches import BadBatch, rewind_lost
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
+from leadgate.workers.batch_result import BatchHandler, BatchResult, Drained, Partition, Record
+from leadgate.workers.fetch_wait import FetchWait
 from leadgate.workers.offsets import OffsetTracker
 from leadgate.workers.stopping import cancel_all, consume_until, leave, leave_budget_s, within
 from leadgate.workers.undecodable import BadBatches
 
+__all__ = ["BatchHandler", "BatchResult", "ConsumeLoop", "Drained", "Record"]
+
 log = structlog.get_logger(__name__)
 
-Record = Any  # aiokafka.ConsumerRecord (untyped library)
 _BUSY_POLL_MS = 5
-# While records flow, a fetch waits at the broker at most this long. A broker that holds a fetch
-# for its whole max wait even when records arrive meanwhile (the embedded one does) adds up to
-# ``fetch_max_wait_ms`` to every hop of a lead; a real Kafka broker answers as soon as records
-# arrive, so there it changes nothing but the count of empty fetches. After
-# ``_FLOWING_FOR_S`` without records the configured ``fetch_max_wait_ms`` applies again, so an
-# idle worker does not spin.
-_FLOWING_FETCH_WAIT_MS = 2
-_FLOWING_FOR_S = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """What a handler did with one batch of one partition.
-
-    ``done`` holds every offset whose outcome is final (delivered, dropped, dead-lettered and
-    acknowledged). With ``retry_from`` set, the partition is sought back to that offset and
-    resumed after ``retry_after_s``; offsets below it must all be in ``done``.
-    """
-
-    done: tuple[int, ...]
-    retry_from: int | None = None
-    retry_after_s: float = 0.0
-
-
-BatchHandler = Callable[[TopicPartition, list[Record]], Coroutine[Any, Any, BatchResult]]
-# Work a handler keeps going after its batch returned (records left out of ``done``): awaited on
-# drain with the seconds left and the partitions drained (None: all), before the commit.
-Drained = Callable[[float, set[TopicPartition] | None], Coroutine[Any, Any, None]]
-
-
-@dataclass
-class _Partition:
-    """The loop's view of one assigned partition."""
-
-    buffer: list[Record] = field(default_factory=list)
-    deadline: float = 0.0
-    task: asyncio.Task[BatchResult] | None = None
-    batch_first: int = 0
-    generation: int | None = None
-    resume_at: float | None = None
-    received_next: int | None = None  # the offset after the last record getmany handed out
 
 
 class ConsumeLoop:
@@ -132,10 +93,10 @@ class ConsumeLoop:
         self._poll_timeout_ms = poll_timeout_ms
         self._error_backoff_s = error_backoff_s
         self._tracker = OffsetTracker()
-        self._parts: dict[TopicPartition, _Partition] = {}
+        self._parts: dict[TopicPartition, Partition] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._last_commit = 0.0
-        self._flowing_until = 0.0
+        self._fetch_wait = FetchWait(settings.fetch_max_wait_ms)
         self.assignments = 0
         self.revocations = 0
         self.bad_batches = BadBatches(settings, group, dead_letters)
@@ -146,6 +107,7 @@ class ConsumeLoop:
         self._polling = False  # inside getmany (which waits out a rebalance, see .stopping)
         self._drain_by: float | None = None  # set once stopping: in-flight work ends by then
         self._leave_by: float | None = None  # then the commit and the leave end by this
+        self._draining = False
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -219,7 +181,7 @@ class ConsumeLoop:
             await self._unreadable(consumer, exc)
             return
         self._polling = False
-        self._fetch_wait(consumer, flowing=any(batches.values()))
+        self._fetch_wait.apply(consumer, flowing=any(batches.values()))
         for tp, records in batches.items():
             self._accept(tp, records)
             self._hold_if_full(consumer, tp)
@@ -228,7 +190,7 @@ class ConsumeLoop:
         await self._commit(force=False)
 
     def _accept(self, tp: TopicPartition, records: list[Record]) -> None:
-        part = self._parts.setdefault(tp, _Partition())
+        part = self._parts.setdefault(tp, Partition())
         if records:
             part.received_next = records[-1].offset + 1
         # track() is False for a record already final in this generation (re-fetched after a
@@ -241,21 +203,6 @@ class ConsumeLoop:
             produced_at = fresh[0].timestamp / 1000 if fresh[0].timestamp else now
             part.deadline = min(now, produced_at) + self._linger_s
         part.buffer.extend(fresh)
-
-    def _fetch_wait(self, consumer: AIOKafkaConsumer, *, flowing: bool) -> None:
-        """Shorten the broker-side fetch wait while records flow; restore it once they stop.
-        aiokafka reads the wait from its fetcher for every fetch request it builds."""
-        now = time.monotonic()
-        if flowing:
-            self._flowing_until = now + _FLOWING_FOR_S
-        wait = (
-            min(_FLOWING_FETCH_WAIT_MS, self._settings.fetch_max_wait_ms)
-            if now < self._flowing_until
-            else self._settings.fetch_max_wait_ms
-        )
-        fetcher = getattr(consumer, "_fetcher", None)
-        if fetcher is not None and getattr(fetcher, "_fetch_max_wait_ms", wait) != wait:
-            fetcher._fetch_max_wait_ms = wait
 
     def _hold_if_full(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         """A partition keeps fetching while its batch is in flight (the next batch is then
@@ -277,13 +224,26 @@ class ConsumeLoop:
             part.batch_first = batch[0].offset
             part.generation = self._tracker.generation_of(tp)
             part.task = asyncio.create_task(self._handler(tp, batch))
+            part.task.add_done_callback(functools.partial(self._ended, tp))
+
+    def _ended(self, tp: TopicPartition, task: asyncio.Task[BatchResult]) -> None:
+        """A batch ended between polls: fold it in and start the partition's next batch now,
+        not when the poll returns (up to its timeout later: a wait for every batch of a busy
+        partition, bench ``p5_hops``). A drain folds its batches in itself."""
+        part = self._parts.get(tp)
+        consumer = self._consumer
+        if consumer is None or part is None or part.task is not task or self._draining:
+            return
+        self._finish(consumer, tp, part)
+        if self._drain_by is None:
+            self._dispatch_due(consumer)
 
     def _collect_finished(self, consumer: AIOKafkaConsumer) -> None:
         for tp, part in self._parts.items():
             if part.task is not None and part.task.done():
                 self._finish(consumer, tp, part)
 
-    def _finish(self, consumer: AIOKafkaConsumer, tp: TopicPartition, part: _Partition) -> None:
+    def _finish(self, consumer: AIOKafkaConsumer, tp: TopicPartition, part: Partition) -> None:
         """Fold a finished batch into the tracker and decide when the partition flows again."""
         task, part.task = part.task, None
         assert task is not None
@@ -300,16 +260,27 @@ class ConsumeLoop:
         if tp not in consumer.assignment():
             return
         if result.retry_from is None:
-            if tp not in self.bad_batches.halted:
+            if tp not in self.bad_batches.halted and part.resume_at is None:
                 consumer.resume(tp)
             return
-        # Records fetched behind the batch are fetched again from ``retry_from`` (they stay
-        # unfinished in the tracker meanwhile, so nothing past them is committed).
+        self._rewind(consumer, tp, part, result.retry_from, result.retry_after_s)
+
+    def _rewind(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        part: Partition,
+        offset: int,
+        after_s: float,
+    ) -> None:
+        """Fetch ``tp`` again from ``offset`` after ``after_s``. Records fetched behind it are
+        dropped (they stay unfinished in the tracker meanwhile, so nothing past them is
+        committed)."""
         part.buffer.clear()
         consumer.pause(tp)
-        consumer.seek(tp, result.retry_from)
-        part.received_next = result.retry_from
-        part.resume_at = time.monotonic() + max(result.retry_after_s, 0.0)
+        consumer.seek(tp, offset)
+        part.received_next = offset
+        part.resume_at = time.monotonic() + max(after_s, 0.0)
 
     async def _unreadable(self, consumer: AIOKafkaConsumer, error: Exception) -> None:
         """``getmany`` raised: find the undecodable batch among the flowing partitions, take
@@ -357,6 +328,18 @@ class ConsumeLoop:
     def generation_of(self, tp: TopicPartition) -> int | None:
         """The generation ``tp``'s records are tracked under now (None when it is not ours)."""
         return self._tracker.generation_of(tp)
+
+    def retry(
+        self, tp: TopicPartition, offset: int, generation: int | None, after_s: float
+    ) -> None:
+        """Work a handler kept going after its batch returned failed: seek ``tp`` back to
+        ``offset`` and fetch it again after ``after_s`` (a ``retry_from`` that came late).
+        Ignored for a partition of another generation: its new owner fetches it anyway."""
+        part = self._parts.get(tp)
+        consumer = self._consumer
+        if part is None or consumer is None or self._tracker.generation_of(tp) != generation:
+            return
+        self._rewind(consumer, tp, part, offset, after_s)
 
     def complete(self, tp: TopicPartition, offsets: Iterable[int], generation: int | None) -> None:
         """Offsets a handler left out of ``done`` (held back) are final now. Ignored for a
@@ -426,7 +409,7 @@ class ConsumeLoop:
         self.joined.set()
         self._tracker.assign(assigned)
         for tp in assigned:
-            self._parts[tp] = _Partition()
+            self._parts[tp] = Partition()
         log.info(
             "consumer.assigned", group=self._group, partitions=sorted(p.partition for p in assigned)
         )
@@ -434,6 +417,13 @@ class ConsumeLoop:
     async def _drain(self, timeout_s: float, only: Iterable[TopicPartition] | None = None) -> None:
         """Let in-flight batches finish (bounded); buffered, undispatched records are dropped
         from memory and stay uncommitted, so they are fetched again later."""
+        self._draining = True
+        try:
+            await self._drain_batches(timeout_s, only)
+        finally:
+            self._draining = False
+
+    async def _drain_batches(self, timeout_s: float, only: Iterable[TopicPartition] | None) -> None:
         started = time.monotonic()
         wanted = set(only) if only is not None else set(self._parts)
         parts = {tp: p for tp, p in self._parts.items() if tp in wanted}

@@ -4,11 +4,14 @@ Per record, in partition order: decode, dedupe the messageId, take the profile o
 identities, run the pure ``process()``, keep the profile update, produce the lead intent to the
 delivery topic (keyed by normalised email) and the trace to the traces topic (keyed by
 messageId). The store is read and written once per batch (profiles and seen ids), and the
-batch's traces go out as one record batch per partition (``TraceBatch``). A batch is finished
-only when every produce of it (lead intents and traces) was acknowledged; then the messageIds of
-its events that changed a profile or made a lead are marked seen (for
-``pipeline.dedupe_ttl_s``) and its offsets become committable. A crash before that replays the
-batch, and the dedupe skips what was already handed on. Events whose repeat would change
+batch's traces go out as record batches per partition, merged with those of the batches
+before it that are still being handed over (``workers/trace_writer.py``). Once a batch's
+outputs are sent and its profiles stored it is *handed on* and the partition's next batch runs;
+it settles in the background (``workers/settling.py``): only when every produce of it (lead
+intents and traces) was acknowledged are the messageIds of its events that changed a profile or
+made a lead marked seen (for ``pipeline.dedupe_ttl_s``) and its offsets finished. Until then
+those messageIds count as seen for the next batches. A crash before that replays the batch,
+and the dedupe skips what was already handed on. Events whose repeat would change
 nothing (page views, unmapped tracks: most of a site's traffic) are not remembered: a replayed
 one is processed again to the same no-op, and the store does not grow with them.
 
@@ -33,11 +36,8 @@ from aiokafka.errors import KafkaError
 
 from leadgate.domain.events import EventHead, decode
 from leadgate.domain.outcome import Drop, Outcome
-from leadgate.domain.profile import Profile
-from leadgate.domain.reasons import DeadLetterReason, DropReason, StageStatus
-from leadgate.domain.trace import StageRecord
+from leadgate.domain.reasons import DeadLetterReason, DropReason
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.kafka.traces import TraceBatch
 from leadgate.observability.logging import get_logger, log_dropped
 from leadgate.observability.metrics import (
     DEAD_LETTERS,
@@ -46,13 +46,16 @@ from leadgate.observability.metrics import (
     PROCESS_LATENCY,
     record_event,
 )
-from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import Preset
 from leadgate.pipeline.process import process
 from leadgate.settings import Settings
 from leadgate.store.base import StateStore
+from leadgate.workers.batch_profiles import BatchProfiles
 from leadgate.workers.consumer import BatchResult, ConsumeLoop, Record
 from leadgate.workers.privacy_gate import PrivacyGate
+from leadgate.workers.settling import HandedOn, Settling
+from leadgate.workers.skipped import duplicate_outcome, suppressed_outcome
+from leadgate.workers.trace_writer import TraceWriter
 
 __all__ = ["PresetSource", "Processor"]
 
@@ -113,75 +116,12 @@ def _message_id(event: dict[str, Any] | None) -> str | None:
     return message_id if isinstance(message_id, str) and message_id else None
 
 
-def _duplicate(event: dict[str, Any], message_id: str) -> Outcome:
-    event_type = event.get("type")
-    name = event.get("event")
-    return Outcome(
-        message_id=message_id,
-        event_type=event_type if isinstance(event_type, str) else None,
-        event_name=name if isinstance(name, str) else None,
-        drop=DropReason.DUPLICATE_MESSAGE,
-        detail="messageId already processed",
-        stages=(
-            StageRecord(
-                "dedupe", StageStatus.DROP, str(DropReason.DUPLICATE_MESSAGE), "already processed"
-            ),
-        ),
-        received_at=event.get("receivedAt") if isinstance(event.get("receivedAt"), str) else None,
-    )
-
-
-_SUPPRESSED_DETAIL = "this person asked to be forgotten (leadgate privacy unsuppress lifts it)"
-_SUPPRESSED_STAGES = (
-    StageRecord("privacy", StageStatus.DROP, str(DropReason.SUPPRESSED), _SUPPRESSED_DETAIL),
-)
-
-
-def _suppressed(head: EventHead) -> Outcome:
-    """The outcome of a forgotten person's event: no identities, no fields, nothing kept."""
-    return Outcome(
-        message_id=head.message_id,
-        event_type=head.type,
-        event_name=head.name,
-        drop=DropReason.SUPPRESSED,
-        detail=_SUPPRESSED_DETAIL,
-        stages=_SUPPRESSED_STAGES,
-        received_at=head.received_at,
-    )
-
-
-class _BatchProfiles:
-    """The profiles of one batch's identities: read once, updated as the batch goes, and the
-    changed ones written back together."""
-
-    def __init__(self, store: StateStore, read: set[str], profiles: dict[str, Profile]) -> None:
-        self._store = store
-        self._read = read
-        self._profiles = profiles
-        self.changed: dict[str, Profile] = {}
-
-    async def snapshot(self, keys: tuple[str, ...]) -> Profile:
-        """The merged profile of these keys as the batch has left it so far."""
-        profiles = self._profiles
-        missing = [k for k in keys if k not in profiles and k not in self._read]
-        if missing:  # a key the batch read did not foresee: read it now
-            self._read.update(missing)
-            profiles.update(await self._store.get_profiles(missing))
-        return merge_profiles([profiles.get(k) for k in keys])
-
-    def update(self, keys: tuple[str, ...], profile: Profile) -> None:
-        """Store ``profile`` under every key, for the rest of the batch and the write-back."""
-        for key in keys:
-            self._profiles[key] = profile
-            self.changed[key] = profile
-
-
 class _BatchOutput:
     """What one batch writes besides lead intents: its traces (sent together), its outcome
     counts (added to the metrics once) and its log lines (one logger, bound once; a routine
     drop's debug line is not even built when debug is off)."""
 
-    def __init__(self, traces: TraceBatch) -> None:
+    def __init__(self, traces: TraceWriter) -> None:
         self.traces = traces
         self.log = log.bind()
         self.debug = self.log.is_enabled_for(logging.DEBUG)
@@ -230,7 +170,10 @@ class Processor:
             # A batch is a whole fetch: none of it is fetched twice, and the store round trips
             # and produce requests per batch are shared by ~2,000 events under a backlog.
             whole_fetches=True,
+            on_drain=self._drain,
         )
+        self._settling = Settling(self.loop, store, settings.pipeline.dedupe_ttl_s)
+        self._traces = TraceWriter(producer, settings)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set (then drain and commit); presets reload meanwhile."""
@@ -238,6 +181,8 @@ class Processor:
         try:
             await self.loop.run(stop)
         finally:
+            await self._settling.close()
+            await self._traces.close()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
@@ -248,8 +193,12 @@ class Processor:
                 await asyncio.wait_for(stop.wait(), self._settings.pipeline.presets_poll_s)
             self.presets.reload_if_changed()
 
+    async def _drain(self, timeout_s: float, only: set[TopicPartition] | None) -> None:
+        await self._settling.idle(timeout_s, only)
+
     async def handle(self, tp: TopicPartition, records: list[Record]) -> BatchResult:
-        """Process one partition's batch; finished only when every output is acknowledged.
+        """Process one partition's batch and hand it on; its offsets are finished when it
+        settles (every output acknowledged, its messageIds remembered).
 
         The store is read once and written once per batch: the profiles of every identity in
         the batch come in one read, and a batch-local copy carries each event's update to the
@@ -257,12 +206,14 @@ class Processor:
         by another processor instance is always seen by the next batch.
         """
         started = time.perf_counter()
+        generation = self.loop.generation_of(tp)
         acks: list[Awaitable[Any]] = []
         processed: list[str] = []
         decoded = [_decode(r.value) for r in records]
         _count_key_mismatches(tp.topic, records, decoded)  # K7
         ids = [_message_id(event) for _, event in decoded]
-        already = await self._store.seen([m for m in ids if m])
+        wanted_ids = [m for m in ids if m]
+        already = await self._store.seen(wanted_ids) | self._settling.unsettled(wanted_ids)
         # A forgotten person's events stop here, before any state is read or written.
         suppressed = await self._privacy.suppressed(
             [head if m not in already else None for (head, _), m in zip(decoded, ids, strict=True)]
@@ -273,19 +224,19 @@ class Processor:
             if head is not None and m not in already and position not in suppressed
             for k in head.identities
         }
-        batch = _BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
+        batch = BatchProfiles(self._store, wanted, await self._store.get_profiles(list(wanted)))
         try:
-            out = _BatchOutput(await TraceBatch.start(self._producer, self._settings))
+            out = _BatchOutput(await self._traces.ready())
             rows = zip(records, decoded, ids, strict=True)
             for position, (record, (head, event), message_id) in enumerate(rows):
                 if message_id is not None and message_id in already:
                     assert event is not None
-                    self._publish(_duplicate(event, message_id), message_id, out)
+                    self._publish(duplicate_outcome(event, message_id), message_id, out)
                     continue
                 if position in suppressed:  # changes nothing, so it is not remembered as seen
                     assert head is not None
                     trace_id = message_id or f"offset:{record.partition}:{record.offset}"
-                    self._publish(_suppressed(head), trace_id, out, suppressed=True)
+                    self._publish(suppressed_outcome(head), trace_id, out, suppressed=True)
                     continue
                 out.consequential = False
                 acks.extend(await self._one(record, head, event, message_id, batch, out))
@@ -293,17 +244,18 @@ class Processor:
                     already.add(message_id)  # a repeat later in this batch is a duplicate too
                     processed.append(message_id)
             out.flush_counts()
-            acks.extend(await out.traces.send())
-            await self._store.put_profiles(batch.changed)
-            await self._privacy.remember(batch.changed)
-            await asyncio.gather(*acks)
+            acks.append(out.traces.written())  # handed over in the background
         except KafkaError as exc:
             log.warning("processor.produce.error", partition=tp.partition, error=type(exc).__name__)
             return BatchResult(done=(), retry_from=records[0].offset, retry_after_s=1.0)
-        if processed:
-            await self._store.mark_seen(processed, self._settings.pipeline.dedupe_ttl_s)
+        # One trip to the store for both writes (they are independent).
+        await asyncio.gather(
+            self._store.put_profiles(batch.changed), self._privacy.remember(batch.changed)
+        )
+        offsets = tuple(r.offset for r in records)
+        self._settling.hand_on(HandedOn(tp, generation, offsets, tuple(processed)), acks)
         PROCESS_LATENCY.observe((time.perf_counter() - started) / len(records))
-        return BatchResult(done=tuple(r.offset for r in records))
+        return BatchResult(done=())
 
     async def _one(
         self,
@@ -311,7 +263,7 @@ class Processor:
         head: EventHead | None,
         event: dict[str, Any] | None,
         message_id: str | None,
-        batch: _BatchProfiles,
+        batch: BatchProfiles,
         out: _BatchOutput,
     ) -> list[Awaitable[Any]]:
         """Handle one record; returns the acknowledgements the batch must wait for."""

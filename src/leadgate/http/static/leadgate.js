@@ -23,6 +23,7 @@
   var queue = [];
   var timer = null;
   var inFlight = false;
+  var sending = null; // the request in flight, so that an explicit flush can wait for it
   var attempt = 0;
   var nextDelay = 0;
 
@@ -181,6 +182,7 @@
   }
 
   function flush() {
+    if (timer) clearTimeout(timer); // called early (leadgate.flush()): the timer has nothing left
     timer = null;
     if (inFlight || !queue.length || !cfg) return Promise.resolve();
     inFlight = true;
@@ -198,7 +200,7 @@
     } catch (e) {
       request = Promise.reject(e);
     }
-    return request.then(function (response) {
+    sending = request.then(function (response) {
       if (response.status === 200) return accepted(items, response);
       if (response.status === 429 || response.status >= 500) {
         return retry(items, response.headers.get("Retry-After"));
@@ -212,6 +214,15 @@
       nextDelay = 0;
       schedule(delay);
     });
+    return sending;
+  }
+
+  // leadgate.flush(): waits for the request in flight (if any), then sends the next batch (up to
+  // flushAt events) and resolves when that answer is in. Without the wait, a flush called while
+  // a request is in flight would resolve at once and send nothing.
+  function flushQueued() {
+    if (inFlight) return sending.then(function () { return flush(); });
+    return flush();
   }
 
   // The page is going away: hand what is queued to the browser, which sends it after unload.
@@ -275,7 +286,7 @@
       save(CONSENT, next);
       return assign({}, next);
     },
-    flush: function () { return flush(); },
+    flush: function () { return flushQueued(); },
     anonymousId: function () { return state.anonymousId; },
     reset: function () {
       state = {anonymousId: uuid(), traits: {}};
