@@ -3,9 +3,9 @@ so a field added or reordered in one place cannot silently shift the values of t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from leadgate.domain.events import EventHead, Fields, fast_fields, fast_head
+from leadgate.domain.events import EventHead, Fields, HeadFields, fast_fields, fast_head
 from leadgate.domain.outcome import Outcome, drop_outcome, fast_outcome
 from leadgate.domain.reasons import DropReason
 
@@ -26,15 +26,17 @@ def test_fast_outcome_equals_outcome_field_by_field() -> None:
 def test_fast_head_and_fast_fields_equal_their_namedtuples() -> None:
     """fast_head and fast_fields take their fields in the NamedTuples' own order."""
     head = _distinct(EventHead._fields)
-    assert fast_head(*head.values()) == EventHead(**head)
-    assert fast_head(*head.values())._asdict() == head
+    fields_in_order = cast("HeadFields", tuple(head.values()))
+    assert fast_head(fields_in_order) == EventHead(**head)
+    assert fast_head(fields_in_order)._asdict() == head
+    assert type(fast_head(fields_in_order)) is EventHead
     fields = _distinct(Fields._fields)
     assert fast_fields(*fields.values())._asdict() == fields
 
 
 def test_drop_outcome_takes_the_heads_fields() -> None:
     """drop_outcome(head, ...) is the Outcome of the head's own fields, no lead, no values."""
-    head = fast_head(*_distinct(EventHead._fields).values())
+    head = fast_head(cast("HeadFields", tuple(_distinct(EventHead._fields).values())))
     stages = ("<stages>",)
     built = drop_outcome(head, DropReason.UNMAPPED_EVENT, "<detail>", stages, None)  # type: ignore[arg-type]
     assert built == Outcome(

@@ -13,8 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from leadgate.domain.events import EventHead
-from leadgate.domain.outcome import Drop, Outcome, fast_outcome
+from leadgate.domain.events import EventHead, fields
+from leadgate.domain.outcome import Drop, Outcome, drop_outcome, fast_outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
@@ -25,7 +25,7 @@ from leadgate.pipeline.crm import (
     parse_opportunity,
     person_source,
 )
-from leadgate.pipeline.identity import find_email, remember
+from leadgate.pipeline.identity import NO_IDENTITY, find_email, remember
 from leadgate.pipeline.mapping import build_lead
 from leadgate.pipeline.normalize import normalize_traits
 from leadgate.pipeline.outcomes import (
@@ -34,7 +34,7 @@ from leadgate.pipeline.outcomes import (
     UNCHANGED,
     dropped,
     event_consent,
-    event_fields,
+    validated_fields,
     why,
 )
 from leadgate.pipeline.presets import EventRule, Preset
@@ -52,7 +52,7 @@ def lead_outcome(
 ) -> Outcome:
     """A mapped track event, or an identify with rules (``person``: a CRM person, its traits
     remembered first): condition, consent, identity, normalise, map, route."""
-    found = event_fields(head)
+    found = fields(head) or validated_fields(head)
     if isinstance(found, Drop):
         return dropped(head, found, (StageRecord("decode", StageStatus.DROP, *why(found)),))
     context_traits, raw_consent, traits, properties = found
@@ -96,8 +96,9 @@ def lead_outcome(
     ]
     identity = find_email(sources)
     if isinstance(identity, Drop):
-        stages.append(StageRecord("identity", StageStatus.DROP, *why(identity)))
-        return dropped(head, identity, tuple(stages), profile)
+        # The usual drop (no email known yet) has its trace record built once, below.
+        stages.append(_NO_IDENTITY_STAGE if identity is NO_IDENTITY else _identity_drop(identity))
+        return drop_outcome(head, identity.reason, identity.detail, tuple(stages), profile)
     normalized = normalize_traits(
         current.traits, preset.traits_to_normalize, default_region=default_region
     )
@@ -182,6 +183,13 @@ def _opportunity(
 
 # The pass records of the lead path depend on the preset only: built once, shared.
 _NORMALIZED = StageRecord("normalize", StageStatus.PASS)
+
+
+def _identity_drop(drop: Drop) -> StageRecord:
+    return StageRecord("identity", StageStatus.DROP, *why(drop))
+
+
+_NO_IDENTITY_STAGE = _identity_drop(NO_IDENTITY)
 
 
 @lru_cache(maxsize=256)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from leadgate.domain.events import EventHead, decode
+from leadgate.domain.events import EventHead, decode, fields
 from leadgate.domain.outcome import Drop, Outcome, drop_outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import DropReason, StageStatus
@@ -33,8 +33,8 @@ from leadgate.pipeline.outcomes import (
     UNCHANGED,
     dropped,
     event_consent,
-    event_fields,
     undecodable,
+    validated_fields,
     why,
 )
 from leadgate.pipeline.presets import EventRule, Preset
@@ -102,14 +102,12 @@ def process(
                 known = snapshot.consent
                 if consent is not known and consent != known:
                     profile = new_profile(snapshot.traits, consent)
-        outcome = drop_outcome(
-            head, _UNMAPPED, detail, unchanged if profile is None else remembered, profile
-        )
+        if profile is None:  # the common case: nothing new to remember
+            return drop_outcome(head, _UNMAPPED, detail, unchanged)
+        outcome = drop_outcome(head, _UNMAPPED, detail, remembered, profile)
         # Only a new consent can withdraw one, and only from a profile that held one (the
         # first consent a visitor gives, most of a fresh store's events, takes nothing away).
-        if profile is None or not snapshot.consent:
-            return outcome
-        return _withdrawal(outcome, snapshot, preset)
+        return _withdrawal(outcome, snapshot, preset) if snapshot.consent else outcome
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return undecodable(drop, "process")
@@ -146,7 +144,7 @@ def _identify(
     the preset has identify rules (CRM people: they may send)."""
     if preset.identify is not None:
         return lead_outcome(head, snapshot, preset, preset.identify, default_region, person=True)
-    found = event_fields(head)
+    found = fields(head) or validated_fields(head)
     if isinstance(found, Drop):
         return dropped(head, found, (StageRecord("decode", StageStatus.DROP, *why(found)),))
     context_traits, raw_consent, traits, _ = found

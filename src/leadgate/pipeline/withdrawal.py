@@ -27,28 +27,23 @@ from leadgate.pipeline.privacy import profile_email
 from leadgate.pipeline.trusted import trusted
 
 
-def withdrawn(
+def consent_changes(
     before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
-) -> tuple[str, ...]:
-    """The required categories granted before and not granted after."""
-    # A loop, not a comprehension: on Python 3.11 a comprehension makes and calls a function
-    # each time, most of the cost of this check for a preset's one or two categories (bench P1).
-    found: tuple[str, ...] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The required categories withdrawn (granted before, not granted after) and those granted
+    again (refused before, explicitly ``false``, and granted after)."""
+    # One loop, not two comprehensions: on Python 3.11 a comprehension makes and calls a
+    # function each time, most of the cost of this check for a preset's one or two categories
+    # (bench P1).
+    withdrawn: tuple[str, ...] = ()
+    regranted: tuple[str, ...] = ()
     for category in required:
-        if before.get(category) is True and after.get(category) is not True:
-            found += (category,)
-    return found
-
-
-def regranted(
-    before: Mapping[str, bool], after: Mapping[str, bool], required: Iterable[str]
-) -> tuple[str, ...]:
-    """The required categories refused before (explicitly ``false``) and granted after."""
-    found: tuple[str, ...] = ()
-    for category in required:  # a loop for the reason ``withdrawn`` gives
-        if before.get(category) is False and after.get(category) is True:
-            found += (category,)
-    return found
+        was, now = before.get(category), after.get(category)
+        if was is True and now is not True:
+            withdrawn += (category,)
+        elif was is False and now is True:
+            regranted += (category,)
+    return withdrawn, regranted
 
 
 @lru_cache(maxsize=64)
@@ -99,15 +94,15 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
     profile = outcome.profile
     if profile is None:
         return outcome
-    before, after, required = snapshot.consent, profile.consent, preset.consent
-    categories = withdrawn(before, after, required)
+    categories, again = consent_changes(snapshot.consent, profile.consent, preset.consent)
     if not categories:
-        again = regranted(before, after, required)
         if not again:
             return outcome
         return outcome.with_stage(_regrant_stage(again))
     action = preset.on_consent_withdrawn
-    email = profile_email(profile.traits) or profile_email(snapshot.traits)
+    traits, known = profile.traits, snapshot.traits
+    # An event that changed only the consent keeps the very traits dict: look in it once.
+    email = profile_email(traits) or (None if traits is known else profile_email(known))
     if email is None:
         return outcome.with_stage(_NO_EMAIL)
     stage = _withdrawal_stage(categories, action)
@@ -124,7 +119,7 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
             "attributes": {},
             "tags": (),
             "account": None,
-            "consent": dict(after),
+            "consent": dict(profile.consent),
             "required_consent": (),
             "identities": outcome.identities,
             "message_ids": (outcome.message_id,) if outcome.message_id else (),
