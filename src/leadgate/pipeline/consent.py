@@ -22,6 +22,9 @@ from leadgate.domain.cache import BoundedCache
 CONSENT_KEYS = ("categoryPreferences", "categories", "canonical")
 _MAX_CACHED = 1024
 _parsed: BoundedCache[bytes, dict[str, bool]] = BoundedCache(_MAX_CACHED)
+# The cache's lookup, bound once (it stays valid: the cache empties its dict in place). Every
+# event with a consent looks it up, and the attribute read costs a third of the lookup (bench P1).
+_parsed_get = _parsed.get
 
 
 def _parse_shape(value: object) -> dict[str, bool] | None:
@@ -61,7 +64,7 @@ def parse_consent_cached(context_consent: object) -> dict[str, bool]:
         key = orjson.dumps(context_consent)
     except orjson.JSONEncodeError:  # too deep to serialise: parse it, do not remember it
         return parse_consent(context_consent)
-    parsed = _parsed.get(key)
+    parsed = _parsed_get(key)
     return parsed if parsed is not None else _parsed.put(key, parse_consent(context_consent))
 
 
