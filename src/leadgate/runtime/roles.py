@@ -251,6 +251,9 @@ async def workers(
         for name in names_of(role, settings):
             running.by_name[name] = await FACTORIES[name](services)
         _freeze_startup_objects()
+        # on the way out they are the collector's again: a process that starts workers more
+        # than once (the tests, `leadgate dev` restarts) must not keep every start's objects
+        stack.callback(gc.unfreeze)
         for name, worker in running.by_name.items():
             rebuild = _rebuilder(name, services, running)
             running.tasks.append(running.supervisor.start(name, worker.run, rebuild))
