@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -209,6 +210,16 @@ def _rebuilder(name: str, services: Services, running: Workers) -> Callable[[], 
     return rebuild
 
 
+def _freeze_startup_objects() -> None:
+    """Leave what starting made (modules, settings, clients, presets) out of the cyclic garbage
+    collector's full passes from now on: a full pass scanned all of it and stopped the event
+    loop for ~90 ms about every 5 s at 500 events/s (bench P5 with ``gc.callbacks``: 92.6 ms
+    before, 8.5 ms after; it showed as the slowest leads). Garbage is collected first, so only
+    live objects are frozen."""
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def workers(
     settings: Settings,
@@ -239,6 +250,10 @@ async def workers(
         running = Workers(supervisor or Supervisor(stop, restart=False))
         for name in names_of(role, settings):
             running.by_name[name] = await FACTORIES[name](services)
+        _freeze_startup_objects()
+        # on the way out they are the collector's again: a process that starts workers more
+        # than once (the tests, `leadgate dev` restarts) must not keep every start's objects
+        stack.callback(gc.unfreeze)
         for name, worker in running.by_name.items():
             rebuild = _rebuilder(name, services, running)
             running.tasks.append(running.supervisor.start(name, worker.run, rebuild))

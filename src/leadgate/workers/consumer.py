@@ -3,8 +3,9 @@
 How it keeps at-least-once without stalling the group (docs/reliability.md P10, P17, P18):
 
 - ``enable_auto_commit=False``; the loop commits ``OffsetTracker.committable()`` (the lowest
-  unfinished offset per partition) every ``commit_interval_s``, on revoke and on shutdown. The
-  revoke listener is not called before ``stop()`` (aiokafka docs), so shutdown commits itself.
+  unfinished offset per partition) every ``commit_interval_s`` (beside the poll, not in its
+  way: ``workers/commits.py``), on revoke and on shutdown. The revoke listener is not called
+  before ``stop()`` (aiokafka docs), so shutdown commits itself.
 - One batch in flight per partition, so records of one key stay in order. The partition keeps
   fetching meanwhile (the next batch is ready the moment the handler finishes, without a fetch
   round trip); it is paused once ``max_poll_records`` wait behind the batch, so memory stays
@@ -47,16 +48,15 @@ from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 
 from leadgate.kafka.batches import BadBatch, rewind_lost
 from leadgate.kafka.deadletter import DeadLetterWriter
-from leadgate.observability.metrics import CONSUMER_LAG
 from leadgate.settings import KafkaSettings
 from leadgate.workers.batch_result import BatchHandler, BatchResult, Drained, Partition, Record
+from leadgate.workers.commits import Commits
 from leadgate.workers.fetch_wait import FetchWait
 from leadgate.workers.offsets import OffsetTracker
-from leadgate.workers.stopping import cancel_all, consume_until, leave, leave_budget_s, within
+from leadgate.workers.stopping import cancel_all, consume_until, leave, leave_budget_s
 from leadgate.workers.undecodable import BadBatches
 
 __all__ = ["BatchHandler", "BatchResult", "ConsumeLoop", "Drained", "Record"]
@@ -89,13 +89,12 @@ class ConsumeLoop:
         self._group = group
         self._handler = handler
         self._linger_s = linger_s
-        self._commit_interval_s = commit_interval_s
         self._poll_timeout_ms = poll_timeout_ms
         self._error_backoff_s = error_backoff_s
         self._tracker = OffsetTracker()
         self._parts: dict[TopicPartition, Partition] = {}
         self._consumer: AIOKafkaConsumer | None = None
-        self._last_commit = 0.0
+        self._commits = Commits(self._tracker, group, commit_interval_s, self._time_to_leave)
         self._fetch_wait = FetchWait(settings.fetch_max_wait_ms)
         self.assignments = 0
         self.revocations = 0
@@ -136,7 +135,7 @@ class ConsumeLoop:
             self._drain_by = time.monotonic() + s.drain_timeout_s
             await self._drain(self._drain_timeout())
             self._leave_by = time.monotonic() + leave_budget_s(s)
-            await self._commit(force=True)
+            await self._commits.now(consumer)
         finally:
             await self._cancel_all()
             await leave(consumer, self._time_to_leave(), self._group)
@@ -187,7 +186,7 @@ class ConsumeLoop:
             self._hold_if_full(consumer, tp)
         self._collect_finished(consumer)
         self._dispatch_due(consumer)
-        await self._commit(force=False)
+        self._commits.beside(consumer)
 
     def _accept(self, tp: TopicPartition, records: list[Record]) -> None:
         part = self._parts.setdefault(tp, Partition())
@@ -347,44 +346,6 @@ class ConsumeLoop:
         for offset in offsets:
             self._tracker.done(tp, offset, generation)
 
-    # -- commits ------------------------------------------------------------------------------
-
-    async def _commit(self, *, force: bool) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_commit < self._commit_interval_s:
-            return
-        self._last_commit = now
-        owned = consumer.assignment()
-        offsets = {tp: o for tp, o in self._tracker.to_commit().items() if tp in owned}
-        await self._commit_offsets(consumer, offsets)
-        self._report_lag(consumer, owned)
-
-    def _report_lag(self, consumer: AIOKafkaConsumer, owned: set[TopicPartition]) -> None:
-        """Records behind each owned partition's high watermark (from the fetch responses)."""
-        positions = self._tracker.committable()
-        for tp in owned:
-            high = consumer.highwater(tp)
-            if high is not None and tp in positions:
-                CONSUMER_LAG.labels(
-                    group=self._group, topic=tp.topic, partition=str(tp.partition)
-                ).set(max(high - positions[tp], 0))
-
-    async def _commit_offsets(
-        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
-    ) -> None:
-        if not offsets:
-            return
-        try:
-            await within(self._time_to_leave(), consumer.commit(offsets))
-        except (CommitFailedError, KafkaError, TimeoutError) as exc:
-            # The group moved on: these records will be redelivered (a duplicate, never a loss).
-            log.warning("commit.failed", group=self._group, error=type(exc).__name__)
-            return
-        self._tracker.mark_committed(offsets)
-
     # -- rebalance and shutdown ----------------------------------------------------------------
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -399,7 +360,7 @@ class ConsumeLoop:
         self.bad_batches.forget(revoked)
         last = self._tracker.revoke(revoked)
         if self._consumer is not None:
-            await self._commit_offsets(self._consumer, last)
+            await self._commits.offsets(self._consumer, last)
         log.info(
             "consumer.revoked", group=self._group, partitions=sorted(p.partition for p in revoked)
         )
@@ -447,7 +408,9 @@ class ConsumeLoop:
             await self._on_drain(left, set(only) if only is not None else None)
 
     async def _cancel_all(self) -> None:
-        await cancel_all(p.task for p in self._parts.values() if p.task is not None)
+        tasks = [p.task for p in self._parts.values() if p.task is not None]
+        await cancel_all(tasks)
+        await self._commits.cancel()
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
