@@ -8,7 +8,6 @@ latest normalised consent (category -> granted), from any event that carried con
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,10 +28,9 @@ class Profile(BaseModel):
         return value if isinstance(value, str) and value else None
 
 
-# Cached (every event calls this through ``decode``): a visitor sends many events, and a cached
-# tuple's strings keep their hashes, which every profile lookup of the event reuses; together
-# about 1.2% of the P1 loop's instructions. At most 8192 id pairs (a few MB).
-@lru_cache(maxsize=8192)
+# Not cached: an lru_cache saved ~1.2% of P1's instructions only while the bench's id pairs fit
+# in it; at the bench's full size (and a real site's many visitors) it missed and evicted, and
+# the P1 loop was slower with it than without (interleaved runs, 50,000 records).
 def identity_keys(user_id: str | None, anonymous_id: str | None) -> tuple[str, ...]:
     """The store keys one event's profile lives under, userId first (``decode`` calls this for
     every event, hence tuples built at once rather than a list)."""
