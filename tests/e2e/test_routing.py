@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from leadgate.settings import Settings
 from tests.e2e.conftest import MakePipeline, Pipeline
@@ -95,6 +96,7 @@ async def _assert_routed_once(pipeline: Pipeline, enrolled: dict[str, bool]) -> 
     return per_prospect  # type: ignore[return-value]
 
 
+@pytest.mark.slow  # four kill -9s, each worker restart rejoins the group: 20-50 s alone
 async def test_kill_minus_nine_during_enrolments_enrols_each_prospect_once(
     make_pipeline: MakePipeline, tmp_path: Path
 ) -> None:
