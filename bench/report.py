@@ -22,6 +22,10 @@ class Run(NamedTuple):
     commit: str
     quick: bool
 
+    def stamp(self) -> dict[str, Any]:
+        """What each figure this run measured carries besides its value."""
+        return {"date": self.date, "commit": self.commit, "quick": self.quick}
+
 
 def load_figures(figures: Path, results: Path) -> dict[str, dict[str, Any]]:
     """Every figure measured so far, each as {value, date, commit, quick}. Without a figures
@@ -42,7 +46,7 @@ def load_figures(figures: Path, results: Path) -> dict[str, dict[str, Any]]:
 def record(figures: dict[str, dict[str, Any]], measured: dict[str, Any], run: Run) -> None:
     """Keep what one measure returned, each figure stamped with this run."""
     for key, value in measured.items():
-        figures[key] = {"value": value, "date": run.date, "commit": run.commit, "quick": run.quick}
+        figures[key] = {"value": value, **run.stamp()}
 
 
 def _met(value: Any, goal: tuple[str, float]) -> str:
@@ -92,7 +96,7 @@ def write_benchmarks_md(
         for key, figure in sorted(figures.items())
         if key not in goals
     )
-    older = sorted({_when(f) for f in figures.values()} - {_when(record_of(run))})
+    older = sorted({_when(f) for f in figures.values()} - {_when(run.stamp())})
     mixed = (
         f" Rows whose run column names another run were not re-measured by it: {', '.join(older)}."
         if older
@@ -112,8 +116,3 @@ def write_benchmarks_md(
         text += f"\n{_START}\n{_END}\n"
     pattern = re.compile(re.escape(_START) + ".*?" + re.escape(_END), re.S)
     path.write_text(pattern.sub(lambda _: section, text))
-
-
-def record_of(run: Run) -> dict[str, Any]:
-    """A figure's stamp for this run (for comparing runs)."""
-    return {"date": run.date, "commit": run.commit, "quick": run.quick}
