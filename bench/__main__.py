@@ -98,7 +98,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
         # 1 vs 2 processor processes (Redis) and 1 on SQLite draining a backlog, 3 interleaved
         # reps of 40,000 (quick: 2 of 20,000: fewer would leave a steady window of a second)
         "p2x": lambda: asyncio.run(
-            p2_processes.run(count=20_000 if quick else 40_000, reps=2 if quick else 3)
+            p2_processes.run(count=20_000 if quick else 40_000, reps=2 if quick else 5)
         ),
         # three delivery processes, one budget in Redis, two whole 60 s windows (quick: one)
         "p3s": lambda: asyncio.run(p3_shared.run(windows=1 if quick else 2)),

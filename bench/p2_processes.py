@@ -210,7 +210,7 @@ def _median_of(runs: list[Run], key: str) -> float:
     return round(statistics.median(r.us_per_event[key] for r in runs), 1)
 
 
-async def run(count: int = 40_000, reps: int = 3) -> dict[str, Any]:
+async def run(count: int = 40_000, reps: int = 5) -> dict[str, Any]:
     """Measure the scale-out P2 keys and return their figures."""
     events = records(count)
     load_before = os.getloadavg()[0]
