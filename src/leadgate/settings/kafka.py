@@ -43,7 +43,7 @@ class KafkaSettings(BaseModel):
         gt=0,
         description=(
             "how long an idle worker's fetch may wait at the broker for data (while records "
-            "flow the consume loop uses at most 2 ms: the embedded broker holds a fetch for its "
+            "flow the consume loop uses at most 10 ms: the embedded broker holds a fetch for its "
             "whole wait even when records arrive, up to this per hop, and a lead takes two)"
         ),
     )
