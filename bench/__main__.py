@@ -95,7 +95,7 @@ def _measures(quick: bool) -> dict[str, Callable[[], dict[str, Any]]]:
             routing.run(new=int(200 * scale) or 20, kill_leads=int(150 * scale) or 20)
         ),
         "sync": lambda: sync.run(quick=quick),
-        # 1 vs 2 processor processes (Redis) and 1 on SQLite draining a backlog, 3 interleaved
+        # 1 vs 2 processor processes (Redis) and 1 on SQLite draining a backlog, 5 interleaved
         # reps of 40,000 (quick: 2 of 20,000: fewer would leave a steady window of a second)
         "p2x": lambda: asyncio.run(
             p2_processes.run(count=20_000 if quick else 40_000, reps=2 if quick else 5)

@@ -6,25 +6,16 @@ import aiohttp
 import pytest
 
 from leadgate.http.ratelimit import RateLimiter, retry_after_seconds
+from tests.plugins.clock import FakeClock
 from tests.plugins.collector import OTHER_KEY, WRITE_KEY, MakeCollector, basic
 
 EVENT = {"anonymousId": "a-1", "event": "Lead Submitted"}
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_bucket_allows_the_burst_then_says_how_long_to_wait() -> None:
     """At 2/s a key gets 2 requests at once, then a wait of 0.5 s per missing token, and a
     refill over time; other keys are independent."""
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     limiter = RateLimiter(2.0, clock=clock)
     assert [limiter.acquire("a") for _ in range(2)] == [0.0, 0.0]
     assert limiter.acquire("a") == pytest.approx(0.5)
@@ -36,7 +27,7 @@ def test_bucket_allows_the_burst_then_says_how_long_to_wait() -> None:
 
 def test_bucket_table_is_bounded() -> None:
     """A flood of distinct keys never holds more than max_keys buckets."""
-    limiter = RateLimiter(1.0, max_keys=100, clock=FakeClock())
+    limiter = RateLimiter(1.0, max_keys=100, clock=FakeClock(100.0))
     for i in range(1000):
         limiter.acquire(f"ip-{i}")
     assert len(limiter._buckets) == 100

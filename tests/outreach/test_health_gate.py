@@ -7,6 +7,7 @@ import asyncio
 
 from leadgate.observability.metrics import REGISTRY
 from leadgate.outreach.health import HealthGate
+from tests.plugins.clock import FakeClock
 
 
 def _sample(name: str) -> float:
@@ -14,17 +15,9 @@ def _sample(name: str) -> float:
     return 0.0 if value is None else value
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_failures_of_one_lead_among_answers_never_close_it() -> None:
     """Two 503s, an answer, two 503s: never three in a row, so the gate stays open."""
-    gate = HealthGate(close_after=3, clock=_Clock())
+    gate = HealthGate(close_after=3, clock=FakeClock(100.0))
     for _ in range(2):
         gate.failed()
         gate.failed()
@@ -36,7 +29,7 @@ def test_failures_of_one_lead_among_answers_never_close_it() -> None:
 async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone() -> None:
     """After three failures in a row the waiters hold; one probe goes when the interval has
     passed; its answer releases every waiter at once."""
-    clock = _Clock()
+    clock = FakeClock(100.0)
     gate = HealthGate(close_after=3, probe_interval_s=1.0, clock=clock)
     probes_before = _sample("leadgate_outreach_gate_probes_total")
     for _ in range(3):
@@ -59,7 +52,7 @@ async def test_closed_gate_lets_one_probe_per_interval_then_opens_for_everyone()
 
 async def test_a_backoff_ends_early_when_the_gate_closes() -> None:
     """A lead sleeping its own 60 s backoff joins the gate as soon as Outreach is down."""
-    gate = HealthGate(close_after=1, clock=_Clock())
+    gate = HealthGate(close_after=1, clock=FakeClock(100.0))
     pausing = asyncio.create_task(gate.pause(60.0))
     await asyncio.sleep(0.01)
     gate.failed()

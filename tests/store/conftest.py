@@ -17,6 +17,7 @@ from leadgate.store.base import StateStore
 from leadgate.store.memory import MemoryStore
 from leadgate.store.redis import RedisStore
 from leadgate.store.sqlite import SqliteStore
+from tests.plugins.clock import FakeClock
 from tests.plugins.redis import RedisServer
 
 StoreFactory = Callable[[Path, Callable[[], float], pytest.FixtureRequest], StateStore]
@@ -45,16 +46,6 @@ def _redis(
 
 
 STORE_FACTORIES: dict[str, StoreFactory] = {"memory": _memory, "sqlite": _sqlite, "redis": _redis}
-
-
-class FakeClock:
-    """A settable wall clock (epoch seconds) so TTL tests never sleep."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadgate.domain.profile import Profile
 from leadgate.store.base import StateStore
-from tests.store.conftest import FakeClock
+from tests.plugins.clock import FakeClock
 
 
 async def test_documents_round_trip_per_collection(store: StateStore) -> None:

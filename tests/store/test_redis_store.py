@@ -16,8 +16,8 @@ from leadgate.store.redis import RedisStore
 from leadgate.store.redis_docs import RedisCollections
 from leadgate.store.redis_profiles import PROFILE_SHARDS
 from leadgate.store.sqlite import SqliteStore
+from tests.plugins.clock import FakeClock
 from tests.plugins.redis import RedisServer
-from tests.store.conftest import FakeClock
 
 
 async def test_seen_ids_and_caches_carry_redis_ttls(

@@ -19,7 +19,7 @@ from leadgate.domain.profile import Profile
 from leadgate.store.base import ProspectRecord, TokenSet
 from leadgate.store.profile_records import seen_digest
 from leadgate.store.sqlite import STATE_FILE, SqliteStore, open_store
-from tests.store.conftest import FakeClock
+from tests.plugins.clock import FakeClock
 
 # A writer that reports each write only after the store's call returned (i.e. committed).
 _WRITER = textwrap.dedent(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from leadgate.domain.profile import Profile
 from leadgate.store.base import ProspectRecord, StateStore, TokenSet
-from tests.store.conftest import ANONYMOUS_IDLE_S, FakeClock
+from tests.plugins.clock import FakeClock
+from tests.store.conftest import ANONYMOUS_IDLE_S
 
 
 async def test_unknown_keys_give_an_empty_profile(store: StateStore) -> None:

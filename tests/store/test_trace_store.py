@@ -9,17 +9,8 @@ from pathlib import Path
 import orjson
 
 from leadgate.store.traces import TraceQuery, TraceStore, parse_time
+from tests.plugins.clock import FakeClock
 from tests.plugins.inspector import delivery_trace, dropped_trace, processor_trace
-
-
-class Clock:
-    """A settable clock."""
-
-    def __init__(self, now: float = 1_795_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_fold_is_order_independent() -> None:
@@ -88,7 +79,7 @@ def test_filters_match_normalised_email_event_outcome_reason_and_time() -> None:
 
 def test_bounded_by_count_and_age() -> None:
     """The store keeps at most N events and forgets those older than its age limit."""
-    clock = Clock()
+    clock = FakeClock(1_795_000_000.0)
     store = TraceStore(None, max_events=3, max_age_s=60.0, clock=clock)
     ids = []
     for _ in range(5):

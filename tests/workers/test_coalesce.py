@@ -6,6 +6,7 @@ import pytest
 
 from leadgate.domain.lead import AccountHint, LeadIntent
 from leadgate.workers.coalesce import LeadingEdge, coalesce, units
+from tests.plugins.clock import FakeClock
 
 
 def _intent(**overrides: object) -> LeadIntent:
@@ -58,17 +59,9 @@ def test_latest_consent_and_account_hint() -> None:
     assert merged.identities == ("user:u1", "anon:a1")
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_leading_edge_lets_the_first_write_go_and_holds_followers_until_the_window_ends() -> None:
     """An email never written goes now; within the window after a write it is due at its end."""
-    clock = _Clock()
+    clock = FakeClock(100.0)
     edge = LeadingEdge(1.0, clock=clock)
     assert edge.due("a@acme.com") is None
     edge.wrote("a@acme.com", clock.now)
@@ -81,14 +74,14 @@ def test_leading_edge_lets_the_first_write_go_and_holds_followers_until_the_wind
 
 def test_no_window_never_holds() -> None:
     """With coalesce_window_s = 0 every write goes at once."""
-    edge = LeadingEdge(0.0, clock=_Clock())
+    edge = LeadingEdge(0.0, clock=FakeClock(100.0))
     edge.wrote("a@acme.com", 100.0)
     assert edge.due("a@acme.com") is None
 
 
 def test_leading_edge_forgets_old_writes_beyond_its_bound() -> None:
     """Memory stays bounded: past the bound, writes older than the window are forgotten."""
-    clock = _Clock()
+    clock = FakeClock(100.0)
     edge = LeadingEdge(1.0, clock=clock, remembered=2)
     edge.wrote("a@acme.com", clock.now)
     edge.wrote("b@acme.com", clock.now)

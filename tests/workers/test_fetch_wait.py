@@ -5,14 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from leadgate.workers.fetch_wait import FLOWING_FETCH_WAIT_MS, FLOWING_FOR_S, FetchWait
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.plugins.clock import FakeClock
 
 
 def _consumer(wait_ms: int) -> SimpleNamespace:
@@ -21,7 +14,7 @@ def _consumer(wait_ms: int) -> SimpleNamespace:
 
 
 def test_flowing_records_shorten_the_wait_and_an_idle_spell_restores_it() -> None:
-    clock = Clock()
+    clock = FakeClock(100.0)
     wait = FetchWait(500, clock)
     consumer = _consumer(500)
 
@@ -38,7 +31,7 @@ def test_flowing_records_shorten_the_wait_and_an_idle_spell_restores_it() -> Non
 
 
 def test_a_configured_wait_shorter_than_the_flowing_one_is_kept() -> None:
-    wait = FetchWait(1, Clock())
+    wait = FetchWait(1, FakeClock(100.0))
     consumer = _consumer(1)
     wait.apply(consumer, flowing=True)
     assert consumer._fetcher._fetch_max_wait_ms == 1
@@ -46,5 +39,5 @@ def test_a_configured_wait_shorter_than_the_flowing_one_is_kept() -> None:
 
 def test_a_consumer_without_a_fetcher_yet_is_left_alone() -> None:
     consumer = SimpleNamespace()  # before start() aiokafka has no fetcher
-    FetchWait(500, Clock()).apply(consumer, flowing=True)
+    FetchWait(500, FakeClock(100.0)).apply(consumer, flowing=True)
     assert not hasattr(consumer, "_fetcher")

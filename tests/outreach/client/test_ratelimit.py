@@ -10,16 +10,7 @@ import pytest
 from leadgate.errors import RateLimited
 from leadgate.outreach.ratelimit import RateBudget
 from leadgate.settings import OutreachSettings
-
-
-class Clock:
-    """A settable wall clock."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.plugins.clock import FakeClock
 
 
 async def test_budget_allows_one_second_of_burst_then_paces() -> None:
@@ -61,7 +52,7 @@ async def test_hold_set_while_waiting_for_a_slot_applies() -> None:
 
 async def test_requests_in_flight_count_against_remaining() -> None:
     """With 2 left and 2 requests unanswered, a third waits for the reset instead of a 429."""
-    clock = Clock()
+    clock = FakeClock()
     budget = RateBudget(OutreachSettings(budget_per_hour=1_000_000), clock=clock)
     reset = {"X-RateLimit-Reset": str(int(clock.now) + 20)}
     budget.observe({"X-RateLimit-Remaining": "2", **reset})
@@ -80,7 +71,7 @@ async def test_requests_in_flight_count_against_remaining() -> None:
 
 async def test_remaining_zero_holds_until_reset_then_releases() -> None:
     """X-RateLimit-Remaining: 0 holds the budget exactly until X-RateLimit-Reset."""
-    clock = Clock()
+    clock = FakeClock()
     budget = RateBudget(OutreachSettings(), clock=clock)
     budget.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(clock.now) + 30)})
     with pytest.raises(RateLimited) as limited:
@@ -104,7 +95,7 @@ async def test_missing_or_garbage_headers_do_not_hold(headers: dict[str, str]) -
 
 async def test_holds_are_capped() -> None:
     """A garbage reset a day away holds at most retry_after_cap_s."""
-    clock = Clock()
+    clock = FakeClock()
     budget = RateBudget(OutreachSettings(retry_after_cap_s=60), clock=clock)
     budget.hold(86_400)
     assert budget.held_for == pytest.approx(60)
