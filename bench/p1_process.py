@@ -15,10 +15,11 @@ import orjson
 from bench.timing import side_by_side
 from bench.workload import records
 from leadgate.domain.events import decode
+from leadgate.domain.outcome import Drop
 from leadgate.domain.profile import Profile
 from leadgate.pipeline.identity import merge_profiles
 from leadgate.pipeline.presets import load_preset
-from leadgate.pipeline.process import identities_of, process
+from leadgate.pipeline.process import process
 
 PRESET = Path("presets/outreach-lead-capture.yaml")
 
@@ -33,7 +34,10 @@ def run(count: int = 50_000, reps: int = 5) -> dict[str, Any]:
     def through_process() -> None:
         for rec in recs:
             head = decode(rec)  # once, as the processor does
-            keys = identities_of(head)
+            # The head's own field, as the processor reads it: ``identities_of`` would add a
+            # Python call per event (~430 of ~57,500 instructions, cachegrind) that the
+            # processor does not make.
+            keys = () if type(head) is Drop else head.identities
             snapshot = merge_profiles([profiles[k] for k in keys if k in profiles])
             outcome = process(rec, snapshot, preset, head=head)
             if outcome.profile is not None:
