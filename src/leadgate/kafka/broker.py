@@ -58,8 +58,8 @@ async def ensure_topics(
     """Create the topics that do not exist yet (never rely on auto-create, docs/reliability.md
     C7)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, partitions, replication_factor) for name in names if name not in existing
@@ -116,9 +116,11 @@ class EmbeddedBroker:
                 continue
             try:
                 admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-                await admin.start()
-                await admin.list_topics()
-                await admin.close()
+                try:  # closed on a failed attempt too: each retry would leave its sockets open
+                    await admin.start()
+                    await admin.list_topics()
+                finally:
+                    await admin.close()
                 return
             except (KafkaError, OSError) as exc:
                 last = exc

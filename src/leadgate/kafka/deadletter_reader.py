@@ -19,6 +19,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from leadgate.domain.times import iso_utc, parse_iso
+from leadgate.kafka.clients import start_or_stop
 from leadgate.kafka.deadletter import PREFIX, Headers
 from leadgate.settings import KafkaSettings
 
@@ -139,7 +140,7 @@ class DeadLetterReader:
 
     async def __aenter__(self) -> DeadLetterReader:
         consumer = self._consumer
-        await consumer.start()
+        await start_or_stop(consumer)
         try:
             topics = await consumer.topics()
             topic = self._settings.deadletter_topic

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from leadgate.kafka.batches import find_undecodable, rewind_lost
+from leadgate.kafka.clients import start_or_stop
 from leadgate.observability.logging import get_logger
 from leadgate.settings import KafkaSettings, Settings
 from leadgate.store.traces import TraceStore
@@ -205,7 +206,7 @@ class TraceConsumer:
             heartbeat_interval_ms=max(1000, self._settings.session_timeout_ms // 4),
             request_timeout_ms=self._settings.request_timeout_ms,
         )
-        await consumer.start()
+        await start_or_stop(consumer)
         received: dict[TopicPartition, int] = {}  # per partition, the offset after the last seen
         try:
             while not stop.is_set():

@@ -50,6 +50,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from leadgate.kafka.batches import BadBatch, rewind_lost
+from leadgate.kafka.clients import start_or_stop
 from leadgate.kafka.deadletter import DeadLetterWriter
 from leadgate.settings import KafkaSettings
 from leadgate.workers.batch_result import BatchHandler, BatchResult, Drained, Partition, Record
@@ -128,7 +129,7 @@ class ConsumeLoop:
         )
         consumer.subscribe([self._topic], listener=_Listener(self))
         self._consumer = consumer
-        await consumer.start()
+        await start_or_stop(consumer)
         log.info("consumer.started", topic=self._topic, group=self._group)
         try:
             await consume_until(stop, self._steps(consumer, stop), lambda: self._polling)
