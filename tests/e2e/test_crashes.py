@@ -78,7 +78,9 @@ async def test_kill_minus_nine_five_times_loses_nothing_and_duplicates_nothing(
     events, expected = lead_stream(1000, seed=11, prefix="crash", tracks=4)
     rng = random.Random(5)
     log = tmp_path / "worker.log"
-    producing = asyncio.create_task(produce_slowly(settings, events, chunks=20, pause_s=0.5))
+    # 40 chunks a second apart (~40 s): new records keep arriving through all five kill
+    # cycles (each waits for a restart to join the group), so every kill can find some in flight.
+    producing = asyncio.create_task(produce_slowly(settings, events, chunks=40, pause_s=1.0))
     worker = await spawn_worker(settings, log=log)
     pending_at_kill: list[int] = []
     started = time.monotonic()
@@ -91,8 +93,18 @@ async def test_kill_minus_nine_five_times_loses_nothing_and_duplicates_nothing(
 
             await wait_for(progressed, timeout_s=60, interval_s=0.2)
             await asyncio.sleep(rng.uniform(0.0, 1.5))
-            # Uncommitted records at the moment of the kill prove it landed mid-work.
-            pending_at_kill.append(await _lags(settings))
+            # Kill only with records not yet committed: the lag read right before the kill
+            # proves it landed mid-work. A worker that has caught up with the producer (lag 0,
+            # which a random moment alone can hit) gets work again with the next chunk.
+            pending = 0
+
+            async def in_flight() -> bool:
+                nonlocal pending
+                pending = await _lags(settings)
+                return pending > 0
+
+            await wait_for(in_flight, timeout_s=30, interval_s=0.05)
+            pending_at_kill.append(pending)
             worker.kill()  # SIGKILL: no drain, no commit, no goodbye
             await worker.wait()
             worker = await spawn_worker(settings, log=log)

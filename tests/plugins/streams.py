@@ -82,8 +82,13 @@ async def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, 
     await produce(bootstrap, topic, ((key_of(e), orjson.dumps(e)) for e in events))
 
 
-async def _scan(bootstrap: str, topic: str) -> tuple[list[Any], dict[TopicPartition, int]]:
-    """Every record of ``topic`` and each partition's true end offset.
+async def _scan(
+    bootstrap: str,
+    topic: str,
+    before_reading: Callable[[list[TopicPartition]], Awaitable[None]] | None = None,
+) -> tuple[list[Any], dict[TopicPartition, int]]:
+    """Every record of ``topic`` and each partition's true end offset (``before_reading`` is
+    awaited with the partitions once they are known, before the first fetch).
 
     The embedded broker answers ListOffsets(latest) wrongly for multi-record batches (it
     counts batches), so the end comes from the fetch responses' high watermarks instead.
@@ -98,6 +103,8 @@ async def _scan(bootstrap: str, topic: str) -> tuple[list[Any], dict[TopicPartit
             await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if before_reading is not None:
+            await before_reading(tps)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         records: list[Any] = []
@@ -139,14 +146,21 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
 
 
 async def lag(bootstrap: str, group: str, topic: str) -> int:
-    """Records of ``topic`` not yet committed by ``group`` (true end offset minus committed)."""
-    _, ends = await _scan(bootstrap, topic)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-    finally:
-        await admin.close()
+    """Records of ``topic`` not yet committed by ``group`` (true end offset minus committed).
+
+    The commits are read first and the end after: the scan takes a while, and commits read
+    after it could pass the end it saw, which would hide records still in flight."""
+    committed: dict[TopicPartition, Any] = {}
+
+    async def read_commits(tps: list[TopicPartition]) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            committed.update(await admin.list_consumer_group_offsets(group, partitions=tps))
+        finally:
+            await admin.close()
+
+    _, ends = await _scan(bootstrap, topic, read_commits)
     total = 0
     for tp, end in ends.items():
         meta = committed.get(tp)
