@@ -52,3 +52,17 @@ def test_drop_outcome_takes_the_heads_fields() -> None:
     assert built.lead is None
     assert built.profile is None
     assert built.normalized == {}
+
+
+def test_with_stage_and_with_intent_replace_only_their_fields() -> None:
+    """with_stage appends one stage; with_intent sets the lead and appends one stage; every
+    other field keeps its value (a swap of two fields would show)."""
+    values = _distinct(Outcome._fields)
+    values["stages"] = ("<first>",)
+    outcome = Outcome(**values)
+    staged = outcome.with_stage("<second>")  # type: ignore[arg-type]
+    assert staged._asdict() == {**values, "stages": ("<first>", "<second>")}
+    carried = outcome.with_intent("<intent>", "<second>")  # type: ignore[arg-type]
+    assert carried._asdict() == {**values, "lead": "<intent>", "stages": ("<first>", "<second>")}
+    assert type(carried) is Outcome
+    assert outcome._asdict() == values  # the original is untouched

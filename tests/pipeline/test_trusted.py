@@ -86,3 +86,35 @@ def test_trusted_sets_every_slot_as_model_construct_does(
     constructed = model.model_construct(**values)  # type: ignore[arg-type]
     for slot in BaseModel.__slots__:
         assert getattr(built, slot) == getattr(constructed, slot), slot
+
+
+def test_frozen_models_share_one_fields_set_that_nothing_changes() -> None:
+    """Frozen models built by trusted() share their class's set of field names (it equals
+    model_construct's), and model_copy(update=...) copies it before adding to it, so one
+    instance's copy never changes what another reports."""
+    first = new_profile({"email": "jane@acme.com"}, {"marketing": True})
+    second = new_profile({"email": "joe@acme.com"}, {})
+    assert first.model_fields_set == Profile.model_construct(traits={}, consent={}).model_fields_set
+    assert first.model_fields_set is second.model_fields_set
+    copied = first.model_copy(update={"consent": {}})
+    assert copied.model_fields_set is not first.model_fields_set
+    assert second.model_fields_set == {"traits", "consent"}
+    with pytest.raises(pydantic.ValidationError):
+        first.consent = {}  # type: ignore[misc]  # frozen: the shared set cannot grow this way
+    assert second.model_fields_set == {"traits", "consent"}
+
+
+class _Open(BaseModel):
+    """A model that is not frozen: its fields set may change in place, so it is never shared."""
+
+    name: str
+    size: int = 0
+
+
+def test_models_that_are_not_frozen_get_their_own_fields_set() -> None:
+    """trusted() gives every instance of a mutable model its own set, as model_construct does."""
+    first = trusted(_Open, {"name": "a", "size": 1})
+    second = trusted(_Open, {"name": "b", "size": 2})
+    assert first.model_fields_set is not second.model_fields_set
+    first.size = 3
+    assert second.model_fields_set == {"name", "size"}

@@ -135,4 +135,4 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
     )
     # The event keeps its own verdict (a demo request without consent is still no_consent);
     # the withdrawal travels beside it as the outcome's intent.
-    return outcome._replace(lead=intent, stages=(*outcome.stages, stage))
+    return outcome.with_intent(intent, stage)
