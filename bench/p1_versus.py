@@ -1,0 +1,123 @@
+"""P1's loop for this checkout and an older commit of leadgate, side by side in one process.
+
+Two ``make bench`` runs in separate processes differ by more than their code: on a shared
+machine the load drifts between them by more than the few percent being looked for. Here the
+older commit's ``src/leadgate`` is extracted with ``git archive`` and imported under another
+name (``leadgate_<rev>``, its absolute imports rewritten), both versions run the very same loop
+over the same records, their rounds alternate, and each round's rate of this checkout is divided
+by the older one's rate in the same round: the median of those ratios shows the code.
+
+    python -m bench.p1_versus --rev bde6b9a [--kind page] [--rounds 15] [--count 50000]
+
+The older commit must have ``domain.events.decode`` and ``process(..., head=...)`` (bde6b9a
+has both). ``--kind`` keeps only one event type of the mix (page, track, identify) to show where
+a difference lies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import re
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.workload import records
+
+PRESET = Path("presets/outreach-lead-capture.yaml")
+_IMPORT = re.compile(r"\b(from|import) leadgate\b")
+
+
+def extract(rev: str, into: Path) -> str:
+    """``src/leadgate`` of ``rev`` as the package ``leadgate_<rev>`` under ``into``; its name."""
+    name = "leadgate_" + re.sub(r"\W", "_", rev)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "src/leadgate"],  # noqa: S607 (git from PATH)
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "src" / "leadgate").rename(into / name)
+    for path in (into / name).rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_IMPORT.sub(rf"\1 {name}", text), encoding="utf-8")
+    return name
+
+
+def loop_of(package: str, recs: list[bytes]) -> Callable[[list[bytes]], None]:
+    """The P1 loop (as ``bench.p1_process`` runs it) over one version's own modules."""
+    events = importlib.import_module(f"{package}.domain.events")
+    drop_type = importlib.import_module(f"{package}.domain.outcome").Drop
+    identity = importlib.import_module(f"{package}.pipeline.identity")
+    process = importlib.import_module(f"{package}.pipeline.process").process
+    preset = importlib.import_module(f"{package}.pipeline.presets").load_preset(PRESET)
+    decode, merge_profiles = events.decode, identity.merge_profiles
+    profiles: dict[str, Any] = {}
+
+    def loop(batch: list[bytes]) -> None:
+        for rec in batch:
+            head = decode(rec)
+            keys = () if type(head) is drop_type else head.identities
+            snapshot = merge_profiles([profiles[k] for k in keys if k in profiles])
+            outcome = process(rec, snapshot, preset, head=head)
+            if outcome.profile is not None:
+                for key in outcome.identities:
+                    profiles[key] = outcome.profile
+
+    loop(recs)  # warm the profiles, as bench.p1_process does
+    return loop
+
+
+def compare(
+    rev: str, *, kind: str = "all", rounds: int = 15, count: int = 50_000
+) -> dict[str, Any]:
+    """Median events/s of each version and the median of the per-round ratios (this / rev)."""
+    recs = records(count)
+    batch = recs if kind == "all" else [r for r in recs if b'"type":"%s"' % kind.encode() in r]
+    with tempfile.TemporaryDirectory() as tmp:
+        older = extract(rev, Path(tmp))
+        sys.path.insert(0, tmp)
+        try:
+            loops = {"this": loop_of("leadgate", recs), rev: loop_of(older, recs)}
+        finally:
+            sys.path.remove(tmp)
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for index in range(rounds):
+        order = list(loops) if index % 2 == 0 else list(reversed(loops))
+        for name in order:
+            started = time.perf_counter()
+            loops[name](batch)
+            rates[name].append(len(batch) / (time.perf_counter() - started))
+    ratios = sorted(a / b for a, b in zip(rates["this"], rates[rev], strict=True))
+    return {
+        "kind": kind,
+        "events": len(batch),
+        "this_eps": round(statistics.median(rates["this"])),
+        f"{rev}_eps": round(statistics.median(rates[rev])),
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_quartiles": [round(q, 3) for q in statistics.quantiles(ratios, n=4)[::2]],
+    }
+
+
+def main() -> None:
+    """The command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rev", default="bde6b9a")
+    parser.add_argument("--kind", default="all", choices=("all", "page", "track", "identify"))
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--count", type=int, default=50_000)
+    args = parser.parse_args()
+    print(compare(args.rev, kind=args.kind, rounds=args.rounds, count=args.count))
+
+
+if __name__ == "__main__":
+    main()
