@@ -31,6 +31,7 @@ def run(count: int = 50_000, reps: int = 5) -> dict[str, Any]:
     profiles: dict[str, Profile] = {}
 
     # Warm the profiles once (70% returning users find a profile), as a running processor has.
+    # bench/p1_versus.py runs this same loop over two versions of leadgate: change both.
     def through_process() -> None:
         for rec in recs:
             head = decode(rec)  # once, as the processor does
