@@ -6,45 +6,34 @@ import pydantic
 import pytest
 from pydantic import BaseModel
 
-from leadgate.domain.lead import AccountHint, LeadIntent
-from leadgate.domain.profile import Profile
-from leadgate.pipeline.identity import new_profile
+from leadgate.domain.lead import AccountHint, LeadIntent, Withdrawal
 from leadgate.pipeline.trusted import trusted
 
-
-def test_new_profile_equals_a_validated_profile() -> None:
-    """A profile built by the pipeline dumps, compares and serialises like a validated one."""
-    traits = {"email": "jane@acme.com", "age": 3}
-    built = new_profile(traits, {"marketing": True})
-    validated = Profile(traits=traits, consent={"marketing": True})
-    assert built == validated
-    assert built.model_dump_json() == validated.model_dump_json()
-    assert built.email == "jane@acme.com"
-    assert Profile.model_validate_json(built.model_dump_json()) == validated
+LEAD: dict[str, object] = {
+    "schema_version": 2,
+    "kind": "upsert_prospect",
+    "email": "jane@acme.com",
+    "attributes": {"emails": ["jane@acme.com"], "firstName": "Jane"},
+    "tags": ("Signal",),
+    "account": trusted(AccountHint, {"domain": "acme.com", "name": None}),
+    "consent": {"marketing": True},
+    "required_consent": ("marketing",),
+    "identities": ("user:u1",),
+    "message_ids": ("m1",),
+    "event": "Signed Up",
+    "preset": "Lead Capture",
+    "received_at": None,
+    "routing": None,
+    "withdrawal": None,
+    "source": None,
+    "on_existing": None,
+    "opportunity": None,
+}
 
 
 def test_trusted_lead_round_trips_through_kafka_bytes() -> None:
     """A lead intent built with trusted() serialises to the same bytes as a validated one."""
-    values = {
-        "schema_version": 2,
-        "kind": "upsert_prospect",
-        "email": "jane@acme.com",
-        "attributes": {"emails": ["jane@acme.com"], "firstName": "Jane"},
-        "tags": ("Signal",),
-        "account": trusted(AccountHint, {"domain": "acme.com", "name": None}),
-        "consent": {"marketing": True},
-        "required_consent": ("marketing",),
-        "identities": ("user:u1",),
-        "message_ids": ("m1",),
-        "event": "Signed Up",
-        "preset": "Lead Capture",
-        "received_at": None,
-        "routing": None,
-        "withdrawal": None,
-        "source": None,
-        "on_existing": None,
-        "opportunity": None,
-    }
+    values = dict(LEAD)
     built = trusted(LeadIntent, dict(values))
     validated = LeadIntent.model_validate(values)
     assert built == validated
@@ -73,9 +62,9 @@ def test_pydantic_is_in_the_range_trusted_was_checked_against() -> None:
     ("model", "values"),
     [
         (AccountHint, {"domain": "acme.com", "name": "Acme"}),
-        (Profile, {"traits": {"email": "jane@acme.com"}, "consent": {"marketing": True}}),
+        (LeadIntent, LEAD),
     ],
-    ids=["AccountHint", "Profile"],
+    ids=["AccountHint", "LeadIntent"],
 )
 def test_trusted_sets_every_slot_as_model_construct_does(
     model: type[BaseModel], values: dict[str, object]
@@ -92,16 +81,17 @@ def test_frozen_models_share_one_fields_set_that_nothing_changes() -> None:
     """Frozen models built by trusted() share their class's set of field names (it equals
     model_construct's), and model_copy(update=...) copies it before adding to it, so one
     instance's copy never changes what another reports."""
-    first = new_profile({"email": "jane@acme.com"}, {"marketing": True})
-    second = new_profile({"email": "joe@acme.com"}, {})
-    assert first.model_fields_set == Profile.model_construct(traits={}, consent={}).model_fields_set
+    first = trusted(Withdrawal, {"categories": ("marketing",), "action": "both"})
+    second = trusted(Withdrawal, {"categories": ("analytics",), "action": "opt_out"})
+    constructed = Withdrawal.model_construct(categories=("marketing",), action="both")
+    assert first.model_fields_set == constructed.model_fields_set
     assert first.model_fields_set is second.model_fields_set
-    copied = first.model_copy(update={"consent": {}})
+    copied = first.model_copy(update={"action": "finish_sequences"})
     assert copied.model_fields_set is not first.model_fields_set
-    assert second.model_fields_set == {"traits", "consent"}
+    assert second.model_fields_set == {"categories", "action"}
     with pytest.raises(pydantic.ValidationError):
-        first.consent = {}  # type: ignore[misc]  # frozen: the shared set cannot grow this way
-    assert second.model_fields_set == {"traits", "consent"}
+        first.action = "opt_out"  # type: ignore[misc]  # frozen: the shared set cannot grow so
+    assert second.model_fields_set == {"categories", "action"}
 
 
 class _Open(BaseModel):

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadgate.domain.outcome import Drop
-from leadgate.domain.profile import Profile
+from leadgate.domain.profile import Profile, new_profile
 from leadgate.domain.reasons import DropReason
 from leadgate.pipeline.email import InvalidEmail, normalize_email
-from leadgate.pipeline.trusted import trusted
 
 _SCALARS = (str, int, float, bool)
 _NEVER_EMPTY = frozenset({int, float, bool})
@@ -44,11 +43,6 @@ def merge_traits(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str
 
 
 _MISSING = object()
-
-
-def new_profile(traits: dict[str, Any], consent: dict[str, bool]) -> Profile:
-    """``Profile(traits=traits, consent=consent)`` for values the pipeline made (not validated)."""
-    return trusted(Profile, {"traits": traits, "consent": consent})
 
 
 def _adds_anything(base: Mapping[str, Any], update: Mapping[str, Any]) -> bool:

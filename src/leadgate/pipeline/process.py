@@ -21,11 +21,11 @@ from functools import lru_cache
 
 from leadgate.domain.events import EventHead, decode, fields
 from leadgate.domain.outcome import Drop, Outcome, drop_outcome
-from leadgate.domain.profile import Profile
+from leadgate.domain.profile import Profile, new_profile
 from leadgate.domain.reasons import DropReason, StageStatus
 from leadgate.domain.trace import StageRecord
 from leadgate.pipeline.consent import parse_consent_cached
-from leadgate.pipeline.identity import new_profile, remember
+from leadgate.pipeline.identity import remember
 from leadgate.pipeline.leads import lead_outcome
 from leadgate.pipeline.outcomes import (
     DECODED,

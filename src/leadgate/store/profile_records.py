@@ -28,15 +28,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
-from leadgate.domain.profile import Profile
-from leadgate.pipeline.identity import new_profile
+from leadgate.domain.profile import Profile, new_profile
 
 USER = "user:"
 ANONYMOUS = "anon:"
 # Aliases a body remembers (a visitor on many devices or browsers); older ones are dropped from
 # the list (they still expire as anonymous keys do).
 MAX_ALIASES = 16
+
+
+class _LegacyBody(BaseModel):
+    """A body of the previous layout, validated as the profile model of that layout was."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    traits: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(default_factory=dict)
 
 
 def encode_profile(profile: Profile) -> bytes:
@@ -53,7 +62,8 @@ def decode_profile(body: bytes | str) -> Profile:
     """A body written by ``encode_profile`` or by the previous layout (``Profile`` JSON)."""
     doc = orjson.loads(body)
     if "traits" in doc or "consent" in doc:
-        return Profile.model_validate(doc)
+        legacy = _LegacyBody.model_validate(doc)
+        return new_profile(legacy.traits, legacy.consent)
     consent = {category: bool(granted) for category, granted in (doc.get("c") or {}).items()}
     return new_profile(doc.get("t") or {}, consent)
 
