@@ -35,7 +35,8 @@ def test_fast_head_and_fast_fields_equal_their_namedtuples() -> None:
 
 
 def test_drop_outcome_takes_the_heads_fields() -> None:
-    """drop_outcome(head, ...) is the Outcome of the head's own fields, no lead, no values."""
+    """drop_outcome(head, ...) is the Outcome of the head's own fields and no values; its lead is
+    only a withdrawal intent passed to it."""
     head = fast_head(cast("HeadFields", tuple(_distinct(EventHead._fields).values())))
     stages = ("<stages>",)
     built = drop_outcome(head, DropReason.UNMAPPED_EVENT, "<detail>", stages, None)  # type: ignore[arg-type]
@@ -52,6 +53,11 @@ def test_drop_outcome_takes_the_heads_fields() -> None:
     assert built.lead is None
     assert built.profile is None
     assert built.normalized == {}
+    profile, intent = cast("Any", "<profile>"), cast("Any", "<intent>")
+    carried = drop_outcome(
+        head, DropReason.UNMAPPED_EVENT, "<detail>", built.stages, profile, intent
+    )
+    assert carried._asdict() == {**built._asdict(), "profile": "<profile>", "lead": "<intent>"}
 
 
 def test_with_stage_and_with_intent_replace_only_their_fields() -> None:

@@ -132,3 +132,28 @@ def test_an_unchanged_consent_costs_no_withdrawal_check(
     outcome = process(_record(event), GRANTED, lead_capture)
     assert outcome.lead is None
     assert outcome.profile is None
+
+
+@pytest.mark.parametrize("kind", ["page", "track"])
+def test_a_bug_in_the_withdrawal_check_keeps_the_events_own_outcome(
+    lead_capture: Preset,
+    make_page: EventFactory,
+    make_track: EventFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    """If the withdrawal check raises, the event keeps its verdict and its profile update (the
+    new consent is still remembered) and its trace ends with a warning naming the error."""
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("leadgate.pipeline.process.consent_change", broken)
+    event = make_page(context=WITHDRAW) if kind == "page" else make_track(context=WITHDRAW)
+    outcome = process(_record(event), GRANTED, lead_capture)
+    assert outcome.profile is not None
+    assert outcome.profile.consent == {"marketing": False}
+    assert outcome.drop is (DropReason.UNMAPPED_EVENT if kind == "page" else DropReason.NO_CONSENT)
+    assert outcome.lead is None
+    last = outcome.stages[-1]
+    assert (last.stage, last.detail) == ("withdrawal", "unexpected RuntimeError")

@@ -136,17 +136,19 @@ def drop_outcome(
     detail: str,
     stages: tuple[StageRecord, ...],
     profile: Profile | None = None,
+    withdrawal: LeadIntent | None = None,
 ) -> Outcome:
-    """The outcome of a decoded event that sends nothing: ``fast_outcome`` with the head's fields,
-    no lead and no values. Most events end here (page views, unmapped tracks), so it takes five
-    arguments by position: matching eleven keywords costs as much as building the tuple."""
+    """The outcome of a decoded event that sends nothing: ``fast_outcome`` with the head's fields
+    and no values; no lead but the ``consent_withdrawn`` intent that may travel beside the drop.
+    Most events end here (page views, unmapped tracks), so it takes its arguments by position:
+    matching eleven keywords costs as much as building the tuple."""
     # One unpack instead of five field reads: on CPython 3.11 reading a NamedTuple field by name
     # is an unspecialised attribute lookup, and five of them cost twice this unpack (bench P1).
     # The head's field order is checked against ``EventHead`` by tests/domain.
     _, kind, name, message_id, _, _, received_at, identities = head
     outcome: Outcome = _tuple_new(
         Outcome,
-        (message_id, kind, name, identities, drop, detail, None, profile, stages,
+        (message_id, kind, name, identities, drop, detail, withdrawal, profile, stages,
          _NOTHING_NORMALIZED, received_at),
     )  # fmt: skip
     return outcome

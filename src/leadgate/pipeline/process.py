@@ -20,6 +20,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from leadgate.domain.events import EventHead, decode, fields
+from leadgate.domain.lead import LeadIntent
 from leadgate.domain.outcome import Drop, Outcome, drop_outcome
 from leadgate.domain.profile import Profile, new_profile
 from leadgate.domain.reasons import DropReason, StageStatus
@@ -38,7 +39,7 @@ from leadgate.pipeline.outcomes import (
     why,
 )
 from leadgate.pipeline.presets import EventRule, Preset
-from leadgate.pipeline.withdrawal import with_withdrawal
+from leadgate.pipeline.withdrawal import consent_change
 
 _IDENTIFY_DETAIL = "identify: traits remembered; only mapped track events create prospects"
 _PAGE_DETAIL = "page views never create prospects (Outreach has no event ingestion)"
@@ -82,13 +83,13 @@ def process(
             rules = preset.events.get(name) if name is not None else None
             if rules is not None and _may_send(rules):
                 sent = lead_outcome(head, snapshot, preset, rules, default_region)
-                return _after_consent_change(sent, snapshot, preset)
+                return _after_consent_change(sent, head, snapshot, preset)
             detail, unchanged, remembered = _unmapped(
                 kind, name or "", preset.name, rules is not None
             )
         elif kind == "identify":
             return _after_consent_change(
-                _identify(head, snapshot, preset, default_region), snapshot, preset
+                _identify(head, snapshot, preset, default_region), head, snapshot, preset
             )
         else:
             detail, unchanged, remembered = _unmapped(kind, "", preset.name, False)
@@ -104,13 +105,29 @@ def process(
                     profile = new_profile(snapshot.traits, consent)
         if profile is None:  # the common case: nothing new to remember
             return drop_outcome(head, _UNMAPPED, detail, unchanged)
-        outcome = drop_outcome(head, _UNMAPPED, detail, remembered, profile)
-        # Only a new consent can withdraw one, and only from a profile that held one (the
-        # first consent a visitor gives, most of a fresh store's events, takes nothing away).
-        return _withdrawal(outcome, snapshot, preset) if snapshot.consent else outcome
+        return _new_consent(head, detail, remembered, profile, snapshot, preset)
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return undecodable(drop, "process")
+
+
+def _new_consent(
+    head: EventHead,
+    detail: str,
+    remembered: tuple[StageRecord, ...],
+    profile: Profile,
+    snapshot: Profile,
+    preset: Preset,
+) -> Outcome:
+    """The drop of an event that brought a new consent, with what it means for Outreach."""
+    # Only a new consent can withdraw one, and only from a profile that held one (the first
+    # consent a visitor gives, most of a fresh store's events, takes nothing away). Decided
+    # before the outcome is built, so nothing is copied to add to it.
+    change = _consent_change(snapshot, profile, preset, head) if snapshot.consent else None
+    if change is None:
+        return drop_outcome(head, _UNMAPPED, detail, remembered, profile)
+    stage, intent = change
+    return drop_outcome(head, _UNMAPPED, detail, (*remembered, stage), profile, intent)
 
 
 def _may_send(rules: tuple[EventRule, ...]) -> bool:
@@ -118,23 +135,30 @@ def _may_send(rules: tuple[EventRule, ...]) -> bool:
     return rules[0].action != "drop" or rules[0].when is not None or len(rules) > 1
 
 
-def _after_consent_change(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
+def _after_consent_change(
+    outcome: Outcome, head: EventHead, snapshot: Profile, preset: Preset
+) -> Outcome:
     """``outcome``, checked for a withdrawal when its event changed the profile's consent."""
     changed = outcome.profile
     if changed is None or changed.consent is snapshot.consent or not snapshot.consent:
         return outcome  # the common case: no new consent, or the visitor's first
-    return _withdrawal(outcome, snapshot, preset)
+    change = _consent_change(snapshot, changed, preset, head)
+    if change is None:
+        return outcome
+    stage, intent = change
+    return outcome.with_stage(stage) if intent is None else outcome.with_intent(intent, stage)
 
 
-def _withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
-    """``pipeline.withdrawal`` on an outcome whose event changed the profile's consent."""
+def _consent_change(
+    snapshot: Profile, profile: Profile, preset: Preset, head: EventHead
+) -> tuple[StageRecord, LeadIntent | None] | None:
+    """``pipeline.withdrawal.consent_change``; a bug there becomes a warning on the trace."""
     try:
-        return with_withdrawal(outcome, snapshot, preset)
+        return consent_change(snapshot, profile, preset, head)
     except Exception as exc:  # a bug here must not lose the event's own outcome
-        stage = StageRecord(
+        return StageRecord(
             "withdrawal", StageStatus.WARN, None, f"unexpected {type(exc).__name__}"
-        )
-        return outcome.with_stage(stage)
+        ), None
 
 
 def _identify(

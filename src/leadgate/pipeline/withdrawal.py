@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
+from leadgate.domain.events import EventHead
 from leadgate.domain.lead import LEAD_SCHEMA_VERSION, LeadIntent, Withdrawal, WithdrawalAction
-from leadgate.domain.outcome import Outcome
 from leadgate.domain.profile import Profile
 from leadgate.domain.reasons import StageStatus
 from leadgate.domain.trace import StageRecord
@@ -87,27 +87,31 @@ def _regrant_stage(categories: tuple[str, ...]) -> StageRecord:
     )
 
 
-def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outcome:
-    """``outcome`` turned into a ``consent_withdrawn`` intent when its event withdrew a required
-    category from a person with a known email (or annotated when it granted one again); the
-    outcome unchanged otherwise. Call only when the event changed the profile's consent."""
-    profile = outcome.profile
-    if profile is None:
-        return outcome
+def consent_change(
+    snapshot: Profile, profile: Profile, preset: Preset, head: EventHead
+) -> tuple[StageRecord, LeadIntent | None] | None:
+    """What an event that changed the profile's consent (``snapshot`` before, ``profile`` after)
+    means for Outreach: None when no required category changed; else the trace record to add
+    and the ``consent_withdrawn`` intent (None when there is nothing to send: a grant again, no
+    known email, or ``on_consent_withdrawn: nothing``).
+
+    The caller adds both to the event's own outcome, which keeps its verdict (a demo request
+    without consent is still ``no_consent``): the page path before it builds that outcome, so
+    nothing is copied for the one event in ten that changes a consent (bench P1).
+    """
     categories, again = consent_changes(snapshot.consent, profile.consent, preset.consent)
     if not categories:
-        if not again:
-            return outcome
-        return outcome.with_stage(_regrant_stage(again))
+        return (_regrant_stage(again), None) if again else None
     action = preset.on_consent_withdrawn
     traits, known = profile.traits, snapshot.traits
     # An event that changed only the consent keeps the very traits dict: look in it once.
     email = profile_email(traits) or (None if traits is known else profile_email(known))
     if email is None:
-        return outcome.with_stage(_NO_EMAIL)
+        return _NO_EMAIL, None
     stage = _withdrawal_stage(categories, action)
     if action == "nothing":
-        return outcome.with_stage(stage)
+        return stage, None
+    message_id = head.message_id
     # Built with ``trusted`` like every intent the pipeline makes (validation would cost more
     # than the rest of the event): every field, each made here with its declared type.
     intent = trusted(
@@ -121,11 +125,11 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
             "account": None,
             "consent": dict(profile.consent),
             "required_consent": (),
-            "identities": outcome.identities,
-            "message_ids": (outcome.message_id,) if outcome.message_id else (),
-            "event": outcome.event_name or outcome.event_type or "",
+            "identities": head.identities,
+            "message_ids": (message_id,) if message_id else (),
+            "event": head.name or head.type,
             "preset": preset.name,
-            "received_at": outcome.received_at,
+            "received_at": head.received_at,
             "routing": None,
             "withdrawal": _withdrawal(categories, action),
             "source": None,
@@ -133,6 +137,4 @@ def with_withdrawal(outcome: Outcome, snapshot: Profile, preset: Preset) -> Outc
             "opportunity": None,
         },
     )
-    # The event keeps its own verdict (a demo request without consent is still no_consent);
-    # the withdrawal travels beside it as the outcome's intent.
-    return outcome.with_intent(intent, stage)
+    return stage, intent
