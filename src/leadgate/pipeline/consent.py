@@ -69,7 +69,11 @@ def parse_consent_cached(context_consent: object) -> dict[str, bool]:
 
 def consent_granted(consent: Mapping[str, bool], required: Iterable[str]) -> bool:
     """True when every required category is granted with a literal ``True``."""
-    return all(consent.get(category) is True for category in required)
+    # A loop, not ``all(...)`` over a generator: every lead checks this (bench P1).
+    for category in required:  # noqa: SIM110 (see above)
+        if consent.get(category) is not True:
+            return False
+    return True
 
 
 def missing_consent(consent: Mapping[str, bool], required: Iterable[str]) -> tuple[str, ...]:

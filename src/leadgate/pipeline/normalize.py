@@ -17,7 +17,6 @@ import phonenumbers
 
 MAX_TEXT_CHARS = 255  # Outreach's limit on most prospect string attributes
 MAX_PHONE_CHARS = 40
-_NAME_PARTS = ("firstName", "lastName")
 _POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
 _UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
@@ -115,9 +114,13 @@ def _full_name(traits: Mapping[str, Any]) -> str | None:
     name = clean_text(traits.get("name"))
     if name is not None:
         return name
-    parts = [clean_text(traits.get(part)) for part in _NAME_PARTS]
-    joined = " ".join(part for part in parts if part)
-    return joined or None
+    # Written out: on Python 3.11 a comprehension or generator is a function made and called
+    # for each lead (bench P1).
+    first = clean_text(traits.get("firstName"))
+    last = clean_text(traits.get("lastName"))
+    if first and last:
+        return f"{first} {last}"
+    return first or last or None
 
 
 def normalize_traits(
