@@ -21,11 +21,15 @@ def test_the_older_commit_is_its_own_package(tmp_path: Path) -> None:
 
 
 def test_both_versions_run_the_loop_and_give_rates() -> None:
-    """Comparing this checkout with itself gives a rate for each and their round-by-round
-    ratio (page views only, a few hundred events: this checks the harness, not speed)."""
-    result = compare("HEAD", kind="page", rounds=2, count=400)
+    """Comparing this checkout with itself gives a rate for each, their ratio and the per-slice
+    ratios' median (page views only, a few hundred events in slices of 100: this checks the
+    harness, not speed)."""
+    result = compare("HEAD", kind="page", rounds=2, count=400, chunk=100)
     assert result["kind"] == "page"
     assert 0 < result["events"] < 400
     assert result["this_eps"] > 0
     assert result["HEAD_eps"] > 0
+    assert result["ratio_best"] == round(result["this_eps"] / result["HEAD_eps"], 3)
     assert result["ratio_median"] > 0
+    low, high = result["ratio_quartiles"]
+    assert low <= result["ratio_median"] <= high
