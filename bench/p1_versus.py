@@ -9,7 +9,8 @@ about 40 ms): each slice is timed for both within a few tens of milliseconds, so
 the machine's speed (here the same loop ran at 50,000 and at 90,000 events/s a second apart)
 hits both. Two figures come out: the ratio of the best time each version took over every slice
 (the speed of each when nothing interfered, as ``timeit`` reports it) and the median of the
-per-slice ratios.
+per-slice ratios. ``orjson.loads`` takes its turn on the same slices, so each version's P1 (as
+``make bench`` defines it) comes out too.
 
     python -m bench.p1_versus --rev bde6b9a [--kind page] [--rounds 10] [--chunk 2500]
 
@@ -21,6 +22,7 @@ a difference lies.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import re
@@ -29,11 +31,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from bench.timing import slices, turns_on_slices
 from bench.workload import records
 
 PRESET = Path("presets/outreach-lead-capture.yaml")
@@ -84,8 +88,9 @@ def loop_of(package: str, recs: list[bytes]) -> Callable[[list[bytes]], None]:
 def compare(
     rev: str, *, kind: str = "all", rounds: int = 10, count: int = 50_000, chunk: int = 2500
 ) -> dict[str, Any]:
-    """Each version's events/s from its best time per slice, their ratio (this / rev), and the
-    median and quartiles of the per-slice ratios."""
+    """Each version's events/s from its best time per slice, their ratio (this / rev), the
+    median and quartiles of the per-slice ratios, and each version's P1 (its rate over that of
+    ``orjson.loads``, which takes its turn on the same slices)."""
     recs = records(count)
     batch = recs if kind == "all" else [r for r in recs if b'"type":"%s"' % kind.encode() in r]
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,29 +100,27 @@ def compare(
             loops = {"this": loop_of("leadgate", recs), rev: loop_of(older, recs)}
         finally:
             sys.path.remove(tmp)
-    slices = [batch[start : start + chunk] for start in range(0, len(batch), chunk)]
-    best = {name: [float("inf")] * len(slices) for name in loops}
-    ratios: list[float] = []
-    for index in range(rounds):
-        order = list(loops) if index % 2 == 0 else list(reversed(loops))
-        for at, part in enumerate(slices):
-            took: dict[str, float] = {}
-            for name in order:
-                started = time.perf_counter()
-                loops[name](part)
-                took[name] = time.perf_counter() - started
-                best[name][at] = min(best[name][at], took[name])
-            ratios.append(took[rev] / took["this"])
-    this_eps, rev_eps = (len(batch) / sum(best[name]) for name in ("this", rev))
+    best, paired = turns_on_slices(slices(batch, chunk), {**loops, "loads": _loads}, rounds)
+    eps = {name: len(batch) / sum(times) for name, times in best.items()}
+    ratios = [took[rev] / took["this"] for took in paired]
     return {
         "kind": kind,
         "events": len(batch),
-        "this_eps": round(this_eps),
-        f"{rev}_eps": round(rev_eps),
-        "ratio_best": round(this_eps / rev_eps, 3),
+        "this_eps": round(eps["this"]),
+        f"{rev}_eps": round(eps[rev]),
+        "ratio_best": round(eps["this"] / eps[rev], 3),
         "ratio_median": round(statistics.median(ratios), 3),
         "ratio_quartiles": [round(q, 3) for q in statistics.quantiles(ratios, n=4)[::2]],
+        "p1_this": round(eps["this"] / eps["loads"], 3),
+        f"p1_{rev}": round(eps[rev] / eps["loads"], 3),
     }
+
+
+def _loads(batch: list[bytes]) -> None:
+    """P1's baseline, as ``bench.p1_process`` runs it."""
+    for rec in batch:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            orjson.loads(rec)
 
 
 def main() -> None:
