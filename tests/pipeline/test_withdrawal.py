@@ -134,10 +134,11 @@ def test_an_unchanged_consent_costs_no_withdrawal_check(
     assert outcome.profile is None
 
 
-@pytest.mark.parametrize("kind", ["page", "track"])
+@pytest.mark.parametrize("kind", ["page", "identify", "track"])
 def test_a_bug_in_the_withdrawal_check_keeps_the_events_own_outcome(
     lead_capture: Preset,
     make_page: EventFactory,
+    make_identify: EventFactory,
     make_track: EventFactory,
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
@@ -149,11 +150,15 @@ def test_a_bug_in_the_withdrawal_check_keeps_the_events_own_outcome(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("leadgate.pipeline.process.consent_change", broken)
-    event = make_page(context=WITHDRAW) if kind == "page" else make_track(context=WITHDRAW)
+    event = {
+        "page": lambda: make_page(context=WITHDRAW),
+        "identify": lambda: make_identify(context=WITHDRAW, traits={}),
+        "track": lambda: make_track(context=WITHDRAW),
+    }[kind]()
     outcome = process(_record(event), GRANTED, lead_capture)
     assert outcome.profile is not None
     assert outcome.profile.consent == {"marketing": False}
-    assert outcome.drop is (DropReason.UNMAPPED_EVENT if kind == "page" else DropReason.NO_CONSENT)
+    assert outcome.drop is (DropReason.NO_CONSENT if kind == "track" else DropReason.UNMAPPED_EVENT)
     assert outcome.lead is None
     last = outcome.stages[-1]
     assert (last.stage, last.detail) == ("withdrawal", "unexpected RuntimeError")

@@ -88,9 +88,7 @@ def process(
                 kind, name or "", preset.name, rules is not None
             )
         elif kind == "identify":
-            return _after_consent_change(
-                _identify(head, snapshot, preset, default_region), head, snapshot, preset
-            )
+            return _identify(head, snapshot, preset, default_region)
         else:
             detail, unchanged, remembered = _unmapped(kind, "", preset.name, False)
         profile = None
@@ -105,29 +103,32 @@ def process(
                     profile = new_profile(snapshot.traits, consent)
         if profile is None:  # the common case: nothing new to remember
             return drop_outcome(head, _UNMAPPED, detail, unchanged)
-        return _new_consent(head, detail, remembered, profile, snapshot, preset)
+        return _remembered(head, detail, remembered, profile, snapshot, preset)
     except Exception as exc:  # a bug in a stage must drop one event, not stop a partition
         drop = Drop(DropReason.MALFORMED, f"unexpected {type(exc).__name__} while processing")
         return undecodable(drop, "process")
 
 
-def _new_consent(
+def _remembered(
     head: EventHead,
     detail: str,
-    remembered: tuple[StageRecord, ...],
+    stages: tuple[StageRecord, ...],
     profile: Profile,
     snapshot: Profile,
     preset: Preset,
 ) -> Outcome:
-    """The drop of an event that brought a new consent, with what it means for Outreach."""
+    """The drop of an event that changed the profile, with what a new consent on it means for
+    Outreach."""
     # Only a new consent can withdraw one, and only from a profile that held one (the first
     # consent a visitor gives, most of a fresh store's events, takes nothing away). Decided
     # before the outcome is built, so nothing is copied to add to it.
-    change = _consent_change(snapshot, profile, preset, head) if snapshot.consent else None
+    if profile.consent is snapshot.consent or not snapshot.consent:
+        return drop_outcome(head, _UNMAPPED, detail, stages, profile)
+    change = _consent_change(snapshot, profile, preset, head)
     if change is None:
-        return drop_outcome(head, _UNMAPPED, detail, remembered, profile)
+        return drop_outcome(head, _UNMAPPED, detail, stages, profile)
     stage, intent = change
-    return drop_outcome(head, _UNMAPPED, detail, (*remembered, stage), profile, intent)
+    return drop_outcome(head, _UNMAPPED, detail, (*stages, stage), profile, intent)
 
 
 def _may_send(rules: tuple[EventRule, ...]) -> bool:
@@ -165,17 +166,20 @@ def _identify(
     head: EventHead, snapshot: Profile, preset: Preset, default_region: str | None
 ) -> Outcome:
     """identify: remember its traits and consent, then drop (only mapped tracks send), unless
-    the preset has identify rules (CRM people: they may send)."""
+    the preset has identify rules (CRM people: they may send); a new consent on it is checked
+    for a withdrawal either way."""
     if preset.identify is not None:
-        return lead_outcome(head, snapshot, preset, preset.identify, default_region, person=True)
+        sent = lead_outcome(head, snapshot, preset, preset.identify, default_region, person=True)
+        return _after_consent_change(sent, head, snapshot, preset)
     found = fields(head) or validated_fields(head)
     if isinstance(found, Drop):
         return dropped(head, found, (StageRecord("decode", StageStatus.DROP, *why(found)),))
     context_traits, raw_consent, traits, _ = found
     merged = {**context_traits, **traits} if context_traits else traits
     profile = remember(snapshot, merged, event_consent(raw_consent))
-    stages = _IDENTIFY_UNCHANGED if profile is None else _IDENTIFY_REMEMBERED
-    return drop_outcome(head, _UNMAPPED, _IDENTIFY_DETAIL, stages, profile)
+    if profile is None:
+        return drop_outcome(head, _UNMAPPED, _IDENTIFY_DETAIL, _IDENTIFY_UNCHANGED)
+    return _remembered(head, _IDENTIFY_DETAIL, _IDENTIFY_REMEMBERED, profile, snapshot, preset)
 
 
 def _stage_pair(detail: str) -> tuple[tuple[StageRecord, ...], tuple[StageRecord, ...]]:
