@@ -80,10 +80,15 @@ async def test_prospects_are_remembered_and_forgotten(store: StateStore) -> None
 
 
 async def test_accounts_by_domain(store: StateStore) -> None:
-    """An account id is remembered per domain."""
+    """An account id is remembered per domain, and forgotten again (twice is harmless)."""
     assert await store.get_account("acme.example") is None
     await store.put_account("acme.example", 42)
+    await store.put_account("other.example", 7)
     assert await store.get_account("acme.example") == 42
+    await store.forget_account("acme.example")
+    assert await store.get_account("acme.example") is None
+    assert await store.get_account("other.example") == 7
+    await store.forget_account("acme.example")
 
 
 async def test_latest_tokens_win(store: StateStore) -> None:

@@ -63,6 +63,13 @@ class AccountLinker:
         finally:
             ticket.close()
 
+    async def forget(self, hint: AccountHint | None, email: str) -> None:
+        """Forget the account remembered for this lead's domain: Outreach no longer has it (an
+        account deleted or merged away there), so the next attempt finds or creates it again."""
+        domain = account_domain(hint, email)
+        if domain is not None:
+            await self._store.forget_account(domain)
+
     async def _find_or_create(
         self,
         domain: str,

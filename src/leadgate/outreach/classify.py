@@ -32,6 +32,8 @@ from leadgate.observability.masking import scrub_vendor_text
 EMAIL_TAKEN = "email hash has already been taken"
 EXCLUDED_EMAIL = "using an excluded email address"
 DUPLICATE_VALUE = "validationDuplicateValueError"
+# A 422 naming a related record that does not exist points at it (docs/outreach-api.md).
+MISSING_ACCOUNT = "Could not find 'account'"
 
 _FIX_BASE_URL = "check LEADGATE_OUTREACH__BASE_URL"
 
@@ -137,6 +139,14 @@ def _unprocessable(body: bytes) -> Outcome:
         f"Outreach rejected the document (422): {summary or 'no detail'}",
         DeadLetterReason.VENDOR_VALIDATION,
         422,
+    )
+
+
+def names_missing_account(error: LeadgateError) -> bool:
+    """Whether Outreach refused a write because the account it links to does not exist (any
+    more): the account id leadgate remembered is stale."""
+    return (
+        isinstance(error, PermanentError) and error.status == 422 and MISSING_ACCOUNT in str(error)
     )
 
 

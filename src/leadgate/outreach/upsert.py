@@ -36,9 +36,9 @@ from leadgate.domain.lead import LeadIntent
 from leadgate.domain.mirror import MalformedChange, from_resource
 from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
-from leadgate.errors import RetriableError
+from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.accounts import AccountLinker
-from leadgate.outreach.classify import Verdict
+from leadgate.outreach.classify import Verdict, names_missing_account
 from leadgate.outreach.client import OutreachClient, Response
 from leadgate.outreach.dispatch import DeliveryResult
 from leadgate.outreach.jsonapi import attributes, related_id, resource_id
@@ -88,6 +88,18 @@ class Upserter:
             route = self.router.start(lead, exchanges)
             try:
                 result = await self._upsert(lead, exchanges, ticket, route)
+            except PermanentError as exc:
+                if not names_missing_account(exc):
+                    raise
+                # Deleted or merged away in Outreach since leadgate remembered it: forget it,
+                # and the next attempt finds or creates the company's account again.
+                await self._accounts.forget(lead.account, lead.email)
+                raise RetriableError(
+                    "the Outreach account leadgate remembered for this company no longer "
+                    "exists; it is looked up again on the next attempt",
+                    reason=RetryReason.RECORD_MOVED,
+                    status=exc.status,
+                ) from exc
             finally:
                 ticket.close()
             if route is None or result.prospect_id is None:

@@ -107,6 +107,10 @@ class StateStore(Protocol):
         """Remember the Outreach account id for this domain."""
         ...
 
+    async def forget_account(self, domain: str) -> None:
+        """Forget the account id of this domain (Outreach no longer has that account)."""
+        ...
+
     async def load_tokens(self) -> TokenSet | None:
         """The persisted OAuth tokens, if any."""
         ...

@@ -139,6 +139,10 @@ class MemoryStore:
         """Remember the Outreach account id for this domain."""
         self._accounts[domain] = account_id
 
+    async def forget_account(self, domain: str) -> None:
+        """Forget the account id of this domain (Outreach no longer has that account)."""
+        self._accounts.pop(domain, None)
+
     async def load_tokens(self) -> TokenSet | None:
         """The persisted OAuth tokens, if any."""
         return self._tokens

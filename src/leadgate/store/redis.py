@@ -129,6 +129,10 @@ class RedisStore(RedisProfiles, RedisSeenIds):
         """Remember the Outreach account id for this domain."""
         await self.redis.set(self.key("a:", domain), str(account_id))
 
+    async def forget_account(self, domain: str) -> None:
+        """Forget the account id of this domain (Outreach no longer has that account)."""
+        await self.redis.delete(self.key("a:", domain))
+
     # -- OAuth tokens --------------------------------------------------------------------------
 
     async def load_tokens(self) -> TokenSet | None:

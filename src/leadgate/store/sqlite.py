@@ -184,6 +184,10 @@ class SqliteStore:
         row = (domain, account_id)
         await self._db.call(lambda: self._db.modify(sqlite_outreach.PUT_ACCOUNT, [row]))
 
+    async def forget_account(self, domain: str) -> None:
+        """Forget the account id of this domain (Outreach no longer has that account)."""
+        await self._db.call(lambda: self._db.modify(sqlite_outreach.FORGET_ACCOUNT, [(domain,)]))
+
     # -- OAuth tokens --------------------------------------------------------------------------
 
     async def load_tokens(self) -> TokenSet | None:

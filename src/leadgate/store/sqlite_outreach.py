@@ -44,6 +44,7 @@ PUT_PROSPECT = (
 )
 FORGET_PROSPECT = "DELETE FROM prospects WHERE email = ?"
 PUT_ACCOUNT = "INSERT OR REPLACE INTO accounts (domain, account_id) VALUES (?, ?)"
+FORGET_ACCOUNT = "DELETE FROM accounts WHERE domain = ?"
 PUT_TOKENS = (
     "INSERT OR REPLACE INTO tokens (id, access_token, refresh_token, expires_at)"
     " VALUES (1, ?, ?, ?)"

@@ -14,7 +14,7 @@ from leadgate.errors import (
     RetriableError,
     TokenRejected,
 )
-from leadgate.outreach.classify import Answer, Verdict, classify, sanitize
+from leadgate.outreach.classify import Answer, Verdict, classify, names_missing_account, sanitize
 
 JSON = {"Content-Type": "application/vnd.api+json"}
 
@@ -123,6 +123,24 @@ def test_validation_message_is_sanitised() -> None:
     assert token not in outcome.message
     assert "a***@a***.com" in outcome.message
     assert "/data/x" in outcome.message
+
+
+def test_a_missing_account_is_told_from_other_validation_errors() -> None:
+    """A 422 naming an account that does not exist marks a stale remembered account (the
+    upsert forgets it and retries); a missing user or any other 422 does not."""
+    missing = _error(
+        "validationError",
+        "Could not find 'account' with ID '1'.",
+        "/data/relationships/account",
+    )
+    user = _error(
+        "validationError", "Could not find 'user' with ID '3'.", "/data/relationships/owner"
+    )
+    too_long = _error("validationError", "Data provided is too long.")
+    outcomes = [classify(422, JSON, body) for body in (missing, user, too_long)]
+    assert all(isinstance(outcome, PermanentError) for outcome in outcomes)
+    assert [names_missing_account(outcome) for outcome in outcomes] == [True, False, False]  # type: ignore[arg-type]
+    assert not names_missing_account(RetriableError("x", reason=RetryReason.VENDOR_BUSY))
 
 
 def test_scope_error_says_what_to_do() -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from leadgate.domain.lead import AccountHint
+from leadgate.domain.reasons import RetryReason
 from leadgate.domain.trace import ExchangeRecorder
 from leadgate.errors import PermanentError, RetriableError
 from leadgate.outreach.prospect_document import wanted_prospect
@@ -375,3 +376,25 @@ async def test_a_failed_shared_lookup_fails_every_lead_that_shared_it(
     assert all(isinstance(o, RetriableError) for o in outcomes)
     assert [[e.status for e in trace] for trace in traces] == [[503]] * 3
     assert await sandbox.prospects() == []
+
+
+async def test_an_account_gone_from_outreach_is_found_or_created_again(
+    sandbox: SandboxHandle,
+) -> None:
+    """A remembered account id Outreach no longer has (deleted or merged away there, or a fresh
+    sandbox under an old state dir) fails that attempt as retriable, not as a dead letter; the id
+    is forgotten, and the next attempt creates the account again and links the prospect to it."""
+    store = MemoryStore()
+    await store.put_account("acme.example", 999)
+    async with upserter_for(sandbox.url, store) as (_, upserter):
+        with pytest.raises(RetriableError, match="no longer exists") as failed:
+            await upserter.upsert(make_lead("ada@acme.example"), ExchangeRecorder())
+        assert failed.value.reason is RetryReason.RECORD_MOVED
+        assert await store.get_account("acme.example") is None
+        result = await upserter.upsert(make_lead("ada@acme.example"), ExchangeRecorder())
+    (account,) = await sandbox.accounts()
+    assert account["attributes"]["domain"] == "acme.example"
+    assert result.action == "created"
+    assert result.account_id == account["id"] != 999
+    (prospect,) = await sandbox.prospects()
+    assert prospect["relationships"]["account"]["data"]["id"] == account["id"]
