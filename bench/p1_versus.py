@@ -22,8 +22,6 @@ a difference lies.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
 import io
 import re
 import statistics
@@ -31,16 +29,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from bench.p1_process import loads_loop, p1_loop
 from bench.timing import slices, turns_on_slices
 from bench.workload import records
 
-PRESET = Path("presets/outreach-lead-capture.yaml")
 _IMPORT = re.compile(r"\b(from|import) leadgate\b")
 
 
@@ -61,30 +56,6 @@ def extract(rev: str, into: Path) -> str:
     return name
 
 
-def loop_of(package: str, recs: list[bytes]) -> Callable[[list[bytes]], None]:
-    """The P1 loop (as ``bench.p1_process`` runs it) over one version's own modules."""
-    events = importlib.import_module(f"{package}.domain.events")
-    drop_type = importlib.import_module(f"{package}.domain.outcome").Drop
-    identity = importlib.import_module(f"{package}.pipeline.identity")
-    process = importlib.import_module(f"{package}.pipeline.process").process
-    preset = importlib.import_module(f"{package}.pipeline.presets").load_preset(PRESET)
-    decode, merge_profiles = events.decode, identity.merge_profiles
-    profiles: dict[str, Any] = {}
-
-    def loop(batch: list[bytes]) -> None:
-        for rec in batch:
-            head = decode(rec)
-            keys = () if type(head) is drop_type else head.identities
-            snapshot = merge_profiles([profiles[k] for k in keys if k in profiles])
-            outcome = process(rec, snapshot, preset, head=head)
-            if outcome.profile is not None:
-                for key in outcome.identities:
-                    profiles[key] = outcome.profile
-
-    loop(recs)  # warm the profiles, as bench.p1_process does
-    return loop
-
-
 def compare(
     rev: str, *, kind: str = "all", rounds: int = 10, count: int = 50_000, chunk: int = 2500
 ) -> dict[str, Any]:
@@ -97,10 +68,10 @@ def compare(
         older = extract(rev, Path(tmp))
         sys.path.insert(0, tmp)
         try:
-            loops = {"this": loop_of("leadgate", recs), rev: loop_of(older, recs)}
+            loops = {"this": p1_loop("leadgate", recs), rev: p1_loop(older, recs)}
         finally:
             sys.path.remove(tmp)
-    best, paired = turns_on_slices(slices(batch, chunk), {**loops, "loads": _loads}, rounds)
+    best, paired = turns_on_slices(slices(batch, chunk), {**loops, "loads": loads_loop}, rounds)
     eps = {name: len(batch) / sum(times) for name, times in best.items()}
     ratios = [took[rev] / took["this"] for took in paired]
     return {
@@ -114,13 +85,6 @@ def compare(
         "p1_this": round(eps["this"] / eps["loads"], 3),
         f"p1_{rev}": round(eps[rev] / eps["loads"], 3),
     }
-
-
-def _loads(batch: list[bytes]) -> None:
-    """P1's baseline, as ``bench.p1_process`` runs it."""
-    for rec in batch:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            orjson.loads(rec)
 
 
 def main() -> None:

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
-
-
-def median_rate(count: int, run: Callable[[], object], reps: int) -> tuple[float, list[float]]:
-    """Median items/s of ``run`` (which handles ``count`` items) over ``reps`` repetitions."""
-    rates = []
-    for _ in range(reps):
-        started = time.perf_counter()
-        run()
-        rates.append(count / (time.perf_counter() - started))
-    return statistics.median(rates), rates
 
 
 def slices(items: list[T], size: int) -> list[list[T]]:
@@ -26,7 +15,7 @@ def slices(items: list[T], size: int) -> list[list[T]]:
 
 
 def turns_on_slices(
-    parts: Sequence[list[T]], loops: dict[str, Callable[[list[T]], object]], rounds: int
+    parts: Sequence[list[T]], loops: Mapping[str, Callable[[list[T]], object]], rounds: int
 ) -> tuple[dict[str, list[float]], list[dict[str, float]]]:
     """Every loop over every slice, ``rounds`` times, the loops taking turns on each slice (their
     order reversed every round). Returns each loop's best time per slice and, per slice and
@@ -39,7 +28,7 @@ def turns_on_slices(
     best = {name: [float("inf")] * len(parts) for name in loops}
     paired: list[dict[str, float]] = []
     for index in range(rounds):
-        order = list(loops) if index % 2 == 0 else list(reversed(loops))
+        order = list(loops) if index % 2 == 0 else list(loops)[::-1]
         for at, part in enumerate(parts):
             took: dict[str, float] = {}
             for name in order:
